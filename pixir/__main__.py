@@ -1,0 +1,5 @@
+import sys
+
+from pixir.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""auth.json: read, validate, write atomically with mode 0600, delete (SPEC §3.4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from pixir import paths
+from pixir.errors import PixirError
+
+# Fields a usable file of each kind must carry.
+REQUIRED_FIELDS = {
+    "subscription": ("access_token", "refresh_token", "account_id"),
+    "api_key": ("api_key",),
+}
+
+
+def load(path: Path | None = None) -> dict | None:
+    """The stored credential, or None when there is no file. Anything unusable is
+    `corrupt_auth` naming the path — never a traceback."""
+    path = path or paths.auth_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        _corrupt(path, getattr(exc, "strerror", None) or "not UTF-8 text")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _corrupt(path, f"invalid JSON at line {exc.lineno}")
+    if not isinstance(data, dict):
+        _corrupt(path, "not a JSON object")
+    kind = data.get("kind")
+    if kind not in REQUIRED_FIELDS:
+        _corrupt(path, f"unknown credential kind {kind!r}")
+    missing = [f for f in REQUIRED_FIELDS[kind] if not isinstance(data.get(f), str) or not data[f]]
+    if missing:
+        _corrupt(path, f"missing {', '.join(missing)}")
+    return data
+
+
+def save(data: dict, path: Path | None = None) -> None:
+    """Replace auth.json atomically: a 0600 temp file in the same directory, fsync, rename.
+    There is never a moment where the file is half-written or readable by others."""
+    path = path or paths.auth_file()
+    if path == paths.auth_file():
+        paths.ensure_home()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by umask; an old tmp may be looser
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def delete(path: Path | None = None) -> bool:
+    """Remove auth.json; False when there was none."""
+    path = path or paths.auth_file()
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def loose_permissions(path: Path | None = None) -> bool:
+    """True when group or others may read the file (it holds secrets)."""
+    path = path or paths.auth_file()
+    try:
+        return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+    except OSError:
+        return False
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _corrupt(path: Path, why: str):
+    raise PixirError(
+        "corrupt_auth",
+        f"{path}: {why}",
+        {"path": str(path)},
+        hint="run `pixir login` again (or `pixir logout` to remove the file)",
+    )

@@ -1,0 +1,63 @@
+"""One module per command; each exposes `run(args) -> exit code`. Shared glue lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from pixir.config import Settings, load_settings
+from pixir.errors import PixirError
+
+
+def settings_for(args: argparse.Namespace, warn: bool = True) -> Settings:
+    """Settings with this command line's flags on top; config warnings go to stderr once."""
+    permission = None
+    if getattr(args, "read_only", False):
+        permission = "read_only"
+    elif getattr(args, "ask", False):
+        permission = "ask"
+    flags = {
+        "model": getattr(args, "model", None),
+        "transport": getattr(args, "transport", None),
+        "reasoning_effort": getattr(args, "reasoning_effort", None),
+        "max_steps": getattr(args, "max_steps", None),
+        "permission_default": permission,
+    }
+    settings = load_settings(flags)
+    if warn:
+        for line in settings.warnings:
+            print(f"warning: {line}", file=sys.stderr)
+    return settings
+
+
+def workspace_for(args: argparse.Namespace) -> Path:
+    """The workspace root: `-C DIR` or the current directory, resolved."""
+    folder = getattr(args, "cd", None)
+    if folder is None:
+        return Path(os.getcwd()).resolve()
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise PixirError(
+            "invalid_arguments",
+            f"-C {folder}: no such directory",
+            {"path": str(path)},
+        )
+    return path.resolve()
+
+
+def print_json(obj: dict) -> None:
+    """One JSON object on one line of stdout."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def not_built(command: str):
+    """What a command says until its issue lands: the truth, exit 2."""
+    raise PixirError(
+        "not_implemented",
+        f"`pixir {command}` is not built yet in this version",
+        {"command": command},
+    )

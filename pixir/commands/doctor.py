@@ -1,0 +1,135 @@
+"""`pixir doctor`: is this installation ready to run a Turn? Offline, never prints a secret."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pixir import __version__, paths
+from pixir.auth import store
+from pixir.commands import print_json, settings_for, workspace_for
+from pixir.errors import PixirError
+from pixir.provider.models import resolve_model
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+def run(args) -> int:
+    checks = collect(args)
+    worst = {c["status"] for c in checks}
+    status = "blocked" if FAIL in worst else "ready_with_warnings" if WARN in worst else "ready"
+    code = 1 if status == "blocked" else 0
+    if args.json:
+        print_json({"ok": code == 0, "status": status, "version": __version__, "checks": checks})
+        return code
+    marks = {OK: "ok  ", WARN: "warn", FAIL: "FAIL"}
+    width = max(len(c["name"]) for c in checks)
+    for check in checks:
+        print(f"{marks[check['status']]}  {check['name']:<{width}}  {check['detail']}")
+    print(f"\nstatus: {status}")
+    return code
+
+
+def collect(args) -> list[dict]:
+    """Every check as `{"name", "status": ok|warn|fail, "detail"}`, in display order."""
+    checks: list[dict] = []
+
+    def add(name: str, status: str, detail: str) -> None:
+        checks.append({"name": name, "status": status, "detail": detail})
+
+    add("pixir", OK, f"{__version__} ({sys.argv[0] or 'pixir'})")
+    add("python", OK, f"{platform.python_version()} ({sys.executable})")
+
+    home = paths.home()
+    add("home", *_writable_dir(home, create_ok=True))
+
+    try:
+        workspace = workspace_for(args)
+        add("workspace", *_writable_dir(workspace, create_ok=False))
+    except PixirError as err:
+        add("workspace", FAIL, err.message)
+
+    settings = None
+    try:
+        settings = settings_for(args, warn=False)
+        detail = str(paths.config_file()) if paths.config_file().exists() else "defaults"
+        if settings.warnings:
+            add("config", WARN, "; ".join(settings.warnings))
+        else:
+            add("config", OK, detail)
+    except PixirError as err:
+        add("config", FAIL, err.message)
+
+    if settings is not None:
+        try:
+            model = resolve_model(settings, allow_unknown=args.allow_unknown_model)
+            add("model", OK, model)
+        except PixirError as err:
+            add("model", FAIL, err.message)
+        add("transport", OK, settings.transport)
+
+    add("credential", *_credential(getattr(args, "auth", None)))
+    bash = shutil.which("bash")
+    add("bash", OK if bash else WARN, bash or "not on PATH: the bash tool will fail")
+    return checks
+
+
+def _writable_dir(path: Path, create_ok: bool) -> tuple[str, str]:
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), None)
+        if create_ok and parent is not None and os.access(parent, os.W_OK):
+            return OK, f"{path} (will be created)"
+        return FAIL, f"{path} does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return FAIL, f"{path} is not writable ({exc.strerror})"
+    return OK, str(path)
+
+
+def _credential(forced: str | None) -> tuple[str, str]:
+    """Presence, kind and expiry of the credential that would be used — never its value."""
+    try:
+        stored = store.load()
+    except PixirError as err:
+        return FAIL, err.message
+    env_key = bool(os.environ.get("OPENAI_API_KEY"))
+    loose = " (warning: auth.json is readable by others; chmod 600 it)"
+    loose = loose if stored and store.loose_permissions() else ""
+    if stored and stored["kind"] == "subscription" and forced in (None, "subscription"):
+        expires_ms = stored.get("expires_at")
+        if not isinstance(expires_ms, (int, float)):
+            return WARN, f"ChatGPT subscription, expiry unknown{loose}"
+        left = expires_ms / 1000 - time.time()
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires_ms / 1000))
+        if left <= 0:
+            return (
+                WARN,
+                f"ChatGPT subscription; access token expired {_ago(-left)} ago ({when}), "
+                f"refreshed on the next call{loose}",
+            )
+        state = WARN if loose else OK
+        return state, f"ChatGPT subscription; access token valid for {_ago(left)} ({when}){loose}"
+    if stored and stored["kind"] == "api_key" and forced in (None, "api_key"):
+        return (WARN if loose else OK), f"API key stored by `pixir login --with-api-key`{loose}"
+    if env_key and forced in (None, "api_key"):
+        return OK, "API key from OPENAI_API_KEY"
+    wanted = f" of kind {forced}" if forced else ""
+    return FAIL, f"no credential{wanted} — run `pixir login` or set OPENAI_API_KEY"
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

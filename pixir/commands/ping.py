@@ -1,0 +1,7 @@
+"""`pixir ping`: not built yet."""
+
+from pixir.commands import not_built
+
+
+def run(args) -> int:
+    not_built(args.command)

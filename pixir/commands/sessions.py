@@ -1,0 +1,7 @@
+"""`pixir sessions`: not built yet."""
+
+from pixir.commands import not_built
+
+
+def run(args) -> int:
+    not_built(args.command)

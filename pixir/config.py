@@ -1,0 +1,287 @@
+"""Settings: built-in defaults < config.json < environment < command-line flags (SPEC §2)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from pixir import paths
+from pixir.errors import PixirError
+
+DEFAULT_AUTH_ISSUER = "https://auth.openai.com"
+DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/codex"
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "reasoning_effort": ("minimal", "low", "medium", "high", "xhigh"),
+    "reasoning_summary": ("auto", "concise", "detailed", "none"),
+    "text_verbosity": ("low", "medium", "high"),
+    "transport": ("auto", "websocket", "http_sse"),
+    "permission_default": ("auto", "ask", "read_only"),
+}
+
+# Integer keys and the smallest value that makes sense for each.
+INT_MINIMUMS: dict[str, int] = {
+    "bash_timeout_ms": 1,
+    "bash_timeout_max_ms": 1,
+    "max_retries": 0,
+    "stream_idle_timeout_ms": 1,
+    "max_steps": 1,
+}
+
+COMPACTION_INTS = ("reserve_tokens", "keep_recent_tokens")
+
+# Environment variables that carry a setting, and the setting they carry.
+ENV_SETTINGS = {"PIXIR_MODEL": "model", "PIXIR_TRANSPORT": "transport"}
+
+
+@dataclass(frozen=True)
+class Compaction:
+    auto: bool = True
+    reserve_tokens: int = 16384
+    keep_recent_tokens: int = 20000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting pixir reads, resolved. `model` is None when nobody chose one
+    (provider.models.resolve_model then applies the built-in default)."""
+
+    model: str | None = None
+    models: tuple[str, ...] | None = None
+    reasoning_effort: str | None = None
+    reasoning_summary: str | None = None
+    text_verbosity: str | None = None
+    transport: str = "auto"
+    permission_default: str = "auto"
+    bash_timeout_ms: int = 120_000
+    bash_timeout_max_ms: int = 600_000
+    max_retries: int = 2
+    stream_idle_timeout_ms: int = 300_000
+    max_steps: int = 256
+    context_windows: Mapping[str, int] = field(default_factory=dict)
+    compaction: Compaction = field(default_factory=Compaction)
+    auth_issuer: str = DEFAULT_AUTH_ISSUER
+    chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
+    openai_organization: str | None = None
+    openai_project: str | None = None
+    # Where each non-default setting came from ("flag", "env", "config"), for `doctor`.
+    sources: Mapping[str, str] = field(default_factory=dict)
+    # Human-readable warnings (unknown keys) to show once on stderr.
+    warnings: tuple[str, ...] = ()
+
+
+FILE_KEYS = frozenset(
+    f.name
+    for f in fields(Settings)
+    if f.name
+    not in {
+        "auth_issuer",
+        "chatgpt_base_url",
+        "openai_base_url",
+        "openai_organization",
+        "openai_project",
+        "sources",
+        "warnings",
+    }
+)
+
+
+def load_settings(
+    flags: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Resolve every setting. `flags` holds command-line values (None = not given).
+    Raises `config_invalid` (exit 2) naming the file, key or variable at fault."""
+    env = os.environ if env is None else env
+    path = config_path or paths.config_file()
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+
+    raw, warnings = read_config_file(path)
+    for key, value in raw.items():
+        values[key] = value
+        sources[key] = "config"
+
+    for var, key in ENV_SETTINGS.items():
+        if env.get(var):
+            values[key] = _check_value(key, env[var], where=var)
+            sources[key] = "env"
+
+    for key, value in (flags or {}).items():
+        if value is not None:
+            values[key] = _check_value(key, value, where=f"--{key.replace('_', '-')}")
+            sources[key] = "flag"
+
+    if "models" in values:
+        values["models"] = tuple(values["models"])
+    if "compaction" in values:
+        values["compaction"] = Compaction(**values["compaction"])
+
+    return Settings(
+        **values,
+        auth_issuer=_base_url(env, "PIXIR_AUTH_ISSUER", DEFAULT_AUTH_ISSUER),
+        chatgpt_base_url=_base_url(env, "PIXIR_CHATGPT_BASE_URL", DEFAULT_CHATGPT_BASE_URL),
+        openai_base_url=_base_url(env, "OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL),
+        openai_organization=env.get("OPENAI_ORGANIZATION") or None,
+        openai_project=env.get("OPENAI_PROJECT") or None,
+        sources=sources,
+        warnings=tuple(warnings),
+    )
+
+
+def read_config_file(path: Path) -> tuple[dict[str, object], list[str]]:
+    """Parse and validate config.json: (known keys → checked values, warnings).
+    A missing file is an empty config."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise PixirError(
+            "config_invalid", f"cannot read {path}: {reason}", {"path": str(path)}
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PixirError(
+            "config_invalid",
+            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            {"path": str(path), "line": exc.lineno, "column": exc.colno},
+            hint="fix the file or remove it to use the defaults",
+        ) from None
+    if not isinstance(data, dict):
+        raise PixirError(
+            "config_invalid",
+            f"{path}: expected a JSON object at the top level",
+            {"path": str(path)},
+        )
+
+    values: dict[str, object] = {}
+    warnings: list[str] = []
+    for key, value in data.items():
+        if key not in FILE_KEYS:
+            warnings.append(f"{path}: unknown key {key!r} ignored")
+            continue
+        where = f"{path}: key {key!r}"
+        if key == "compaction":
+            value, extra = _check_compaction(value, where)
+            warnings.extend(f"{path}: unknown key 'compaction.{k}' ignored" for k in extra)
+        else:
+            value = _check_value(key, value, where)
+        values[key] = value
+    return values, warnings
+
+
+def _check_value(key: str, value: object, where: str) -> object:
+    """Validate one setting; the error names where the value came from and what was expected."""
+    if key in CHOICES:
+        if value not in CHOICES[key]:
+            _bad(where, f"one of {', '.join(CHOICES[key])}", value)
+        return value
+    if key in INT_MINIMUMS:
+        value = _int_from(value, where)
+        if value < INT_MINIMUMS[key]:
+            _bad(where, f"an integer >= {INT_MINIMUMS[key]}", value)
+        return value
+    if key == "model":
+        if not isinstance(value, str) or not value.strip():
+            _bad(where, "a non-empty string", value)
+        return value.strip()
+    if key == "models":
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            _bad(where, "a non-empty array of model id strings", value)
+        return [v.strip() for v in value]
+    if key == "context_windows":
+        if not isinstance(value, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()
+        ):
+            _bad(where, "an object mapping model ids to positive integers", value)
+        return dict(value)
+    raise PixirError("config_invalid", f"{where}: not a setting")
+
+
+def _check_compaction(value: object, where: str) -> tuple[dict, list[str]]:
+    if not isinstance(value, dict):
+        _bad(where, "an object with auto, reserve_tokens, keep_recent_tokens", value)
+    checked: dict[str, object] = {}
+    extra = [k for k in value if k not in ("auto", *COMPACTION_INTS)]
+    if "auto" in value:
+        if not isinstance(value["auto"], bool):
+            _bad(f"{where}.auto", "true or false", value["auto"])
+        checked["auto"] = value["auto"]
+    for key in COMPACTION_INTS:
+        if key in value:
+            number = value[key]
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                _bad(f"{where}.{key}", "an integer >= 0", number)
+            checked[key] = number
+    return checked, extra
+
+
+def _int_from(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):  # bool is an int subclass
+        _bad(where, "an integer", value)
+    return value
+
+
+def _bad(where: str, expected: str, value: object) -> NoReturn:
+    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+    raise PixirError(
+        "config_invalid",
+        f"{where}: expected {expected}, got {shown[:80]}",
+        {"where": where, "expected": expected},
+    )
+
+
+def _base_url(env: Mapping[str, str], var: str, default: str) -> str:
+    url = (env.get(var) or default).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PixirError(
+            "config_invalid",
+            f"{var}={url!r} is not an http(s) URL",
+            {"variable": var},
+            hint=f"unset {var} or give a URL like {default}",
+        )
+    return url
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_secure_url(url: str) -> None:
+    """Refuse to send a credential over cleartext to anything but loopback (SPEC §2)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("https", "wss"):
+        return
+    if parts.scheme in ("http", "ws") and is_loopback_host(parts.hostname):
+        return
+    raise PixirError(
+        "insecure_transport",
+        f"refusing to send a credential over cleartext to {parts.hostname or url!r}",
+        {"url": f"{parts.scheme}://{parts.hostname}"},
+        hint="use an https:// base URL (plain http:// is allowed only for localhost)",
+    )

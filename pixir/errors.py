@@ -1,0 +1,83 @@
+"""One error family for everything pixir reports, and the one place kinds map to exit codes."""
+
+from __future__ import annotations
+
+# SPEC §8 exit codes. A kind not listed here is a runtime/provider error (exit 1).
+EXIT_CODES: dict[str, int] = {
+    # 2: invalid arguments, bad configuration, unknown model or session
+    "invalid_arguments": 2,
+    "config_invalid": 2,
+    "unknown_model": 2,
+    "not_found": 2,
+    "not_implemented": 2,
+    "insecure_transport": 2,
+    # 3: refused by permissions
+    "permission_denied": 3,
+    # 4: no usable credential, or a login that did not produce one
+    "not_authenticated": 4,
+    "corrupt_auth": 4,
+    "device_code_unsupported": 4,
+    "login_timeout": 4,
+    "login_failed": 4,
+    # 5: another process holds the session
+    "session_busy": 5,
+    # 6: no final answer (step cap, schema mismatch, truncated)
+    "incomplete": 6,
+    "max_steps": 6,
+    "schema_mismatch": 6,
+    # 7: the ChatGPT plan's usage limit
+    "usage_limit_reached": 7,
+    # 124: no byte from the provider for stream_idle_timeout_ms
+    "stream_idle_timeout": 124,
+    # 130: Ctrl-C
+    "interrupted": 130,
+}
+
+# Kinds worth another attempt (SPEC §4.6). Callers may override per instance.
+RETRYABLE_KINDS = frozenset(
+    {
+        "network",
+        "rate_limited",
+        "server_error",
+        "stream_incomplete",
+        "stream_idle_timeout",
+        "websocket_closed",
+    }
+)
+
+
+class PixirError(Exception):
+    """A failure pixir expects and can explain: `kind` (snake_case), a one-line message,
+    structured `details`, whether a retry may help, and an optional hint (the next action)."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        details: dict | None = None,
+        *,
+        retryable: bool | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.details = details or {}
+        self.retryable = kind in RETRYABLE_KINDS if retryable is None else retryable
+        self.hint = hint
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.kind)
+
+    def to_dict(self) -> dict:
+        """The `error` object of `--json` output and of `turn_failed` Log events."""
+        return {"kind": self.kind, "message": self.message, "details": self.details}
+
+    def __repr__(self) -> str:
+        return f"PixirError({self.kind!r}, {self.message!r})"
+
+
+def exit_code_for(kind: str) -> int:
+    """The process exit code for an error kind (SPEC §8)."""
+    return EXIT_CODES.get(kind, 1)

@@ -1,0 +1,76 @@
+"""Where pixir keeps things: the global home (~/.pixir) and each workspace's .pixir/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pixir.errors import PixirError
+
+
+def home() -> Path:
+    """The global home: `$PIXIR_HOME`, else `~/.pixir`. Not created here."""
+    override = os.environ.get("PIXIR_HOME")
+    if override:
+        return Path(override).expanduser()
+    return Path.home() / ".pixir"
+
+
+def ensure_home() -> Path:
+    """Create the home with mode 0700 when missing (tokens live there) and return it."""
+    path = home()
+    if not path.is_dir():
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PixirError(
+                "config_invalid",
+                f"cannot create pixir home {path}: {exc.strerror}",
+                {"path": str(path)},
+                hint="set PIXIR_HOME to a writable directory",
+            ) from None
+    return path
+
+
+def auth_file() -> Path:
+    return home() / "auth.json"
+
+
+def auth_lock_file() -> Path:
+    return home() / "auth.json.lock"
+
+
+def config_file() -> Path:
+    return home() / "config.json"
+
+
+def history_file() -> Path:
+    """Readline history of the interactive mode."""
+    return home() / "history"
+
+
+def crash_dir() -> Path:
+    return home() / "crash"
+
+
+def state_dir(workspace: Path) -> Path:
+    """The workspace's private directory, `<workspace>/.pixir`."""
+    return workspace / ".pixir"
+
+
+def sessions_dir(workspace: Path) -> Path:
+    return state_dir(workspace) / "sessions"
+
+
+def ensure_sessions_dir(workspace: Path) -> Path:
+    """Create `<workspace>/.pixir/sessions`; a new `.pixir/` gets a `.gitignore` of `*`
+    so the repository's `git status` stays clean."""
+    state = state_dir(workspace)
+    if not state.is_dir():
+        state.mkdir(parents=True, exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    sessions = sessions_dir(workspace)
+    sessions.mkdir(exist_ok=True)
+    return sessions

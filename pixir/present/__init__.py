@@ -1,0 +1,1 @@
+"""Presenters: render Events for people (human) or programs (--json, --jsonl)."""

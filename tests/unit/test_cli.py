@@ -1,0 +1,188 @@
+import json
+import os
+
+import pytest
+
+from pixir import __version__, cli
+from pixir.errors import EXIT_CODES, PixirError, exit_code_for
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("invalid_arguments", 2),
+        ("config_invalid", 2),
+        ("unknown_model", 2),
+        ("not_found", 2),
+        ("insecure_transport", 2),
+        ("permission_denied", 3),
+        ("not_authenticated", 4),
+        ("corrupt_auth", 4),
+        ("session_busy", 5),
+        ("incomplete", 6),
+        ("max_steps", 6),
+        ("schema_mismatch", 6),
+        ("usage_limit_reached", 7),
+        ("stream_idle_timeout", 124),
+        ("interrupted", 130),
+        ("network", 1),
+        ("server_error", 1),
+        ("provider_http_error", 1),
+        ("something_new", 1),
+    ],
+)
+def test_every_kind_maps_to_its_spec_exit_code(kind, code):
+    assert exit_code_for(kind) == code
+    assert PixirError(kind, "m").exit_code == code
+
+
+def test_exit_codes_use_only_the_documented_values():
+    assert set(EXIT_CODES.values()) <= {1, 2, 3, 4, 5, 6, 7, 124, 130}
+
+
+def test_retryable_follows_the_kind_unless_overridden():
+    assert PixirError("network", "x").retryable
+    assert not PixirError("usage_limit_reached", "x").retryable
+    assert not PixirError("network", "x", retryable=False).retryable
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "rest"),
+    [
+        (["fix", "the", "bug"], "run", ["fix", "the", "bug"]),
+        (["login", "--browser"], "login", ["--browser"]),
+        (["--json", "status"], "status", ["--json"]),
+        (["-m", "login", "hello"], "run", ["-m", "login", "hello"]),
+        (["-C", "/tmp", "doctor"], "doctor", ["-C", "/tmp"]),
+        (["--model=x", "models"], "models", ["--model=x"]),
+        (["--", "login"], "run", ["--", "login"]),
+        (["explain", "login"], "run", ["explain", "login"]),
+        (["-"], "run", ["-"]),
+    ],
+)
+def test_the_command_word_is_found_wherever_flags_put_it(argv, command, rest):
+    assert cli.split_command(argv) == (command, rest)
+
+
+def test_flags_anywhere_and_double_dash_ends_options():
+    name, args = cli.parse(["fix", "-m", "gpt-5.4", "the", "--json", "bug", "--", "--read-only"])
+    assert name == "run"
+    assert args.prompt == ["fix", "the", "bug", "--read-only"]
+    assert args.model == "gpt-5.4" and args.json and not args.read_only
+
+
+def test_resume_words_and_last():
+    _, args = cli.parse(["resume", "--last", "go", "on"])
+    assert args.last and args.words == ["go", "on"] and args.command == "resume"
+    _, args = cli.parse(["-c", "more"])
+    assert getattr(args, "continue") and args.prompt == ["more"]
+
+
+def test_unknown_option_is_invalid_arguments():
+    with pytest.raises(PixirError) as info:
+        cli.parse(["status", "--frobnicate"])
+    assert info.value.kind == "invalid_arguments"
+    assert "--frobnicate" in info.value.message
+
+
+def test_login_modes_are_exclusive(capsys):
+    assert cli.main(["login", "--device", "--browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid_arguments: argument --browser: not allowed with")
+    assert "hint: see `pixir login --help`" in err
+
+
+def test_version_and_help(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"pixir {__version__}\n"
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        if name != "run":
+            assert f"  {name} " in out
+    assert "exit codes:" in out and "--output-schema" in out
+
+
+@pytest.mark.parametrize("name", [n for n in cli.COMMANDS if n != "run"])
+def test_every_command_has_its_own_help(name, capsys):
+    assert cli.main([name, "--help"]) == 0
+    assert capsys.readouterr().out.startswith(f"usage: pixir {name}")
+
+
+def test_errors_are_one_line_plus_hint_on_stderr(capsys):
+    code = cli.main(["models", "-m", "nope"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert lines[0].startswith("error: unknown_model: unknown model 'nope'; known: gpt-5.6-sol")
+    assert lines[1].startswith("hint: ")
+    assert len(lines) == 2
+
+
+def test_errors_in_json_mode_are_one_object_on_stdout(capsys):
+    code = cli.main(["models", "--json", "-m", "nope"])
+    captured = capsys.readouterr()
+    assert code == 2
+    body = json.loads(captured.out)
+    assert body["ok"] is False
+    assert body["error"]["kind"] == "unknown_model"
+    assert "gpt-5.5" in body["error"]["details"]["known"]
+    assert body["exit_code"] == 2
+    assert captured.err == ""
+
+
+def test_unexpected_exception_prints_one_line_and_writes_a_crash_report(
+    capsys, monkeypatch, pixir_home
+):
+    def boom(args):
+        raise ZeroDivisionError("secret-free message")
+
+    import pixir.commands.models as models_command
+
+    monkeypatch.setattr(models_command, "run", boom)
+    assert cli.main(["models"]) == 1
+    err = capsys.readouterr().err
+    first = err.splitlines()[0]
+    assert first.startswith("error: internal: unexpected ZeroDivisionError — crash report: ")
+    report = first.split("crash report: ", 1)[1]
+    assert os.path.exists(report)
+    assert report.startswith(str(pixir_home / "crash"))
+    assert "Traceback" not in err
+    with open(report, encoding="utf-8") as fh:
+        text = fh.read()
+    assert "ZeroDivisionError" in text and "Traceback" in text
+    assert os.stat(report).st_mode & 0o077 == 0
+
+
+def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    import pixir.commands.models as models_command
+
+    monkeypatch.setattr(models_command, "run", interrupted)
+    assert cli.main(["models"]) == 130
+
+
+def test_a_command_not_built_yet_says_so_with_exit_2(capsys, monkeypatch):
+    import pixir.commands.models as models_command
+    from pixir.commands import not_built
+
+    monkeypatch.setattr(models_command, "run", lambda args: not_built("models"))
+    assert cli.main(["models", "--json"]) == 2
+    body = json.loads(capsys.readouterr().out)
+    assert body["error"]["kind"] == "not_implemented"
+    assert "not built yet" in body["error"]["message"]
+
+
+def test_broken_pipe_exits_quietly(monkeypatch, capsys):
+    def closed(args):
+        raise BrokenPipeError
+
+    import pixir.commands.models as models_command
+
+    monkeypatch.setattr(models_command, "run", closed)
+    monkeypatch.setattr(cli, "_quiet_broken_pipe", lambda: 141)
+    assert cli.main(["models"]) == 141
+    assert capsys.readouterr().err == ""
