@@ -217,7 +217,7 @@ class ThreadedServer:
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((host, port))
         self.listener.listen(128)
-        self.listener.settimeout(0.05)
+        self.listener.settimeout(0.5)  # only a fallback: stop() wakes accept()
         self.host, self.port = self.listener.getsockname()[:2]
         self._lock = threading.Lock()
         self._next_id = 0
@@ -259,6 +259,10 @@ class ThreadedServer:
 
     def stop(self, timeout: float = 2.0) -> None:
         self.stopping.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
+        except OSError:
+            pass
         self.listener.close()
         self._acceptor.join(timeout)
         with self._lock:
