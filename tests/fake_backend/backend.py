@@ -607,7 +607,7 @@ class FakeBackend:
         finished = session.stream(plan, peek_mode=s.ws_mode if peek else None)
         if finished is None:
             return False
-        if peek:
+        if peek and finished:  # only a response that ran to its end used up its step
             self._consume(step)
         if finished in ("response.completed", "response.incomplete"):
             state.last_id, state.last_model = plan.response_id, call.model
