@@ -14,8 +14,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.fake_backend import FakeBackend  # noqa: E402
-from tests.harness import PixirRunner  # noqa: E402
+from tests.fake_backend import FakeBackend
+from tests.harness import PixirRunner
 
 DEFAULT_TIMEOUT_S = 60
 

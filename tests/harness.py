@@ -109,6 +109,7 @@ class PixirRunner:
                 self.command(*args),
                 input=data,
                 capture_output=True,
+                check=False,
                 env=self._env(env),
                 cwd=str(cwd or self.workspace),
                 timeout=timeout,

@@ -45,6 +45,7 @@ def test_headers_body_and_json_are_recorded(fake):
     assert rec.json == data and json.loads(rec.body) == data
     assert rec.transport == "http" and rec.kind == "http" and rec.status == 200
     assert rec.extra["response_id"].startswith("resp_")
+    assert 0 < rec.extra["server_s"] < 5
 
 
 def test_bytes_received_counts_every_byte_of_the_request(fake):
