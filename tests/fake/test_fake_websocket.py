@@ -310,6 +310,15 @@ def test_cut_stall_and_reset_on_websocket(fake):
         ws.recv()
 
 
+def test_html_200_on_websocket_is_a_non_json_frame(fake):
+    fake.script(step(fault={"type": "html_200"}))
+    ws = ws_connect(fake)
+    ws_create(ws)
+    frame = ws.recv()
+    ws.close()
+    assert frame.lower().startswith("<!doctype html>")
+
+
 def test_ping_pong_and_unknown_frames(fake):
     ws = ws_connect(fake)
     ws.ping(b"are you there")

@@ -193,6 +193,9 @@ class WsSession:
             if prev:
                 state.last_id = None  # a failed continuation evicts the cached response
             rec.status = reply.status
+            if reply.status == 200:  # html_200: the gateway's page, as a non-JSON text frame
+                self.conn.send(self.ws.send(Message(data=reply.body_bytes().decode())))
+                return True
             self.send_json(ws_error_frame(reply))
             if step and any(f["type"] == "ws_connection_limit" for f in step["fault"]):
                 self.close(1000)
