@@ -48,6 +48,8 @@ def fake():
         yield backend
     finally:
         backend.stop()
+    if backend.errors:
+        pytest.fail("the fake backend crashed:\n" + "\n".join(backend.errors), pytrace=False)
 
 
 @pytest.fixture

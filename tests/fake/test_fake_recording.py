@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.fake.fakeclient import (
@@ -19,8 +20,10 @@ from tests.fake.fakeclient import (
     post,
     raw_request,
     read_head,
+    read_until_eof,
     stream_events,
     sub_headers,
+    wait_for,
     ws_connect,
     ws_create,
     ws_events,
@@ -218,3 +221,25 @@ def test_stop_is_prompt_even_with_open_streams(tmp_path):
     fb.stop()
     assert time.monotonic() - start < 3
     resp.close()
+
+
+def test_a_crash_inside_the_fake_is_kept_for_the_test(tmp_path):
+    fb = FakeBackend().start()
+    try:
+        fb._route = None  # sabotage: routing now raises inside the connection thread
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(fb.url + "/nowhere", timeout=5)
+        assert wait_for(lambda: fb.errors)
+        assert "TypeError" in fb.errors[0]
+    finally:
+        fb.stop()
+    assert fb.errors  # still there after stop, for the fixture's check
+
+
+def test_garbage_requests_do_not_crash_the_fake(fake):
+    for garbage in (b"\x00\x01\x02\r\n\r\n", b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"):
+        sock = socket.create_connection(("127.0.0.1", fake.port), timeout=5)
+        sock.sendall(garbage)
+        assert read_until_eof(sock) == b""  # closed without an answer
+        sock.close()
+    assert fake.errors == []

@@ -92,6 +92,7 @@ class FakeBackend:
         self._lock = threading.Lock()
         self._cache_hints: dict[str, int] = {}
         self._server: ThreadedServer | None = None
+        self._errors: list[str] = []
         self._host, self._port = host, port
         self.recorder = Recorder()
         self.auth = AuthState(self.settings)
@@ -110,7 +111,14 @@ class FakeBackend:
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
+            self._errors += self._server.errors
             self._server = None
+
+    @property
+    def errors(self) -> list[str]:
+        """Tracebacks of exceptions inside the fake (a bug in the fake, never the client's
+        fault); the `fake` fixture fails the test when there are any."""
+        return self._errors + (self._server.errors if self._server else [])
 
     def __enter__(self):  # -> Self (typing.Self needs 3.11)
         return self.start()

@@ -11,6 +11,7 @@ import socket
 import struct
 import threading
 import time
+import traceback
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,7 +114,10 @@ class Connection:
                 return None
             received += raw_len
         else:
-            length = int(headers.get("content-length", "0") or 0)
+            try:
+                length = int(headers.get("content-length", "0") or 0)
+            except ValueError:
+                return None
             while len(self.buffer) < length:
                 if not self._fill():
                     return None
@@ -223,6 +227,7 @@ class ThreadedServer:
         self._next_id = 0
         self._open: dict[int, Connection] = {}
         self._threads: list[threading.Thread] = []
+        self.errors: list[str] = []
         self._acceptor = threading.Thread(target=self._accept_loop, name="fake-accept", daemon=True)
 
     def start(self) -> None:
@@ -252,6 +257,10 @@ class ThreadedServer:
             self.handler(conn)
         except ClientGone:
             pass
+        except Exception:  # noqa: BLE001 - any bug in the fake, recorded below
+            # A bug in the fake must not look like a network fault to the client under test:
+            # keep the traceback where the test can see it (FakeBackend.errors).
+            self.errors.append(traceback.format_exc())
         finally:
             conn.close()
             with self._lock:
