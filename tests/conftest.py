@@ -14,8 +14,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.fake_backend import FakeBackend
-from tests.harness import PixirRunner
 
 DEFAULT_TIMEOUT_S = 60
 
@@ -43,6 +41,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def fake():
     """A started FakeBackend on an ephemeral 127.0.0.1 port, stopped after the test."""
+    from tests.fake_backend import FakeBackend  # after the sys.path fix above
+
     backend = FakeBackend().start()
     try:
         yield backend
@@ -55,4 +55,6 @@ def fake():
 @pytest.fixture
 def pixir(fake, tmp_path):
     """A PixirRunner: runs dist/pixir (or $PIXIR_BIN) against `fake` in tmp dirs."""
+    from tests.harness import PixirRunner
+
     return PixirRunner(fake, tmp_path)

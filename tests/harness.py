@@ -142,6 +142,29 @@ class PixirRunner:
             self.command(*args), env=self._env(env), cwd=str(cwd or self.workspace), **kw
         )
 
+    def spawn(
+        self,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        timeout: float = 30,
+        dimensions: tuple[int, int] = (24, 100),
+    ):
+        """Run on a pseudo-terminal (pexpect), for TTY behaviour: `--ask` prompts, the REPL,
+        colour rules. The caller expects/sends and must close it."""
+        import pexpect  # test-only dependency, imported where needed
+
+        argv = self.command(*args)
+        return pexpect.spawn(
+            argv[0],
+            argv[1:],
+            env=self._env(env),
+            cwd=str(self.workspace),
+            timeout=timeout,
+            dimensions=dimensions,
+            encoding="utf-8",
+            codec_errors="replace",
+        )
+
     # -- credentials and config ---------------------------------------------------------------
 
     def _write_private(self, name: str, data: dict) -> Path:

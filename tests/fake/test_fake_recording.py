@@ -48,6 +48,8 @@ def test_headers_body_and_json_are_recorded(fake):
     assert rec.json == data and json.loads(rec.body) == data
     assert rec.transport == "http" and rec.kind == "http" and rec.status == 200
     assert rec.extra["response_id"].startswith("resp_")
+    # server_s is stamped when the fake is done, which can trail the client's last read
+    assert fake.wait_for(lambda: "server_s" in rec.extra)
     assert 0 < rec.extra["server_s"] < 5
 
 
@@ -243,3 +245,10 @@ def test_garbage_requests_do_not_crash_the_fake(fake):
         assert read_until_eof(sock) == b""  # closed without an answer
         sock.close()
     assert fake.errors == []
+
+
+def test_wait_for_responses(fake):
+    fake.script(step(text("x")))
+    assert not fake.wait_for_responses(1, timeout=0.05)
+    threading.Timer(0.1, lambda: stream_events(post(fake, body()))).start()
+    assert fake.wait_for_responses(1, timeout=5)

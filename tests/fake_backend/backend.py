@@ -231,20 +231,20 @@ class FakeBackend:
 
     def responses_requests(self) -> list[Recorded]:
         """Model calls only: HTTP POSTs to a Responses path and WS `response.create` frames."""
-        out = []
-        for rec in self.recorder.all():
-            if (
-                rec.kind == "http"
-                and rec.method == "POST"
-                and rec.path in RESPONSES_PATHS
-                or (
-                    rec.kind == "ws_frame"
-                    and isinstance(rec.json, dict)
-                    and rec.json.get("type") == "response.create"
-                )
-            ):
-                out.append(rec)
-        return out
+        return [rec for rec in self.recorder.all() if _is_model_call(rec)]
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> bool:
+        """Poll `predicate()` until true or `timeout` (e.g. before sending pixir a SIGINT)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.01)
+        return bool(predicate())
+
+    def wait_for_responses(self, n: int = 1, timeout: float = 10.0) -> bool:
+        """True once at least `n` model calls have arrived."""
+        return self.wait_for(lambda: len(self.responses_requests()) >= n, timeout)
 
     def count(self, path_suffix: str) -> int:
         """HTTP requests (including WebSocket upgrade requests, not frames) whose path ends so."""
@@ -428,3 +428,13 @@ class FakeBackend:
         rec.extra["response_id"] = plan.response_id
         self.note_usage(call, plan)
         return stream_sse(conn, step, plan, call, self.settings) and not req.wants_close()
+
+
+def _is_model_call(rec: Recorded) -> bool:
+    if rec.kind == "http":
+        return rec.method == "POST" and rec.path in RESPONSES_PATHS
+    return (
+        rec.kind == "ws_frame"
+        and isinstance(rec.json, dict)
+        and (rec.json.get("type") == "response.create")
+    )

@@ -7,6 +7,7 @@ see every byte it reads (`bytes_received`). One thread per connection keeps that
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import threading
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from .record import Headers, parse_json
 
 MAX_HEAD = 64 * 1024
+LOG = logging.getLogger("tests.fake_backend")
 
 
 class ClientGone(Exception):
@@ -257,10 +259,11 @@ class ThreadedServer:
             self.handler(conn)
         except ClientGone:
             pass
-        except Exception:  # noqa: BLE001 - any bug in the fake, recorded below
+        except Exception:
             # A bug in the fake must not look like a network fault to the client under test:
-            # keep the traceback where the test can see it (FakeBackend.errors).
+            # keep the traceback where the test can see it (FakeBackend.errors), and log it.
             self.errors.append(traceback.format_exc())
+            LOG.exception("fake backend: connection %d crashed", conn.id)
         finally:
             conn.close()
             with self._lock:
