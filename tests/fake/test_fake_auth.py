@@ -310,14 +310,12 @@ def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(fake):
             results.append(status)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
-    start = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join(10)
     assert sorted(results) == [200] + [401] * 7
     assert fake.refresh_count == 8
-    assert time.monotonic() - start < 1.5  # the delay overlaps: the fake does not serialize
 
 
 def test_refreshed_token_works_and_old_access_token_keeps_its_expiry(fake):
