@@ -330,6 +330,9 @@ def test_ping_pong_and_unknown_frames(fake):
     ws.send_binary(b"\x00\x01")
     assert json.loads(ws.recv())["type"] == "error"
     ws.close()
+    frames = [r for r in fake.requests if r.kind == "ws_frame"]
+    assert [(f.body, f.status) for f in frames[1:]] == [(b"\x00\x01", 400)]
+    assert fake.responses_requests() == []
 
 
 def test_client_close_is_answered_and_recorded(fake):

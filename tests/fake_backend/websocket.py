@@ -123,19 +123,15 @@ class WsSession:
         elif isinstance(event, BytesMessage):
             self.binary_parts.append(bytes(event.data))
             if event.message_finished:
-                self.binary_parts = []
+                payload, self.binary_parts = b"".join(self.binary_parts), []
+                self._record(payload, None).status = 400
                 self.send_error(
                     400, "invalid_request_error", None, "Binary frames are not supported."
                 )
         return True
 
-    def _on_text(self, text: str) -> bool:
-        payload = text.encode("utf-8")
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        rec = self.fb.recorder.add(
+    def _record(self, payload: bytes, parsed: Any) -> Recorded:
+        return self.fb.recorder.add(
             Recorded(
                 method="WS",
                 path=self.req.path,
@@ -149,6 +145,14 @@ class WsSession:
                 kind="ws_frame",
             )
         )
+
+    def _on_text(self, text: str) -> bool:
+        payload = text.encode("utf-8")
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        rec = self._record(payload, parsed)
         if not isinstance(parsed, dict) or parsed.get("type") != "response.create":
             kind = parsed.get("type") if isinstance(parsed, dict) else None
             rec.status = 400
