@@ -66,21 +66,23 @@ def run(args) -> int:
 
 def run_turn(session, settings, credential, presenter, prompt: str):
     """Build the Provider and the tools for this session and run one Turn."""
+    from dataclasses import replace
+
     from pixir.provider.client import Provider
-    from pixir.provider.request import RequestOptions, build_body
+    from pixir.provider.request import build_body, options_from_settings
     from pixir.tools.registry import ToolContext
     from pixir.turn import Turn
 
-    options = RequestOptions(
+    options = options_from_settings(
+        settings,
         model=session.model,
-        workspace=session.workspace,
-        permission_mode=session.permission_mode,
+        session_id=session.id,
         credential_kind=credential.kind,
+        workspace=session.workspace,
         prompt_cache_key=session.id,
-        reasoning_effort=settings.reasoning_effort,
-        reasoning_summary=settings.reasoning_summary,
-        text_verbosity=settings.text_verbosity,
     )
+    # The session's mode, which a resume may have narrowed from the settings' one.
+    options = replace(options, permission_mode=session.permission_mode)
     provider = Provider(settings, credential, session_id=session.id)
     tools = ToolContext(
         workspace=session.workspace,
