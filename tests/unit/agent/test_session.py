@@ -173,3 +173,29 @@ def test_a_first_sigint_outside_the_shield_raises_at_once(sigint_handler):
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(1)
+
+
+def test_a_second_sigint_exits_at_once_with_130():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import os, signal, sys, time
+        from pixir import interrupt
+        interrupt.install()
+        with interrupt.shielded:  # the first one is deferred...
+            os.kill(os.getpid(), signal.SIGINT)
+            print("deferred", flush=True)
+            os.kill(os.getpid(), signal.SIGINT)  # ...the second one is not
+            time.sleep(30)
+        print("not reached", flush=True)
+        """
+    )
+    root = os.path.dirname(os.path.dirname(interrupt.__file__))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 130
+    assert done.stdout == "deferred\n"
