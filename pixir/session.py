@@ -3,6 +3,7 @@ Session owns its Log's lock and a History kept in step with every append."""
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,10 @@ from pixir.history import History
 from pixir.interrupt import shielded
 from pixir.log import Log, is_session_id, new_session_id, not_found, read_events
 from pixir.tools.permissions import narrowest
+
+# Events a resume need not decode: the fold ignores them, and usage records are the
+# heaviest lines to parse (a fifth of the events of a tool loop).
+NOT_FOLDED = frozenset({"provider_usage"})
 
 
 @dataclass
@@ -76,10 +81,10 @@ def resume(
 ) -> tuple[Session, list[dict]]:
     """Open an existing session for writing (`ref` None: the most recent one). `model` None
     keeps the session's recorded model; the permission mode is never wider than the recorded
-    one. Returns the session and the events read (for presenters)."""
+    one. Returns the session and the events read, `provider_usage` excepted."""
     session_id = find(workspace, ref)
     path = paths.sessions_dir(workspace) / f"{session_id}.jsonl"
-    log, events = Log.open(path, session_id)
+    log, events = Log.open(path, session_id, skip=NOT_FOLDED)
     try:
         started = next((e["data"] for e in events if e["type"] == "session_started"), {})
         recorded_model = started.get("model")
@@ -88,6 +93,9 @@ def resume(
             raise PixirError("corrupt_log", f"{path}: no session_started event with a model")
         mode = narrowest(started.get("permission_mode"), permission_mode)
         history = History.fold(events, active_model)
+        # What was just loaded lives as long as the process: keep the cyclic GC from walking
+        # it again on every later collection.
+        gc.freeze()
     except BaseException:
         log.close()
         raise

@@ -232,3 +232,30 @@ def test_parse_fast_and_slow_paths_agree(path):
     log.close()
     data = path.read_bytes()
     assert parse(data, path) == logmod._parse_lines(data[:-1].split(b"\n"), path)
+
+
+def test_skipped_types_are_left_out_and_the_sequence_still_continues(path):
+    log = new_log(path)
+    log.append("user_message", {"text": "a"})
+    log.append("tool_call", {"call_id": "c", "name": "x", "args": {"type": "provider_usage"}})
+    log.append("provider_usage", {"step": 1})
+    log.close()
+    skip = frozenset({"provider_usage"})
+    assert [e["type"] for e in parse(path.read_bytes(), path, skip)] == [
+        "user_message",
+        "tool_call",  # the same words inside data do not count: only the envelope's type
+    ]
+    log, events = Log.open(path, path.stem, skip=skip)
+    assert len(events) == 2 and log.next_seq == 3  # the skipped last line still counts
+    log.close()
+
+
+def test_big_logs_parse_in_pieces_with_lines_longer_than_a_piece(path):
+    log = new_log(path)
+    for n in range(200):
+        log.append("tool_result", {"n": n, "output": "z" * (n * 997 % (3 * logmod.PARSE_CHUNK))})
+    log.close()
+    events = read_events(path)
+    assert [e["data"]["n"] for e in events] == list(range(200))
+    skip = frozenset({"user_message"})
+    assert len(parse(path.read_bytes(), path, skip)) == 200
