@@ -25,7 +25,8 @@ def test_auth_modules_import_neither_requests_nor_jwt():
     code = (
         "import importlib, sys\n"
         f"for name in {MODULES!r}: importlib.import_module(name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'jwt', 'urllib3'))\n"
+        "roots = ('requests', 'jwt', 'urllib3')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in roots)\n"
         "print(bad)\n"
     )
     done = subprocess.run(
