@@ -11,6 +11,7 @@ import sys
 from pixir import paths
 from pixir.auth import claims, oauth, store
 from pixir.commands import print_json, settings_for
+from pixir.config import ensure_secure_url
 from pixir.errors import PixirError
 
 
@@ -20,6 +21,8 @@ def run(args) -> int:
         if args.with_api_key:
             result = _store_api_key(read_api_key())
         else:
+            # Refuse a cleartext remote issuer before the user spends a sign-in on it.
+            ensure_secure_url(settings.auth_issuer)
             if args.browser:
                 from pixir.auth import browser
 

@@ -158,3 +158,9 @@ def test_doctor_shows_plan_and_email_of_a_subscription(capsys, workspace):
     detail = checks["credential"]["detail"]
     assert detail.startswith("ChatGPT subscription (plan plus, dev@example.com); access token")
     assert "rt-secret" not in detail
+
+
+def test_login_refuses_a_cleartext_remote_issuer_before_starting(capsys, monkeypatch):
+    monkeypatch.setenv("PIXIR_AUTH_ISSUER", "http://auth.example.test")
+    assert cli.main(["login"]) == 2
+    assert "insecure_transport" in capsys.readouterr().err
