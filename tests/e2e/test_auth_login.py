@@ -73,8 +73,8 @@ def test_device_login_code_is_on_its_own_line(fake, pixir):
     fake.configure(device_interval="0.05", pending_polls=0, usercode_field="usercode")
     result = pixir.run("login", "--device")
     assert result.code == 0, result
-    codes = [line for line in result.stderr.splitlines() if "-" in line and line.isupper()]
-    assert len(codes) == 1 and codes[0] == codes[0].strip()
+    (device,) = fake.auth.devices.values()
+    assert device.user_code in result.stderr.splitlines()  # alone on its line, unindented
 
 
 def test_device_login_json_prints_one_result_object(fake, pixir):
