@@ -28,7 +28,7 @@ class DeviceCode:
     """What the user-code endpoint handed out."""
 
     device_auth_id: str = field(repr=False)
-    user_code: str
+    user_code: str = field(repr=False)  # shown to the user once, on stderr, and no more
     interval: float
 
 
