@@ -507,3 +507,28 @@ def test_sessions_and_log_commands(repo, fake):
     missing = repo.run("log", "20990101T000000-abcdef")
     assert missing.code == 2 and "not_found" in missing.stderr
     assert repo.run("resume", "20990101T000000-abcdef", "x").code == 2
+
+
+def test_a_tool_turn_over_the_chatgpt_backend(pixir, fake):
+    pixir.login_subscription()
+    pixir.write_file("a.txt", "one\n")
+    fake.script(
+        step(
+            reasoning("Reading"),
+            tool_call("read", {"path": "a.txt"}),
+            match={"path": "subscription"},
+        ),
+        step(text("It says one."), match={"last_tool_output": "one"}),
+    )
+    result = pixir.run("what does a.txt say?")
+    assert result.code == 0, result
+    assert result.stdout == "It says one.\n"
+    requests = fake.responses_requests()
+    assert [r.path for r in requests] == ["/backend-api/codex/responses"] * 2
+    assert kinds(requests[1].json["input"]) == [
+        "developer",
+        "user",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+    ]
