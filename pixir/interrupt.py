@@ -45,11 +45,25 @@ def _kill_child() -> None:
 
 
 def install() -> None:
-    """Take over SIGINT for the rest of the process (the run command calls this)."""
+    """Take over SIGINT (until `restore`)."""
     state.installed = True
     state.interrupted = False
     state.pending = False
     signal.signal(signal.SIGINT, _handler)
+
+
+class handling_sigint:  # lower case: used like a function, `with handling_sigint():`
+    """Our SIGINT handling for the duration of a block (a Turn), then the previous one."""
+
+    def __enter__(self) -> None:
+        self.previous = signal.getsignal(signal.SIGINT)
+        install()
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+        state.installed = False
+        state.interrupted = False
+        state.pending = False
 
 
 class _Shield:

@@ -26,28 +26,13 @@ def run(args) -> int:
 
     credential = resolve(settings, forced=args.auth)
     presenter = make_presenter(args)
-    interrupt.install()
 
-    mode = settings.permission_default
-    if resuming:
-        explicit_model = settings.sources.get("model") in ("flag", "env")
-        session, _ = sessions.resume(
-            workspace, ref, model=model if explicit_model else None, permission_mode=mode
-        )
-        if session.permission_mode != mode and settings.sources.get("permission_default"):
-            print(
-                f"warning: session {session.id} was started in {session.permission_mode} "
-                f"mode; resuming cannot widen it to {mode}",
-                file=sys.stderr,
-            )
-    else:
-        session = sessions.create(
-            workspace, model=model, transport=settings.transport, permission_mode=mode
-        )
-    try:
-        outcome = run_turn(session, settings, credential, presenter, prompt)
-    finally:
-        session.close()
+    with interrupt.handling_sigint():
+        session = open_session(settings, workspace, model, resuming, ref)
+        try:
+            outcome = run_turn(session, settings, credential, presenter, prompt)
+        finally:
+            session.close()
     resume_command = resume_hint(session.id, args)
     presenter.finish(
         outcome, session_id=session.id, model=session.model, resume_command=resume_command
@@ -62,6 +47,26 @@ def run(args) -> int:
     if outcome.output is not None and getattr(args, "output_last_message", None):
         _write_answer(args.output_last_message, outcome.output)
     return outcome.exit_code
+
+
+def open_session(settings, workspace, model: str, resuming: bool, ref: str | None):
+    """A new session, or the one to resume (never with a wider permission mode)."""
+    mode = settings.permission_default
+    if not resuming:
+        return sessions.create(
+            workspace, model=model, transport=settings.transport, permission_mode=mode
+        )
+    explicit_model = settings.sources.get("model") in ("flag", "env")
+    session, _ = sessions.resume(
+        workspace, ref, model=model if explicit_model else None, permission_mode=mode
+    )
+    if session.permission_mode != mode and settings.sources.get("permission_default"):
+        print(
+            f"warning: session {session.id} was started in {session.permission_mode} "
+            f"mode; resuming cannot widen it to {mode}",
+            file=sys.stderr,
+        )
+    return session
 
 
 def run_turn(session, settings, credential, presenter, prompt: str):
