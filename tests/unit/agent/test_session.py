@@ -199,3 +199,14 @@ def test_a_second_sigint_exits_at_once_with_130():
     )
     assert done.returncode == 130
     assert done.stdout == "deferred\n"
+
+
+def test_sigint_handling_is_restored_after_the_block():
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt.handling_sigint():
+        assert signal.getsignal(signal.SIGINT) is interrupt._handler
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is before
+    assert not interrupt.state.interrupted
