@@ -102,6 +102,18 @@ def resume(
     return Session(session_id, workspace, log, history, active_model, mode, started), events
 
 
+def peek(workspace: Path, ref: str | None, model: str | None = None) -> tuple[str, str, History]:
+    """(session id, model, History) of a session, read without taking its lock and without
+    writing anything (for `pixir preview --session`). `model` None: the recorded one. Calls
+    left open are closed in the History exactly as the next Turn would close them."""
+    session_id, events = events_of(workspace, ref)
+    started = next((e["data"] for e in events if e["type"] == "session_started"), {})
+    active = model or started.get("model")
+    if not active:
+        raise PixirError("corrupt_log", f"session {session_id} has no session_started model")
+    return session_id, active, History.fold(events, active)
+
+
 def find(workspace: Path, ref: str | None) -> str:
     """The session id `ref` names: an exact id, a unique prefix, or None for the most
     recently active session."""
@@ -206,7 +218,7 @@ def _line_event(data: bytes, start: int) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def events_of(workspace: Path, ref: str) -> tuple[str, list[dict]]:
+def events_of(workspace: Path, ref: str | None) -> tuple[str, list[dict]]:
     """(session id, events) of a session, read without the lock (for `pixir log`)."""
     session_id = find(workspace, ref)
     return session_id, read_events(paths.sessions_dir(workspace) / f"{session_id}.jsonl")

@@ -210,3 +210,19 @@ def test_sigint_handling_is_restored_after_the_block():
             time.sleep(1)
     assert signal.getsignal(signal.SIGINT) is before
     assert not interrupt.state.interrupted
+
+
+def test_peek_folds_without_locking_or_writing(ws):
+    sid = make(ws, "hello", model="gpt-5.4")
+    holder, _ = sessions.resume(ws, sid, model=None, permission_mode="auto")
+    holder.append("tool_call", {"call_id": "c1", "name": "bash", "args": {"command": "x"}})
+    size = holder.path.stat().st_size
+    found, model, history = sessions.peek(ws, sid)  # works while another process writes
+    assert (found, model) == (sid, "gpt-5.4")
+    assert [i.get("type") or i["role"] for i in history.input_items()] == [
+        "user",
+        "function_call",
+        "function_call_output",
+    ]
+    assert holder.path.stat().st_size == size
+    holder.close()
