@@ -74,7 +74,7 @@ def run_turn(session, settings, credential, presenter, prompt: str):
     from dataclasses import replace
 
     from pixir.provider.client import Provider
-    from pixir.provider.request import build_body, options_from_settings
+    from pixir.provider.request import build_body, developer_context_item, options_from_settings
     from pixir.tools.registry import ToolContext
     from pixir.turn import Turn
 
@@ -88,6 +88,11 @@ def run_turn(session, settings, credential, presenter, prompt: str):
     )
     # The session's mode, which a resume may have narrowed from the settings' one.
     options = replace(options, permission_mode=session.permission_mode)
+    # The developer-context item (a walk up the tree for AGENTS.md files, ~0.3 ms) is the
+    # same for every step of the process: build it once and put it first, as build_body
+    # does when it is given the workspace.
+    head = developer_context_item(options)
+    bare = replace(options, workspace=None)
     provider = Provider(settings, credential, session_id=session.id)
     tools = ToolContext(
         workspace=session.workspace,
@@ -98,7 +103,7 @@ def run_turn(session, settings, credential, presenter, prompt: str):
         turn = Turn(
             session,
             provider,
-            lambda items: build_body(options, items),
+            lambda items: build_body(bare, [head, *items]),
             tools,
             presenter,
             max_steps=settings.max_steps,
