@@ -75,7 +75,6 @@ class Turn:
         self.max_steps = max_steps
         self.ask = ask
         self._partial: list[str] = []  # text streamed by the call in flight
-        self._running: str | None = None  # call_id of the tool running now
         self._usage = empty_usage()
         self._steps = 0
         self._ephemeral_head = {"session_id": session.id}
@@ -245,15 +244,12 @@ class Turn:
         if not decision.allowed:
             self._result(call_id, failed("permission_denied", decision.reason))
             return decision.ends_turn
-        self._running = call_id
         self.ephemeral("status", {"status": "running_tool", "tool": name, "call_id": call_id})
         try:
             result = run_tool(name, args, self.tools)
-        except ToolInterrupted as stop:
+        except ToolInterrupted as stop:  # bash was killed: keep what it printed
             self._result(call_id, stop.result)
-            self._running = None
             raise
-        self._running = None
         self._result(call_id, result)
         return False
 
