@@ -10,17 +10,15 @@ from __future__ import annotations
 import gc
 import json
 
-ORPHAN_OUTPUT = json.dumps(
-    {
-        "ok": False,
-        "error": {
-            "kind": "orphan_tool_call",
-            "message": "this tool call never finished (pixir stopped before its result); "
-            "its effect is unknown",
-        },
-    },
-    separators=(",", ":"),
-)
+# What the model is told about a call that never got its result. The fold sends it for an
+# open call; before the next Turn the session appends it as a real result, so a preview
+# from the fold and the request of that Turn carry the same bytes.
+ORPHAN_ERROR = {
+    "kind": "orphan_tool_call",
+    "message": "this tool call never finished (pixir stopped before its result); "
+    "its effect is unknown",
+}
+ORPHAN_OUTPUT = json.dumps({"ok": False, "error": ORPHAN_ERROR}, separators=(",", ":"))
 
 SUMMARY_PREFIX = (
     "Summary of the earlier part of this conversation (older messages were compacted):\n\n"

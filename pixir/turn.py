@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pixir.errors import PixirError
+from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
 from pixir.interrupt import OutputClosed
 from pixir.session import Session
 from pixir.tools import permissions
@@ -119,7 +120,7 @@ class Turn:
         self._usage, self._steps, self._partial = empty_usage(), 0, []
         try:
             try:
-                self.close_orphans("orphan_tool_call", "the tool call never finished")
+                self.close_orphans()
                 self.append("user_message", {"text": prompt})
                 return self._loop()
             except (KeyboardInterrupt, OutputClosed) as stop:
@@ -265,11 +266,17 @@ class Turn:
 
     # -- endings -----------------------------------------------------------------------------
 
-    def close_orphans(self, kind: str, message: str) -> None:
-        """Give every call that has no result a real failed one (after a crash or Ctrl-C), so
-        the Log itself is paired from here on."""
+    def close_orphans(self, kind: str | None = None, message: str = "") -> None:
+        """Give every call that has no result a real failed one (after a crash, or with
+        `kind` "interrupted" after Ctrl-C), so the Log itself is paired from here on."""
         for call_id, _name in self.session.history.open_calls():
-            self._result(call_id, failed(kind, message))
+            if kind is None:  # exactly what the fold would have sent in its place
+                error = dict(ORPHAN_ERROR)
+                result = ToolResult(False, ORPHAN_OUTPUT, f"orphan_tool_call: {error['message']}")
+                result.error = error
+            else:
+                result = failed(kind, message)
+            self._result(call_id, result)
 
     def _keep_partial_text(self) -> None:
         text = "".join(self._partial)
@@ -298,7 +305,7 @@ class Turn:
 
     def _failed(self, err: PixirError) -> TurnOutcome:
         self._keep_partial_text()
-        self.close_orphans("orphan_tool_call", "the tool call never finished")
+        self.close_orphans()
         self.append("turn_failed", turn_failed_data(err))
         status = "timed_out" if err.kind == "stream_idle_timeout" else "error"
         return TurnOutcome(status, None, self._steps, self.usage(), err)

@@ -9,7 +9,7 @@ import pytest
 
 from pixir import session as sessions
 from pixir.errors import PixirError
-from pixir.history import History
+from pixir.history import ORPHAN_OUTPUT, History
 from pixir.interrupt import OutputClosed
 from pixir.log import read_events
 from pixir.tools.result import ToolInterrupted, failed
@@ -297,14 +297,19 @@ def test_orphaned_calls_are_closed_with_real_results_before_the_next_turn(runner
     # A crash in the middle of a tool call: the Log holds the call and nothing after it.
     run.session.append("user_message", {"text": "first"})
     run.session.append("tool_call", {"call_id": "c_lost", "name": "bash", "args": {"command": "x"}})
+    folded = History.fold(read_events(run.session.path), MODEL).input_items()
     outcome = run("again", answer("ok"))
     assert outcome.status == "completed"
     events = read_events(run.session.path)
     orphan = events[3]
     assert orphan["type"] == "tool_result" and orphan["data"]["call_id"] == "c_lost"
     assert orphan["data"]["error"]["kind"] == "orphan_tool_call"
+    assert orphan["data"]["output"] == ORPHAN_OUTPUT
     assert events[4]["type"] == "user_message"
-    assert paired(run.provider.bodies[0]["input"])
+    sent = run.provider.bodies[0]["input"]
+    assert paired(sent)
+    # the real result is byte-for-byte what the fold had sent in its place (preview == call)
+    assert sent[:-1] == folded
 
 
 def test_read_only_refusal_is_logged_and_the_turn_goes_on(runner, ws):
