@@ -1,0 +1,56 @@
+"""Shared fixtures: `fake` (a started FakeBackend) and `pixir` (the built executable, run
+against it in a temporary workspace and PIXIR_HOME). See tests/harness.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# `tests.fake_backend` and `tests.harness` are imported by their package names whatever the
+# rootdir/import mode pytest runs with (and `python -m tests.fake_backend` uses the same names).
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.fake_backend import FakeBackend  # noqa: E402
+from tests.harness import PixirRunner  # noqa: E402
+
+DEFAULT_TIMEOUT_S = 60
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: runs the built dist/pixir as a subprocess against the fake backend"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test gets a timeout (pytest-timeout), unless one is configured in the ini file,
+    on the command line or on the test: a hung stream must fail a test, never the CI run."""
+    try:
+        configured = config.getoption("timeout", None) or config.getini("timeout")
+    except ValueError:  # pytest-timeout not installed: nothing to configure
+        return
+    if configured:
+        return
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT_S))
+
+
+@pytest.fixture
+def fake():
+    """A started FakeBackend on an ephemeral 127.0.0.1 port, stopped after the test."""
+    backend = FakeBackend().start()
+    try:
+        yield backend
+    finally:
+        backend.stop()
+
+
+@pytest.fixture
+def pixir(fake, tmp_path):
+    """A PixirRunner: runs dist/pixir (or $PIXIR_BIN) against `fake` in tmp dirs."""
+    return PixirRunner(fake, tmp_path)

@@ -1,0 +1,277 @@
+"""Builders for scripted Responses steps, and the checks that keep scenario files honest.
+
+A scenario is plain JSON-able data so the same thing can be written in a test, in a file for
+`python -m tests.fake_backend --scenario FILE`, or generated. A *step* answers one Responses
+request; its *items* are the output items the "model" produces, in order. The builders below
+only save typing; `normalize_step` is what the fake runs on everything it is given.
+
+    fb.script(
+        step(reasoning("Looking at the file"), tool_call("read", {"path": "a.py"})),
+        step(text("Done."), match={"last_tool_output": "def main"}),
+    )
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+# -- output items ------------------------------------------------------------------------
+
+
+def text(content: str, deltas: list[str] | None = None) -> dict:
+    """An assistant message. `deltas=None` splits `content` into a few deltas; `[]` sends no
+    delta at all, so the text appears only in `response.output_item.done` (SPEC §12.8); a
+    list is sent as is (it need not add up to `content`: the done item is authoritative)."""
+    return {"type": "message", "text": content, "deltas": deltas}
+
+
+def tool_call(
+    name: str,
+    arguments: dict | str,
+    call_id: str | None = None,
+    deltas: list[str] | None = None,
+) -> dict:
+    """A `function_call` output item. `arguments` may be a dict (sent as compact JSON) or a raw
+    string (to script invalid arguments). `call_id=None` mints a fresh `call_...` id."""
+    return {
+        "type": "function_call",
+        "name": name,
+        "arguments": arguments,
+        "call_id": call_id,
+        "deltas": deltas,
+    }
+
+
+def reasoning(
+    summary: str | list[str] | None = "",
+    encrypted_content: str | None = None,
+    deltas: list[str] | None = None,
+) -> dict:
+    """A reasoning item. `summary` is one summary part (str) or several (list); "" or None
+    means no summary part. `encrypted_content=None` mints one bound to the request's model
+    (only when the request `include`s "reasoning.encrypted_content", like the real API); any
+    string is sent verbatim (e.g. to script a foreign blob)."""
+    return {
+        "type": "reasoning",
+        "summary": summary,
+        "encrypted_content": encrypted_content,
+        "deltas": deltas,
+    }
+
+
+def raw_item(item: dict) -> dict:
+    """Any other output item (e.g. a hosted `web_search_call`), sent verbatim."""
+    return {"type": "raw", "item": item}
+
+
+# -- steps ---------------------------------------------------------------------------------
+
+
+def step(
+    *items: dict,
+    usage: dict | None = None,
+    match: dict | None = None,
+    fault: dict | list[dict] | None = None,
+    chunking: dict | None = None,
+    crlf: bool | str = False,
+    content_type: bool = True,
+    keepalive: bool = False,
+    keep_open: bool | float = False,
+    incomplete: str | None = None,
+    delay_s: float = 0,
+    **more: Any,
+) -> dict:
+    """One scripted response. See docs/fake-backend.md for every field; `more` passes the
+    rarer stream-shaping fields (`framing`, `event_lines`, `multiline_data`, `bom`,
+    `headers`, `rate_limits_event`)."""
+    data: dict[str, Any] = {"items": list(items)}
+    optional = {
+        "usage": usage,
+        "match": match,
+        "fault": fault,
+        "chunking": chunking,
+        "crlf": crlf,
+        "content_type": content_type,
+        "keepalive": keepalive,
+        "keep_open": keep_open,
+        "incomplete": incomplete,
+        "delay_s": delay_s,
+    }
+    for key, value in optional.items():
+        if value != STEP_DEFAULTS[key]:
+            data[key] = value
+    data.update(more)
+    return normalize_step(data)
+
+
+# -- faults --------------------------------------------------------------------------------
+
+
+def usage_limit(plan_type: str = "plus", resets_in_seconds: int = 600) -> dict:
+    return {"type": "usage_limit", "plan_type": plan_type, "resets_in_seconds": resets_in_seconds}
+
+
+def rate_limit(retry_after: str | None = "1", try_again_in: str = "1.5s") -> dict:
+    return {"type": "rate_limit", "retry_after": retry_after, "try_again_in": try_again_in}
+
+
+def http_error(status: int = 500, body: Any = None, headers: dict | None = None) -> dict:
+    fault: dict[str, Any] = {"type": "http", "status": status}
+    if body is not None:
+        fault["body"] = body
+    if headers:
+        fault["headers"] = headers
+    return fault
+
+
+def cut(after_events: int = 3, clean: bool = False) -> dict:
+    return {"type": "cut", "after_events": after_events, "clean": clean}
+
+
+def reset(after_events: int | None = None) -> dict:
+    return {"type": "reset", "after_events": after_events}
+
+
+def stall(seconds: float, after_events: int = 2) -> dict:
+    return {"type": "stall", "seconds": seconds, "after_events": after_events}
+
+
+def in_stream_error(
+    kind: str = "error",
+    code: str = "server_error",
+    message: str = "An error occurred while processing your request.",
+    after_events: int = 2,
+) -> dict:
+    return {
+        "type": "in_stream_error",
+        "kind": kind,
+        "code": code,
+        "message": message,
+        "after_events": after_events,
+    }
+
+
+# -- validation ----------------------------------------------------------------------------
+
+STEP_DEFAULTS: dict[str, Any] = {
+    "usage": None,
+    "match": None,
+    "fault": None,
+    "chunking": None,
+    "crlf": False,
+    "content_type": True,
+    "keepalive": False,
+    "keep_open": False,
+    "incomplete": None,
+    "delay_s": 0,
+    "framing": "chunked",
+    "event_lines": True,
+    "multiline_data": False,
+    "bom": False,
+    "headers": None,
+    "rate_limits_event": False,
+}
+
+ITEM_TYPES = {"message", "function_call", "reasoning", "raw"}
+MATCH_KEYS = {"last_user", "last_tool_output", "model", "transport", "path", "input_contains"}
+FAULT_TYPES = {
+    "usage_limit",
+    "rate_limit",
+    "http",
+    "cut",
+    "reset",
+    "stall",
+    "context_length_exceeded",
+    "in_stream_error",
+    "html_200",
+    "unknown_model",
+    "quota",
+    "unauthorized",
+    "ws_connection_limit",
+    "binary_frame",
+}
+
+
+def normalize_step(obj: Any) -> dict:
+    """A full step dict (defaults filled in) from a step, a bare item or a bare string.
+
+    Raises ValueError on anything unknown, so a typo in a scenario fails the test that wrote
+    it instead of silently scripting something else.
+    """
+    if isinstance(obj, str):
+        obj = {"items": [text(obj)]}
+    elif isinstance(obj, dict) and obj.get("type") in ITEM_TYPES and "items" not in obj:
+        obj = {"items": [obj]}
+    if not isinstance(obj, dict):
+        raise ValueError(f"a step must be a dict or a string, not {type(obj).__name__}")
+    unknown = set(obj) - set(STEP_DEFAULTS) - {"items"}
+    if unknown:
+        raise ValueError(f"unknown step field(s): {sorted(unknown)}")
+    data = copy.deepcopy(STEP_DEFAULTS)
+    data.update(copy.deepcopy(obj))
+    data["items"] = [_normalize_item(item) for item in data.get("items") or []]
+    faults = data["fault"]
+    if isinstance(faults, dict):
+        faults = [faults]
+    data["fault"] = [_check_fault(f) for f in faults or []]
+    if data["match"] is not None:
+        if not isinstance(data["match"], dict) or set(data["match"]) - MATCH_KEYS:
+            raise ValueError(f"match keys must be among {sorted(MATCH_KEYS)}: {data['match']!r}")
+    if data["crlf"] not in (False, True, "crlf", "cr", "lf"):
+        raise ValueError(f"crlf must be a bool, 'crlf', 'cr' or 'lf': {data['crlf']!r}")
+    if data["framing"] not in ("chunked", "close"):
+        raise ValueError(f"framing must be 'chunked' or 'close': {data['framing']!r}")
+    chunking = data["chunking"]
+    if chunking is not None and not (
+        isinstance(chunking, dict) and ("size" in chunking or "random" in chunking)
+    ):
+        raise ValueError(f"chunking needs 'size' or 'random': {chunking!r}")
+    if not data["items"] and not data["fault"]:
+        data["items"] = [text("")]
+    json.dumps(data)  # scenarios must stay JSON-able (files, logs)
+    return data
+
+
+def _normalize_item(item: Any) -> dict:
+    if isinstance(item, str):
+        item = text(item)
+    if not isinstance(item, dict) or item.get("type") not in ITEM_TYPES:
+        raise ValueError(f"an item must be built by text/tool_call/reasoning/raw_item: {item!r}")
+    item = dict(item)
+    kind = item["type"]
+    if kind == "message":
+        item.setdefault("deltas", None)
+        if not isinstance(item.get("text"), str):
+            raise ValueError(f"message item needs a text string: {item!r}")
+    elif kind == "function_call":
+        item.setdefault("call_id", None)
+        item.setdefault("deltas", None)
+        if not item.get("name"):
+            raise ValueError(f"function_call item needs a name: {item!r}")
+        item.setdefault("arguments", {})
+    elif kind == "reasoning":
+        item.setdefault("summary", "")
+        item.setdefault("encrypted_content", None)
+        item.setdefault("deltas", None)
+    elif kind == "raw" and not isinstance(item.get("item"), dict):
+        raise ValueError(f"raw item needs an 'item' dict: {item!r}")
+    return item
+
+
+def _check_fault(fault: Any) -> dict:
+    if not isinstance(fault, dict) or fault.get("type") not in FAULT_TYPES:
+        raise ValueError(f"fault type must be one of {sorted(FAULT_TYPES)}: {fault!r}")
+    return dict(fault)
+
+
+def load_scenario(data: Any) -> tuple[list[dict], dict]:
+    """(steps, settings) from a scenario: a list of steps, or {"steps": [...], "settings": {}}."""
+    if data is None:
+        return [], {}
+    if isinstance(data, list):
+        return [normalize_step(s) for s in data], {}
+    if not isinstance(data, dict) or set(data) - {"steps", "settings"}:
+        raise ValueError('a scenario is a list of steps or {"steps": [...], "settings": {...}}')
+    return [normalize_step(s) for s in data.get("steps") or []], dict(data.get("settings") or {})

@@ -1,0 +1,231 @@
+"""Run the built `dist/pixir` as a user would, against the fake backend (SPEC §10).
+
+    def test_something(fake, pixir):
+        fake.script(step(text("Hello")))
+        pixir.login_api_key()
+        result = pixir.run("say hello", "--json")
+        assert result.code == 0
+        assert pixir.json_out(result)["output"] == "Hello"
+
+Every run gets a clean environment: a fresh HOME, a temporary PIXIR_HOME, the three base URLs
+pointing at the fake, NO_COLOR=1, and nothing else of the caller's (no OPENAI_API_KEY, no
+PYTHONDONTWRITEBYTECODE) unless the test passes it in `env=`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BIN = REPO_ROOT / "dist" / "pixir"
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    stdout_bytes: bytes = b""
+    stderr_bytes: bytes = b""
+
+    def __str__(self) -> str:  # what a failing assert shows
+        return f"exit {self.code}\n--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+
+
+def pixir_command() -> list[str]:
+    """The executable to run: $PIXIR_BIN (a path, or a command line such as
+    "python3 /path/pixir.py") or <repo>/dist/pixir. Fails the test — never skips it — when
+    there is none, because an e2e suite that silently skips proves nothing."""
+    value = os.environ.get("PIXIR_BIN")
+    if value:
+        argv = [value] if os.path.exists(value) else shlex.split(value)
+        if argv and (os.path.exists(argv[0]) or shutil.which(argv[0])):
+            return argv
+        pytest.fail(f"PIXIR_BIN={value!r} does not name an executable", pytrace=False)
+    if DEFAULT_BIN.is_file() and os.access(DEFAULT_BIN, os.X_OK):
+        return [str(DEFAULT_BIN)]
+    pytest.fail(
+        f"{DEFAULT_BIN} does not exist: run ./build.sh first (or set PIXIR_BIN)", pytrace=False
+    )
+
+
+class PixirRunner:
+    """Runs pixir in `workspace` (its cwd) with `home` as PIXIR_HOME, against `fake`."""
+
+    def __init__(self, fake: Any, tmp_path: Path):
+        self.fake = fake
+        self.root = Path(tmp_path)
+        self.workspace = self.root / "workspace"
+        self.home = self.root / "pixir-home"
+        self.user_home = self.root / "home"
+        for path in (self.workspace, self.user_home):
+            path.mkdir(parents=True, exist_ok=True)
+        self.env: dict[str, str] = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.user_home),
+            "PIXIR_HOME": str(self.home),
+            "NO_COLOR": "1",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TMPDIR": str(self.root),
+            **fake.env(),
+        }
+
+    # -- running ----------------------------------------------------------------------------
+
+    def command(self, *args: str) -> list[str]:
+        return [*pixir_command(), *map(str, args)]
+
+    def _env(self, env: dict[str, str | None] | None) -> dict[str, str]:
+        merged = dict(self.env)
+        for key, value in (env or {}).items():
+            if value is None:
+                merged.pop(key, None)  # env={"X": None} removes X
+            else:
+                merged[key] = str(value)
+        return merged
+
+    def run(
+        self,
+        *args: str,
+        stdin: bytes | str | None = None,
+        env: dict[str, str | None] | None = None,
+        timeout: float = 60,
+        cwd: Path | str | None = None,
+    ) -> Result:
+        """Run to completion. stdin=None gives an empty stdin (not the test's own)."""
+        data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+        try:
+            proc = subprocess.run(
+                self.command(*args),
+                input=data,
+                capture_output=True,
+                env=self._env(env),
+                cwd=str(cwd or self.workspace),
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as err:
+            out = (err.stdout or b"").decode("utf-8", "replace")
+            errs = (err.stderr or b"").decode("utf-8", "replace")
+            pytest.fail(f"pixir {args} did not finish in {timeout}s\n{out}\n{errs}", pytrace=False)
+        return Result(
+            proc.returncode,
+            proc.stdout.decode("utf-8", "replace"),
+            proc.stderr.decode("utf-8", "replace"),
+            proc.stdout,
+            proc.stderr,
+        )
+
+    def popen(
+        self,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        cwd: Path | str | None = None,
+        **kw: Any,
+    ) -> subprocess.Popen:
+        """Start without waiting (signal tests). Pipes for all three streams unless overridden;
+        the caller owns the process (kill/wait it)."""
+        kw.setdefault("stdin", subprocess.PIPE)
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen(
+            self.command(*args), env=self._env(env), cwd=str(cwd or self.workspace), **kw
+        )
+
+    # -- credentials and config ---------------------------------------------------------------
+
+    def _write_private(self, name: str, data: dict) -> Path:
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.home / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.chmod(path, 0o600)
+        return path
+
+    def login_api_key(self) -> Path:
+        """Store the fake's API key as `pixir login --with-api-key` would."""
+        return self._write_private("auth.json", {"kind": "api_key", "api_key": self.fake.api_key})
+
+    def login_subscription(self, ttl: float = 3600, **account: Any) -> dict:
+        """Seed a subscription auth.json with tokens the fake accepts; returns its content."""
+        data = self.fake.auth_json(ttl=ttl, **account)
+        self._write_private("auth.json", data)
+        return data
+
+    def auth_file(self) -> dict | None:
+        path = self.home / "auth.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_config(self, config: dict) -> Path:
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.home / "config.json"
+        path.write_text(json.dumps(config), encoding="utf-8")
+        return path
+
+    # -- workspace and Log ---------------------------------------------------------------------
+
+    def path(self, relative: str) -> Path:
+        return self.workspace / relative
+
+    def write_file(self, relative: str, content: str | bytes) -> Path:
+        path = self.path(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    def read_file(self, relative: str) -> str:
+        return self.path(relative).read_text(encoding="utf-8")
+
+    def sessions(self) -> list[Path]:
+        """Session Logs of the workspace, oldest first (ids sort by time)."""
+        return sorted((self.workspace / ".pixir" / "sessions").glob("*.jsonl"))
+
+    def log_events(self, session_id: str | None = None) -> list[dict]:
+        """Parsed events of a session Log: the given one, else the only/latest. A torn final
+        line (no newline) is ignored, as pixir's own reader does (SPEC §6.3)."""
+        if session_id is not None:
+            path = self.workspace / ".pixir" / "sessions" / f"{session_id}.jsonl"
+        else:
+            logs = self.sessions()
+            assert logs, f"no session Log under {self.workspace / '.pixir' / 'sessions'}"
+            path = logs[-1]
+        text = path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        complete = lines[:-1]  # the last piece is "" or a torn line
+        return [json.loads(line) for line in complete if line.strip()]
+
+    def json_out(self, result: Result) -> dict:
+        """stdout as exactly one JSON object; fails the test otherwise."""
+        text = result.stdout.strip()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            pytest.fail(f"stdout is not exactly one JSON object:\n{result}", pytrace=False)
+        if not isinstance(value, dict):
+            pytest.fail(f"stdout JSON is not an object:\n{result}", pytrace=False)
+        return value
+
+    def jsonl_out(self, result: Result) -> list[dict]:
+        """stdout as JSON lines (for --jsonl); fails the test on a line that is not JSON."""
+        out = []
+        for number, line in enumerate(result.stdout.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pytest.fail(f"stdout line {number} is not JSON: {line!r}\n{result}", pytrace=False)
+        return out
