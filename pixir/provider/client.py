@@ -99,6 +99,8 @@ class Provider:
         url = self.url
         ensure_secure_url(url)  # before any credential goes on the wire
         payload = body_bytes(body)
+        if hasattr(self.transport, "prepare"):
+            self.transport.prepare()
         started = self.clock()
         retries = 0
         kinds: Counter[str] = Counter()

@@ -54,10 +54,14 @@ class HttpTransport:
 
     def _requests_session(self):
         if self._session is None:
-            import requests  # lazily: `pixir --version` must not pay for it
+            import requests  # here, not at the top: `pixir --version` must not pay for it
 
             self._session = requests.Session()
         return self._session
+
+    def prepare(self) -> None:
+        """Load `requests` and make the session now, so call timings exclude start-up."""
+        self._requests_session()
 
     def open(self, url: str, headers: Mapping[str, str], body: bytes) -> Exchange:
         import requests

@@ -16,6 +16,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from pixir.config import Settings
 from pixir.tools.schemas import TOOLS
 
 AGENTS_FILE = "AGENTS.md"
@@ -103,6 +104,41 @@ def cache_key(key: str) -> str:
     if 0 < len(key) <= CACHE_KEY_MAX and all(" " < c <= "~" for c in key):
         return key
     return "pixir-" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:58]
+
+
+def options_from_settings(
+    settings: Settings,
+    *,
+    model: str,
+    session_id: str,
+    credential_kind: str,
+    workspace: str | Path | None,
+    prompt_cache_key: str | None = None,
+    output_schema: dict | None = None,
+    today: str | None = None,
+) -> RequestOptions:
+    """RequestOptions for a Turn from resolved Settings: one place, so that `pixir preview`
+    shows exactly what a real call sends."""
+    return RequestOptions(
+        model=model,
+        session_id=session_id,
+        prompt_cache_key=prompt_cache_key,
+        workspace=workspace,
+        permission_mode=settings.permission_default,
+        credential_kind=credential_kind,
+        reasoning_effort=settings.reasoning_effort,
+        reasoning_summary=settings.reasoning_summary,
+        text_verbosity=settings.text_verbosity,
+        output_schema=output_schema,
+        today=today,
+    )
+
+
+def new_session_id() -> str:
+    """An id in the Log's format (`20261121T143000-a1b2c3`) for calls that have no Log
+    (ping, preview of a new session)."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{os.urandom(3).hex()}"
 
 
 def user_message(text: str) -> dict:
