@@ -43,6 +43,7 @@ def run(args) -> int:
                 file=sys.stderr,
             )
 
+    provider.prepare()  # the time of `import requests` is start-up, not the call's
     started = time.monotonic()
     try:
         result = provider.stream(body, on_delta=on_delta)

@@ -76,8 +76,8 @@ class Assembler:
         """Whether any answer text reached `on_delta` (a retry must then be marked)."""
         return bool(self.text_deltas)
 
-    def feed(self, event: dict) -> bool:
-        """Apply one event; True when it was the terminal one. Unknown types are ignored."""
+    def feed(self, event: dict) -> bool | None:
+        """Apply one event; truthy when it was the terminal one. Unknown types are ignored."""
         handler = self._handlers.get(event.get("type"))
         return handler(event) if handler is not None else False
 

@@ -94,13 +94,17 @@ class Provider:
         """The headers of the next attempt; the credential refreshes itself if it must."""
         return {**base_headers(self.session_id), **self.credential.headers()}
 
+    def prepare(self) -> None:
+        """Load the transport's libraries now, so that call timings exclude start-up."""
+        if hasattr(self.transport, "prepare"):
+            self.transport.prepare()
+
     def stream(self, body: dict, on_delta: OnDelta | None = None) -> Result:
         """One model call, retried per SPEC §4.6. Raises PixirError when it cannot succeed."""
         url = self.url
         ensure_secure_url(url)  # before any credential goes on the wire
         payload = body_bytes(body)
-        if hasattr(self.transport, "prepare"):
-            self.transport.prepare()
+        self.prepare()
         started = self.clock()
         retries = 0
         kinds: Counter[str] = Counter()
