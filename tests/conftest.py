@@ -14,8 +14,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.fake_backend import FakeBackend  # noqa: E402
-from tests.harness import PixirRunner  # noqa: E402
 
 DEFAULT_TIMEOUT_S = 60
 
@@ -43,14 +41,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def fake():
     """A started FakeBackend on an ephemeral 127.0.0.1 port, stopped after the test."""
+    from tests.fake_backend import FakeBackend  # after the sys.path fix above
+
     backend = FakeBackend().start()
     try:
         yield backend
     finally:
         backend.stop()
+    if backend.errors:
+        pytest.fail("the fake backend crashed:\n" + "\n".join(backend.errors), pytrace=False)
 
 
 @pytest.fixture
 def pixir(fake, tmp_path):
     """A PixirRunner: runs dist/pixir (or $PIXIR_BIN) against `fake` in tmp dirs."""
+    from tests.harness import PixirRunner
+
     return PixirRunner(fake, tmp_path)

@@ -109,6 +109,7 @@ class PixirRunner:
                 self.command(*args),
                 input=data,
                 capture_output=True,
+                check=False,
                 env=self._env(env),
                 cwd=str(cwd or self.workspace),
                 timeout=timeout,
@@ -139,6 +140,29 @@ class PixirRunner:
         kw.setdefault("stderr", subprocess.PIPE)
         return subprocess.Popen(
             self.command(*args), env=self._env(env), cwd=str(cwd or self.workspace), **kw
+        )
+
+    def spawn(
+        self,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        timeout: float = 30,
+        dimensions: tuple[int, int] = (24, 100),
+    ):
+        """Run on a pseudo-terminal (pexpect), for TTY behaviour: `--ask` prompts, the REPL,
+        colour rules. The caller expects/sends and must close it."""
+        import pexpect  # test-only dependency, imported where needed
+
+        argv = self.command(*args)
+        return pexpect.spawn(
+            argv[0],
+            argv[1:],
+            env=self._env(env),
+            cwd=str(self.workspace),
+            timeout=timeout,
+            dimensions=dimensions,
+            encoding="utf-8",
+            codec_errors="replace",
         )
 
     # -- credentials and config ---------------------------------------------------------------

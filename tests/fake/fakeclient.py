@@ -73,8 +73,7 @@ def post(fb, data: Any = None, surface: str = "sub", headers: dict | None = None
 def parse_sse(raw: bytes) -> list[dict]:
     """Events of a complete event stream (any line ending), as {"event", "data"} dicts."""
     text = raw.decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     events, name, data = [], None, []
     for line in text.split("\n"):
@@ -86,7 +85,7 @@ def parse_sse(raw: bytes) -> list[dict]:
             continue
         else:
             field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
+            value = value.removeprefix(" ")
             if field == "event":
                 name = value
             elif field == "data":

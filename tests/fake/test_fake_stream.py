@@ -114,7 +114,7 @@ def test_no_deltas_means_text_only_in_output_item_done(fake):
     events = stream_events(post(fake, body()))
     assert "response.output_text.delta" not in types(events)
     assert "response.output_text.done" not in types(events)
-    done = [e for e in events if e["type"] == "response.output_item.done"][0]
+    done = next(e for e in events if e["type"] == "response.output_item.done")
     assert done["item"]["content"][0]["text"] == "Only at the end"
 
 
@@ -333,11 +333,11 @@ def test_close_framing_has_no_length_and_ends_with_the_socket(fake):
 def test_keep_open_after_completed(fake):
     fake.script(step(text("done but open"), keep_open=True))
     sock = raw_post(fake, body())
-    head, data = read_head(sock)
+    _, data = read_head(sock)
     sock.settimeout(5)
     while b"response.completed" not in dechunk(data)[0] or not dechunk(data)[0].endswith(b"\n\n"):
         data += sock.recv(65536)
-    payload, ended = dechunk(data)
+    _, ended = dechunk(data)
     assert not ended  # no terminating 0-chunk: the body is still open
     sock.settimeout(0.5)
     with pytest.raises(socket.timeout):
@@ -360,7 +360,7 @@ def test_keep_open_with_requests_blocks_until_client_closes(fake):
 def test_cut_closes_before_the_terminal_event(fake):
     fake.script(step(text("never finished"), fault=cut(after_events=3)))
     sock = raw_post(fake, body())
-    head, rest = read_head(sock)
+    _, rest = read_head(sock)
     data = rest + read_until_eof(sock)
     payload, ended = dechunk(data)
     assert not ended  # the chunked body is torn off, not finished

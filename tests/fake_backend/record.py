@@ -94,6 +94,7 @@ class Recorder:
 
     def add(self, rec: Recorded) -> Recorded:
         with self._lock:
+            rec.ts = time.time()  # stamped under the lock so `ts` follows arrival order
             self._items.append(rec)
         return rec
 

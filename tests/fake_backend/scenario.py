@@ -205,7 +205,7 @@ def normalize_step(obj: Any) -> dict:
     elif isinstance(obj, dict) and obj.get("type") in ITEM_TYPES and "items" not in obj:
         obj = {"items": [obj]}
     if not isinstance(obj, dict):
-        raise ValueError(f"a step must be a dict or a string, not {type(obj).__name__}")
+        raise TypeError(f"a step must be a dict or a string, not {type(obj).__name__}")
     unknown = set(obj) - set(STEP_DEFAULTS) - {"items"}
     if unknown:
         raise ValueError(f"unknown step field(s): {sorted(unknown)}")
@@ -216,9 +216,9 @@ def normalize_step(obj: Any) -> dict:
     if isinstance(faults, dict):
         faults = [faults]
     data["fault"] = [_check_fault(f) for f in faults or []]
-    if data["match"] is not None:
-        if not isinstance(data["match"], dict) or set(data["match"]) - MATCH_KEYS:
-            raise ValueError(f"match keys must be among {sorted(MATCH_KEYS)}: {data['match']!r}")
+    match = data["match"]
+    if match is not None and (not isinstance(match, dict) or set(match) - MATCH_KEYS):
+        raise ValueError(f"match keys must be among {sorted(MATCH_KEYS)}: {match!r}")
     if data["crlf"] not in (False, True, "crlf", "cr", "lf"):
         raise ValueError(f"crlf must be a bool, 'crlf', 'cr' or 'lf': {data['crlf']!r}")
     if data["framing"] not in ("chunked", "close"):

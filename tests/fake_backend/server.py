@@ -7,10 +7,12 @@ see every byte it reads (`bytes_received`). One thread per connection keeps that
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import threading
 import time
+import traceback
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from .record import Headers, parse_json
 
 MAX_HEAD = 64 * 1024
+LOG = logging.getLogger("tests.fake_backend")
 
 
 class ClientGone(Exception):
@@ -113,7 +116,10 @@ class Connection:
                 return None
             received += raw_len
         else:
-            length = int(headers.get("content-length", "0") or 0)
+            try:
+                length = int(headers.get("content-length", "0") or 0)
+            except ValueError:
+                return None
             while len(self.buffer) < length:
                 if not self._fill():
                     return None
@@ -223,6 +229,7 @@ class ThreadedServer:
         self._next_id = 0
         self._open: dict[int, Connection] = {}
         self._threads: list[threading.Thread] = []
+        self.errors: list[str] = []
         self._acceptor = threading.Thread(target=self._accept_loop, name="fake-accept", daemon=True)
 
     def start(self) -> None:
@@ -252,6 +259,11 @@ class ThreadedServer:
             self.handler(conn)
         except ClientGone:
             pass
+        except Exception:
+            # A bug in the fake must not look like a network fault to the client under test:
+            # keep the traceback where the test can see it (FakeBackend.errors), and log it.
+            self.errors.append(traceback.format_exc())
+            LOG.exception("fake backend: connection %d crashed", conn.id)
         finally:
             conn.close()
             with self._lock:

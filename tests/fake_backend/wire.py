@@ -122,25 +122,29 @@ def sse_event(
     if event_line:
         lines.append(f"event: {event['type']}")
     if multiline:
-        lines.extend(_data_lines(payload))
+        lines.extend(data_lines(payload))
     else:
         lines.append(f"data: {payload}")
     return (newline.join(lines) + newline + newline).encode("utf-8")
 
 
-def _data_lines(payload: str) -> list[str]:
-    """Split a compact JSON text into `data:` lines only at structural commas."""
-    out, start, depth_str, escaped = [], 0, False, False
+def data_lines(payload: str) -> list[str]:
+    """Split a compact JSON text into `data:` lines after each comma outside strings.
+
+    A parser joins the lines with "\n" — JSON whitespace between tokens — so the payload
+    still parses; a split inside a string would corrupt the value, hence the string tracking.
+    """
+    out, start, in_string, escaped = [], 0, False, False
     for i, ch in enumerate(payload):
-        if depth_str:
+        if in_string:
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == '"':
-                depth_str = False
+                in_string = False
         elif ch == '"':
-            depth_str = True
+            in_string = True
         elif ch == ",":
             out.append(payload[start : i + 1])
             start = i + 1
