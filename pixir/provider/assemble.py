@@ -55,7 +55,8 @@ class Assembler:
         self.done_message = False
         self.rate_limits: dict | None = None
         self.terminal: dict | None = None
-        self._handlers: dict[str, Callable[[dict], bool | None]] = {
+        # event type → handler; a handler returns True for the terminal event
+        self.handlers: dict[str, Callable[[dict], bool | None]] = {
             "response.output_text.delta": self._text_delta,
             "response.reasoning_summary_text.delta": self._reasoning_delta,
             "response.reasoning_text.delta": self._reasoning_delta,
@@ -78,8 +79,19 @@ class Assembler:
 
     def feed(self, event: dict) -> bool | None:
         """Apply one event; truthy when it was the terminal one. Unknown types are ignored."""
-        handler = self._handlers.get(event.get("type"))
+        handler = self.handlers.get(event.get("type"))
         return handler(event) if handler is not None else False
+
+    def run(self, events: Iterable[dict]) -> Result:
+        """Feed a whole stream, stopping at the first terminal event (the rest is never
+        read); a stream that ends before one is `stream_incomplete`. `feed` inlined: this
+        loop runs once per event of every model call."""
+        handler_for = self.handlers.get
+        for event in events:
+            handler = handler_for(event.get("type"))
+            if handler is not None and handler(event):
+                return self.result()
+        raise stream_incomplete()
 
     def feed_headers(self, headers: Mapping[str, str]) -> None:
         """Rate-limit windows from `x-codex-primary-*` / `x-codex-secondary-*` headers."""
@@ -210,11 +222,7 @@ def assemble(
     assembler = Assembler(on_delta, credential_kind)
     if headers:
         assembler.feed_headers(headers)
-    feed = assembler.feed
-    for event in events:
-        if feed(event):
-            return assembler.result()
-    raise stream_incomplete()
+    return assembler.run(events)
 
 
 def stream_incomplete(cause: str | None = None) -> PixirError:

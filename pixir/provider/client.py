@@ -25,7 +25,7 @@ from pixir import __version__
 from pixir.config import Settings, ensure_secure_url
 from pixir.errors import PixirError
 from pixir.provider import retry
-from pixir.provider.assemble import Assembler, OnDelta, Result, stream_incomplete
+from pixir.provider.assemble import Assembler, OnDelta, Result
 from pixir.provider.classify import classify_http
 from pixir.provider.request import body_bytes
 
@@ -157,16 +157,10 @@ class Provider:
                 )
             assembler = Assembler(on_delta, self.credential.kind)
             assembler.feed_headers(exchange.headers)
-            feed = assembler.feed
             try:
-                for event in exchange.events:
-                    if feed(event):
-                        break
-                else:
-                    raise stream_incomplete()
+                result = assembler.run(exchange.events)
             finally:
                 state["text_streamed"] = assembler.streamed_text
-            result = assembler.result()
             state["request_id"] = exchange.headers.get("x-request-id")
             completed = True
             return result
