@@ -1,17 +1,27 @@
 """The Credential the Provider uses: auth headers for the next call, and one recovery
 from a 401. Resolution order (SPEC §3): stored subscription → stored API key →
-OPENAI_API_KEY → not_authenticated."""
+OPENAI_API_KEY → not_authenticated.
+
+A subscription's tokens rotate on every refresh and a spent refresh token is refused, so
+every refresh runs under the auth lock and starts by re-reading auth.json: whichever
+process gets the lock first refreshes, the others find its fresh pair and use it (§3.5).
+"""
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pixir.auth import store
+from pixir import paths
+from pixir.auth import claims, oauth, store
 from pixir.config import Settings
 from pixir.errors import PixirError
 
 NO_CREDENTIAL = "no credential — run `pixir login` or set OPENAI_API_KEY"
+# Refresh when less than this is left, so a token never expires in the middle of a call.
+REFRESH_MARGIN_S = 60
 
 
 @dataclass
@@ -38,14 +48,77 @@ class ApiKeyCredential:
         return False
 
 
+@dataclass
+class SubscriptionCredential:
+    """ChatGPT sign-in tokens from auth.json, refreshed when they are about to expire."""
+
+    issuer: str
+    record: dict = field(repr=False)  # the auth.json content: tokens inside
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    source: str = "stored"
+    kind: str = "subscription"
+
+    @property
+    def account_id(self) -> str:
+        return self.record["account_id"]
+
+    def headers(self) -> dict[str, str]:
+        """Auth headers for the next call; refreshes first when < 60 s are left."""
+        if expires_at(self.record) - self.clock() < REFRESH_MARGIN_S:
+            self.record = self._refresh(after_401=False)
+        return {
+            "Authorization": f"Bearer {self.record['access_token']}",
+            "chatgpt-account-id": self.record["account_id"],
+        }
+
+    def recover_unauthorized(self) -> bool:
+        """After a 401: adopt tokens another process saved meanwhile, else refresh once.
+        True = retry once with headers(); a failed refresh raises (not_authenticated, or a
+        retryable network/provider_http_error)."""
+        self.record = self._refresh(after_401=True)
+        return True
+
+    def _refresh(self, after_401: bool) -> dict:
+        """Read-check-refresh-write under the auth lock; returns the record to use."""
+        with store.locked():
+            current = _stored_subscription()
+            if after_401:
+                if current["access_token"] != self.record["access_token"]:
+                    return current  # someone refreshed (or signed in again) since we read
+            elif expires_at(current) - self.clock() >= REFRESH_MARGIN_S:
+                return current  # another process refreshed while we waited for the lock
+            tokens = oauth.refresh(self.issuer, current["refresh_token"])
+            fresh = oauth.record_from_tokens(tokens, previous=current, now=self.clock())
+            store.save(fresh)  # before use: the old refresh token is spent now
+            return fresh
+
+
+def expires_at(record: dict) -> float:
+    """When the access token expires (epoch seconds): `expires_at`, else the token's own
+    `exp`, else now-ish (unknown means refresh first)."""
+    millis = record.get("expires_at")
+    if isinstance(millis, (int, float)) and not isinstance(millis, bool):
+        return millis / 1000
+    exp = claims.account(record.get("access_token")).expires
+    return exp if exp is not None else 0.0
+
+
+def _stored_subscription() -> dict:
+    current = store.load()
+    if current is None or current["kind"] != "subscription":
+        raise PixirError(
+            "not_authenticated",
+            f"the ChatGPT sign-in in {paths.auth_file()} was removed while pixir ran",
+            hint="run `pixir login`",
+        )
+    return current
+
+
 def resolve(settings: Settings, forced: str | None = None):
     """The Credential to use, honouring `--auth subscription|api_key`."""
     stored = store.load()
     if stored and stored["kind"] == "subscription" and forced in (None, "subscription"):
-        raise PixirError(
-            "not_implemented",
-            "ChatGPT sign-in is not built yet in this version; set OPENAI_API_KEY",
-        )
+        return SubscriptionCredential(issuer=settings.auth_issuer, record=stored)
     if stored and stored["kind"] == "api_key" and forced in (None, "api_key"):
         return _api_key(stored["api_key"], "stored", settings)
     env_key = os.environ.get("OPENAI_API_KEY", "").strip()

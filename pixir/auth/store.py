@@ -1,10 +1,14 @@
-"""auth.json: read, validate, write atomically with mode 0600, delete (SPEC §3.4)."""
+"""auth.json: read, validate, write atomically with mode 0600, delete, and the lock that
+serialises read-check-refresh-write across processes (SPEC §3.4, §3.5)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from pixir import paths
@@ -39,6 +43,11 @@ def load(path: Path | None = None) -> dict | None:
     missing = [f for f in REQUIRED_FIELDS[kind] if not isinstance(data.get(f), str) or not data[f]]
     if missing:
         _corrupt(path, f"missing {', '.join(missing)}")
+    expires_at = data.get("expires_at")
+    if expires_at is not None and (
+        isinstance(expires_at, bool) or not isinstance(expires_at, (int, float))
+    ):
+        _corrupt(path, "expires_at is not a number of epoch milliseconds")
     return data
 
 
@@ -50,19 +59,54 @@ def save(data: dict, path: Path | None = None) -> None:
         paths.ensure_home()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by umask; an old tmp may be looser
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        tmp.unlink(missing_ok=True)  # a leftover of a killed process with our pid
+        # O_EXCL + 0600: the file is private from its first instant (umask only removes bits).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask took away
+            view = memoryview(payload)
+            while view:  # os.write may write less than asked
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise PixirError(
+            "auth_write_failed",
+            f"cannot write {path}: {exc.strerror or exc}",
+            {"path": str(path)},
+            hint="check the permissions and free space of the pixir home (PIXIR_HOME)",
+        ) from None
     _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path | None = None) -> Iterator[None]:
+    """Hold the exclusive auth lock (`auth.json.lock` in the home) for the block. Every
+    process that reads tokens to replace them takes it, so one refresh token is spent once.
+    The OS drops the lock if the process dies; the lock file itself is never deleted (a
+    deleted-and-recreated lock file would let two processes hold "the" lock at once)."""
+    if lock_path is None:
+        paths.ensure_home()
+        lock_path = paths.auth_lock_file()
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise PixirError(
+            "auth_write_failed",
+            f"cannot open the lock file {lock_path}: {exc.strerror or exc}",
+            {"path": str(lock_path)},
+            hint="check the permissions of the pixir home (PIXIR_HOME)",
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def delete(path: Path | None = None) -> bool:

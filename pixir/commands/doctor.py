@@ -7,12 +7,13 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from pixir import __version__, paths
 from pixir.auth import store
+from pixir.auth.summary import describe, relative
 from pixir.commands import print_json, settings_for, workspace_for
+from pixir.config import Settings
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
 
@@ -73,7 +74,7 @@ def collect(args) -> list[dict]:
             add("model", FAIL, err.message)
         add("transport", OK, settings.transport)
 
-    add("credential", *_credential(getattr(args, "auth", None)))
+    add("credential", *_credential(settings, getattr(args, "auth", None)))
     bash = shutil.which("bash")
     add("bash", OK if bash else WARN, bash or "not on PATH: the bash tool will fail")
     return checks
@@ -93,43 +94,37 @@ def _writable_dir(path: Path, create_ok: bool) -> tuple[str, str]:
     return OK, str(path)
 
 
-def _credential(forced: str | None) -> tuple[str, str]:
+def _credential(settings: Settings | None, forced: str | None) -> tuple[str, str]:
     """Presence, kind and expiry of the credential that would be used — never its value."""
     try:
-        stored = store.load()
+        facts = describe(settings or Settings(), forced)
     except PixirError as err:
         return FAIL, err.message
-    env_key = bool(os.environ.get("OPENAI_API_KEY"))
-    loose = " (warning: auth.json is readable by others; chmod 600 it)"
-    loose = loose if stored and store.loose_permissions() else ""
-    if stored and stored["kind"] == "subscription" and forced in (None, "subscription"):
-        expires_ms = stored.get("expires_at")
-        if not isinstance(expires_ms, (int, float)):
-            return WARN, f"ChatGPT subscription, expiry unknown{loose}"
-        left = expires_ms / 1000 - time.time()
-        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires_ms / 1000))
-        if left <= 0:
-            return (
-                WARN,
-                f"ChatGPT subscription; access token expired {_ago(-left)} ago ({when}), "
-                f"refreshed on the next call{loose}",
-            )
-        state = WARN if loose else OK
-        return state, f"ChatGPT subscription; access token valid for {_ago(left)} ({when}){loose}"
-    if stored and stored["kind"] == "api_key" and forced in (None, "api_key"):
+    loose = ""
+    if facts["source"] == "stored" and store.loose_permissions():
+        loose = " (warning: auth.json is readable by others; chmod 600 it)"
+    if facts["kind"] == "api_key":
+        if facts["source"] == "env":
+            return OK, "API key from OPENAI_API_KEY"
         return (WARN if loose else OK), f"API key stored by `pixir login --with-api-key`{loose}"
-    if env_key and forced in (None, "api_key"):
-        return OK, "API key from OPENAI_API_KEY"
-    wanted = f" of kind {forced}" if forced else ""
-    return FAIL, f"no credential{wanted} — run `pixir login` or set OPENAI_API_KEY"
-
-
-def _ago(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
+    who = ", ".join(
+        part
+        for part in (f"plan {facts['plan']}" if facts["plan"] else "", facts["email"] or "")
+        if part
+    )
+    who = f" ({who})" if who else ""
+    left = facts["expires_in_s"]
+    if left is None:
+        return WARN, f"ChatGPT subscription{who}, expiry unknown{loose}"
+    when = facts["expires_at"].replace("T", " ")[:16] + " UTC"
+    if left <= 0:
+        return (
+            WARN,
+            f"ChatGPT subscription{who}; access token expired {relative(left)} ago ({when}), "
+            f"refreshed on the next call{loose}",
+        )
+    state = WARN if loose else OK
+    return (
+        state,
+        f"ChatGPT subscription{who}; access token valid for {relative(left)} ({when}){loose}",
+    )

@@ -1,0 +1,166 @@
+"""auth.json: validation, the private atomic write (even under SIGKILL), and the lock."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pixir.auth import store
+from pixir.errors import PixirError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_save_is_private_and_load_validates(pixir_home):
+    store.save({"kind": "api_key", "api_key": "sk-1"})
+    path = pixir_home / "auth.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert pixir_home.stat().st_mode & 0o777 == 0o700
+    assert json.loads(path.read_text())["api_key"] == "sk-1"
+    assert not list(pixir_home.glob(".auth.json.*"))  # no temp file left behind
+    assert store.load() == {"kind": "api_key", "api_key": "sk-1"}
+    assert store.delete() is True and store.delete() is False
+    assert store.load() is None
+
+
+def test_save_is_0600_whatever_the_umask_and_an_old_file_mode(pixir_home):
+    pixir_home.mkdir(mode=0o700)
+    path = pixir_home / "auth.json"
+    path.write_text("{}")
+    os.chmod(path, 0o644)  # an old, too-open file is replaced, not rewritten in place
+    old = os.umask(0o000)
+    try:
+        store.save({"kind": "api_key", "api_key": "sk-2"})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_leftover_temp_file_of_a_killed_process_is_replaced(pixir_home):
+    pixir_home.mkdir(mode=0o700)
+    leftover = pixir_home / f".auth.json.{os.getpid()}.tmp"
+    leftover.write_text("half a fi")
+    os.chmod(leftover, 0o644)
+    store.save({"kind": "api_key", "api_key": "sk-3"})
+    assert not leftover.exists()
+    assert store.load()["api_key"] == "sk-3"
+
+
+def test_unwritable_place_is_a_clear_error_not_a_traceback(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    path = blocker / "auth.json"  # works as root too: nobody writes under a regular file
+    with pytest.raises(PixirError) as info:
+        store.save({"kind": "api_key", "api_key": "sk-4"}, path)
+    assert info.value.kind == "auth_write_failed" and str(path) in info.value.message
+    assert "sk-4" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("{", "invalid JSON"),
+        ("[]", "not a JSON object"),
+        ('{"kind": "magic"}', "unknown credential kind"),
+        ('{"kind": "api_key"}', "missing api_key"),
+        ('{"kind": "subscription", "access_token": "a", "refresh_token": "r"}', "account_id"),
+        (
+            '{"kind": "subscription", "access_token": "a", "refresh_token": "r", '
+            '"account_id": "x", "expires_at": "soon"}',
+            "expires_at",
+        ),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_corrupt_auth_names_the_path(pixir_home, content, why):
+    pixir_home.mkdir()
+    path = pixir_home / "auth.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(PixirError) as info:
+        store.load()
+    assert info.value.kind == "corrupt_auth" and info.value.exit_code == 4
+    assert str(path) in info.value.message and why in info.value.message
+
+
+# A writer that saves big alternating records as fast as it can, until killed.
+WRITER = """
+import sys
+from pixir.auth import store
+pad = "x" * 200_000
+n = 0
+print("ready", flush=True)
+while True:
+    n += 1
+    store.save({"kind": "api_key", "api_key": f"sk-{n}", "pad": pad})
+"""
+
+
+def test_sigkill_during_save_leaves_the_old_or_the_new_file_whole(pixir_home):
+    store.save({"kind": "api_key", "api_key": "sk-0", "pad": "x" * 200_000})
+    env = {**os.environ, "PIXIR_HOME": str(pixir_home), "PYTHONPATH": str(ROOT)}
+    path = pixir_home / "auth.json"
+    for attempt in range(8):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER], env=env, stdout=subprocess.PIPE, cwd=ROOT
+        )
+        assert proc.stdout.readline() == b"ready\n"
+        time.sleep(0.02 + 0.013 * attempt)  # land somewhere inside some save
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        data = store.load()  # never corrupt_auth: a complete old or new record
+        assert data["kind"] == "api_key" and data["api_key"].startswith("sk-")
+        assert len(data["pad"]) == 200_000
+        assert path.stat().st_mode & 0o777 == 0o600
+        for leftover in pixir_home.glob(".auth.json.*.tmp"):  # private even when abandoned
+            assert leftover.stat().st_mode & 0o777 == 0o600
+
+
+HOLDER = """
+import sys, time
+from pixir.auth import store
+with store.locked():
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_lock_is_exclusive_across_processes_and_released_on_exit(pixir_home):
+    import fcntl
+
+    env = {**os.environ, "PIXIR_HOME": str(pixir_home), "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        lock = pixir_home / "auth.json.lock"
+        assert lock.stat().st_mode & 0o777 == 0o600
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            holder.kill()  # the OS releases the lock of a dead process
+            holder.wait()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
+    with store.locked():
+        pass  # and this process can take it
