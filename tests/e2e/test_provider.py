@@ -67,8 +67,6 @@ def test_ping_on_the_subscription_backend_passes_its_validation(pixir, fake):
     fake.script(step(text("pong")))
     auth = pixir.login_subscription()
     result = ping(pixir, "--auth", "subscription")
-    if result.code == 2 and "not_implemented" in result.stderr:
-        pytest.skip("subscription credentials arrive with the auth issue")
     assert result.code == 0, result
     [call] = model_calls(fake)
     assert call.path == "/backend-api/codex/responses" and call.status == 200
