@@ -226,3 +226,38 @@ def test_json_payloads_round_trip_through_any_line_ending(objects):
         )
         got = list(iter_events([data[i : i + 7] for i in range(0, len(data), 7)]))
         assert got == [{"type": "t", **o} for o in objects]
+
+
+json_line = st.one_of(
+    st.builds(lambda v: "data: " + json.dumps({"type": "t", "v": v}), field_text),
+    st.builds(lambda v: "data:" + json.dumps({"v": v}), field_text),
+    st.builds(lambda v: "event: " + v, field_text),
+    st.builds(lambda v: ": " + v, field_text),
+    st.just("data: not json"),
+    st.just("id: 1"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(json_line, max_size=3), max_size=8),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.booleans(),
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=30),
+)
+def test_iter_events_fast_paths_agree_with_the_general_parser_under_any_chunking(
+    blocks, nl, bom, cuts
+):
+    data = render(blocks, nl, bom)
+    expected = []
+    for kind, payload in reference(blocks):
+        try:
+            value = json.loads(payload)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            value.setdefault("type", kind)
+            expected.append(value)
+    assert list(iter_events([data])) == expected
+    assert list(iter_events(split(data, cuts))) == expected
+    assert list(iter_events([data[i : i + 1] for i in range(len(data))])) == expected
