@@ -11,6 +11,7 @@ EXIT_CODES: dict[str, int] = {
     "not_found": 2,
     "not_implemented": 2,
     "insecure_transport": 2,
+    "model_not_supported": 2,  # the backend refused the model id: a configuration problem
     # 3: refused by permissions
     "permission_denied": 3,
     # 4: no usable credential, or a login that did not produce one

@@ -1,7 +1,141 @@
-"""`pixir preview`: not built yet."""
+"""`pixir preview [PROMPT] [--json]`: the exact request the next call would send — URL,
+header names (secret values redacted) and body — built by the same code as a real call.
+No credential is needed and nothing touches the network."""
 
-from pixir.commands import not_built
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+from pixir import debug
+from pixir.commands import print_json, settings_for, workspace_for
+from pixir.config import Settings
+from pixir.errors import PixirError
+from pixir.provider.client import base_headers, endpoint
+from pixir.provider.models import resolve_model
+from pixir.provider.request import build_body, new_session_id, options_from_settings, user_message
 
 
 def run(args) -> int:
-    not_built(args.command)
+    if getattr(args, "session", None):
+        raise PixirError(
+            "not_implemented",
+            "`pixir preview --session` is not built yet: it needs the session Log; "
+            "preview a new session's first call by leaving --session out",
+            {"command": "preview", "option": "--session"},
+        )
+    settings = settings_for(args)
+    workspace = workspace_for(args)
+    model = resolve_model(settings, allow_unknown=args.allow_unknown_model)
+    kind, credential = credential_for_preview(settings, args.auth)
+    session_id = new_session_id()
+    options = options_from_settings(
+        settings,
+        model=model,
+        session_id=session_id,
+        credential_kind=kind,
+        workspace=workspace,
+        output_schema=load_output_schema(args.output_schema),
+    )
+    prompt = prompt_text(args)
+    body = build_body(options, [user_message(prompt)] if prompt else [])
+    url = endpoint(settings, kind)
+    headers = preview_headers(settings, kind, session_id, credential)
+    if args.json:
+        print_json(
+            {
+                "ok": True,
+                "method": "POST",
+                "url": url,
+                "credential_kind": kind,
+                "credential_found": credential is not None,
+                "transport": "http_sse",
+                "headers": headers,
+                "body": body,
+            }
+        )
+        return 0
+    out = [f"POST {url}"]
+    out += [f"{name}: {value}" for name, value in headers.items()]
+    out += ["", json.dumps(body, indent=2, ensure_ascii=False)]
+    sys.stdout.write("\n".join(out) + "\n")
+    if credential is None:
+        print(
+            f"note: no credential found; showing a {kind} request "
+            "(run `pixir login` or set OPENAI_API_KEY)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def credential_for_preview(settings: Settings, forced: str | None):
+    """(kind, credential or None). Reading the stored credential is local; when there is
+    none the preview shows the request a `pixir login` would lead to."""
+    from pixir.auth.credential import resolve
+
+    try:
+        credential = resolve(settings, forced=forced)
+    except PixirError:
+        fallback = forced or ("api_key" if os.environ.get("OPENAI_API_KEY") else "subscription")
+        return fallback, None
+    return credential.kind, credential
+
+
+def preview_headers(settings: Settings, kind: str, session_id: str, credential) -> dict:
+    """The headers a call sends, secrets redacted. The credential's headers are named from
+    its kind, never computed: computing them could refresh a token over the network."""
+    headers = base_headers(session_id)
+    headers["Authorization"] = f"Bearer {debug.REDACTED}"
+    if kind == "subscription":
+        account = getattr(credential, "account_id", None)
+        headers["chatgpt-account-id"] = account or "[account id]"
+    else:
+        if settings.openai_organization:
+            headers["OpenAI-Organization"] = settings.openai_organization
+        if settings.openai_project:
+            headers["OpenAI-Project"] = settings.openai_project
+    return headers
+
+
+def load_output_schema(path: str | None) -> dict | None:
+    """The `--output-schema FILE` JSON Schema, or None."""
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PixirError(
+            "invalid_arguments", f"--output-schema {path}: no such file", {"path": path}
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PixirError(
+            "invalid_arguments",
+            f"--output-schema {path}: not a readable JSON file ({exc})",
+            {"path": path},
+        ) from None
+    if not isinstance(data, dict):
+        raise PixirError(
+            "invalid_arguments", f"--output-schema {path}: expected a JSON object", {"path": path}
+        )
+    return data
+
+
+def prompt_text(args) -> str:
+    """The prompt words; `-`, or no words with a piped or redirected stdin, read stdin."""
+    words = list(getattr(args, "prompt", None) or [])
+    if words == ["-"] or (not words and _stdin_is_data(args)):
+        return sys.stdin.read().strip("\n")
+    return " ".join(words)
+
+
+def _stdin_is_data(args) -> bool:
+    if getattr(args, "no_stdin", False):
+        return False
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)

@@ -1,0 +1,306 @@
+"""Responses events → one `Result` (SPEC §4.4). Transport-neutral: SSE events and
+WebSocket frames are the same dicts and go through the same `Assembler`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pixir.errors import PixirError
+from pixir.provider.classify import classify_event
+from pixir.provider.usage import usage_summary
+
+OnDelta = Callable[[tuple[str, object]], None]
+
+TERMINAL_TYPES = ("response.completed", "response.incomplete", "response.failed", "error")
+
+
+@dataclass
+class Result:
+    """One finished model call. `output_items` holds every output item verbatim in arrival
+    order (reasoning, function_call, message, hosted tools), ready to replay."""
+
+    text: str = ""
+    reasoning: str = ""
+    output_items: list[dict] = field(default_factory=list)
+    # {call_id, name, arguments: dict, raw_arguments: str}
+    function_calls: list[dict] = field(default_factory=list)
+    finish_reason: str = "stop"  # "tool_calls" | "stop" | "length"
+    status: str = "completed"  # "completed" | "incomplete"
+    incomplete_reason: str | None = None
+    truncated: bool = False
+    response_id: str | None = None
+    model: str | None = None
+    usage: dict | None = None
+    usage_summary: dict = field(default_factory=dict)
+    transport: dict = field(default_factory=dict)  # SPEC §5 metadata of the call
+    rate_limits: dict | None = None
+
+
+class Assembler:
+    """Feed events in arrival order; `feed` returns True at the terminal event, after which
+    `result()` is ready. In-stream errors raise the classified `PixirError`."""
+
+    def __init__(self, on_delta: OnDelta | None = None, credential_kind: str | None = None):
+        self.on_delta = on_delta
+        self.credential_kind = credential_kind
+        self.response_id: str | None = None
+        self.model: str | None = None
+        self.items: list[dict] = []
+        self.calls: list[dict] = []
+        self.text_deltas: list[str] = []
+        self.reasoning_deltas: list[str] = []
+        self.message_texts: list[str] = []
+        self.done_message = False
+        self.rate_limits: dict | None = None
+        self.terminal: dict | None = None
+        # event type → handler; a handler returns True for the terminal event
+        self.handlers: dict[str, Callable[[dict], bool | None]] = {
+            "response.output_text.delta": self._text_delta,
+            "response.reasoning_summary_text.delta": self._reasoning_delta,
+            "response.reasoning_text.delta": self._reasoning_delta,
+            "response.reasoning_summary_part.added": self._reasoning_part,
+            "response.output_item.added": self._item_added,
+            "response.output_item.done": self._item_done,
+            "response.created": self._created,
+            "response.in_progress": self._created,
+            "response.completed": self._finished,
+            "response.incomplete": self._finished,
+            "response.failed": self._failed,
+            "error": self._failed,
+            "codex.rate_limits": self._rate_limits_event,
+        }
+
+    @property
+    def streamed_text(self) -> bool:
+        """Whether any answer text reached `on_delta` (a retry must then be marked)."""
+        return bool(self.text_deltas)
+
+    def feed(self, event: dict) -> bool | None:
+        """Apply one event; truthy when it was the terminal one. Unknown types are ignored."""
+        handler = self.handlers.get(event.get("type"))
+        return handler(event) if handler is not None else False
+
+    def run(self, events: Iterable[dict]) -> Result:
+        """Feed a whole stream, stopping at the first terminal event (the rest is never
+        read); a stream that ends before one is `stream_incomplete`. `feed` inlined: this
+        loop runs once per event of every model call."""
+        handler_for = self.handlers.get
+        for event in events:
+            handler = handler_for(event.get("type"))
+            if handler is not None and handler(event):
+                return self.result()
+        raise stream_incomplete()
+
+    def feed_headers(self, headers: Mapping[str, str]) -> None:
+        """Rate-limit windows from `x-codex-primary-*` / `x-codex-secondary-*` headers."""
+        limits = rate_limits_from_headers(headers)
+        if limits:
+            self.rate_limits = {**limits, **(self.rate_limits or {})}
+
+    # -- deltas ------------------------------------------------------------------------------
+
+    def _text_delta(self, event: dict) -> None:
+        delta = event.get("delta")
+        if isinstance(delta, str) and delta:
+            self.text_deltas.append(delta)
+            if self.on_delta is not None:
+                self.on_delta(("text", delta))
+
+    def _reasoning_delta(self, event: dict) -> None:
+        delta = event.get("delta")
+        if isinstance(delta, str) and delta:
+            self.reasoning_deltas.append(delta)
+            if self.on_delta is not None:
+                self.on_delta(("reasoning", delta))
+
+    def _separate(self, deltas: list[str], kind: str) -> None:
+        # A new summary part or message starts a new paragraph, in the stream and the result.
+        if deltas and not deltas[-1].endswith("\n\n"):
+            deltas.append("\n\n")
+            if self.on_delta is not None:
+                self.on_delta((kind, "\n\n"))
+
+    def _reasoning_part(self, event: dict) -> None:
+        self._separate(self.reasoning_deltas, "reasoning")
+
+    def _item_added(self, event: dict) -> None:
+        item = event.get("item")
+        if isinstance(item, dict) and item.get("type") == "message":
+            self._separate(self.text_deltas, "text")
+
+    # -- items -------------------------------------------------------------------------------
+
+    def _item_done(self, event: dict) -> None:
+        item = event.get("item")
+        if not isinstance(item, dict):
+            return
+        kind = item.get("type")
+        if kind == "function_call":
+            self.calls.append(_function_call(item))
+        elif kind == "message":
+            self.done_message = True
+            text = message_text(item)
+            if text:
+                self.message_texts.append(text)
+        self.items.append(item)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _created(self, event: dict) -> None:
+        response = event.get("response")
+        if isinstance(response, dict):
+            self.response_id = response.get("id") or self.response_id
+            self.model = response.get("model") or self.model
+
+    def _finished(self, event: dict) -> bool:
+        self._created(event)
+        self.terminal = event
+        return True
+
+    def _failed(self, event: dict) -> bool:
+        self._created(event)
+        raise classify_event(event, self.credential_kind)
+
+    def _rate_limits_event(self, event: dict) -> None:
+        limits = event.get("rate_limits")
+        found = {k: v for k, v in (limits or {}).items() if k in ("primary", "secondary")}
+        if isinstance(limits, dict) and found:
+            self.rate_limits = {**(self.rate_limits or {}), **found}
+        if isinstance(event.get("plan_type"), str):
+            self.rate_limits = {**(self.rate_limits or {}), "plan_type": event["plan_type"]}
+
+    # -- the answer --------------------------------------------------------------------------
+
+    def result(self) -> Result:
+        """The assembled call; only valid after `feed` returned True."""
+        if self.terminal is None:
+            raise stream_incomplete()
+        response = self.terminal.get("response")
+        response = response if isinstance(response, dict) else {}
+        usage = response.get("usage") if isinstance(response.get("usage"), dict) else None
+        incomplete = self.terminal.get("type") == "response.incomplete"
+        reason = None
+        if incomplete:
+            details = response.get("incomplete_details")
+            reason = details.get("reason") if isinstance(details, dict) else None
+        # The done items are authoritative; deltas only stand in when no message finished.
+        text = "\n\n".join(self.message_texts) if self.done_message else "".join(self.text_deltas)
+        reasoning = "".join(self.reasoning_deltas).strip("\n") or _summary_text(self.items)
+        if self.calls:
+            finish = "tool_calls"
+        elif incomplete:
+            finish = "length"
+        else:
+            finish = "stop"
+        return Result(
+            text=text,
+            reasoning=reasoning,
+            output_items=self.items,
+            function_calls=self.calls,
+            finish_reason=finish,
+            status="incomplete" if incomplete else "completed",
+            incomplete_reason=reason,
+            truncated=incomplete,
+            response_id=self.response_id,
+            model=self.model,
+            usage=usage,
+            usage_summary=usage_summary(usage),
+            rate_limits=self.rate_limits,
+        )
+
+
+def assemble(
+    events: Iterable[dict],
+    on_delta: OnDelta | None = None,
+    headers: Mapping[str, str] | None = None,
+    credential_kind: str | None = None,
+) -> Result:
+    """Run a whole event stream through an Assembler, stopping at the first terminal
+    event; a stream that ends before one is `stream_incomplete`."""
+    assembler = Assembler(on_delta, credential_kind)
+    if headers:
+        assembler.feed_headers(headers)
+    return assembler.run(events)
+
+
+def stream_incomplete(cause: str | None = None) -> PixirError:
+    message = "the stream ended before the response was complete"
+    return PixirError(
+        "stream_incomplete",
+        f"{message} ({cause})" if cause else message,
+        {"cause": cause} if cause else {},
+    )
+
+
+def message_text(item: dict) -> str:
+    """The text of a message item: its output_text (and refusal) parts, in order."""
+    parts = item.get("content")
+    if isinstance(parts, str):
+        return parts
+    out = []
+    for part in parts if isinstance(parts, list) else ():
+        if isinstance(part, dict):
+            value = part.get("text") if part.get("type") != "refusal" else part.get("refusal")
+            if isinstance(value, str):
+                out.append(value)
+    return "".join(out)
+
+
+def _summary_text(items: list[dict]) -> str:
+    parts = []
+    for item in items:
+        if item.get("type") == "reasoning" and isinstance(item.get("summary"), list):
+            parts.extend(
+                p["text"] for p in item["summary"] if isinstance(p, dict) and p.get("text")
+            )
+    return "\n\n".join(parts)
+
+
+def _function_call(item: dict) -> dict:
+    """A validated call: the arguments must be a JSON object (an empty string counts as
+    `{}`, which tools without parameters produce), else `invalid_response`."""
+    name, call_id, raw = item.get("name"), item.get("call_id"), item.get("arguments")
+    if not isinstance(name, str) or not name or not isinstance(call_id, str) or not call_id:
+        raise PixirError(
+            "invalid_response",
+            "the model returned a function call without a name or call_id",
+            {"item_id": item.get("id")},
+        )
+    if isinstance(raw, dict):
+        raw = json.dumps(raw, ensure_ascii=False)
+    if not isinstance(raw, str):
+        raw = ""
+    try:
+        arguments = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        arguments = None
+    if not isinstance(arguments, dict):
+        raise PixirError(
+            "invalid_response",
+            f"the model called {name} with arguments that are not a JSON object",
+            {"call_id": call_id, "name": name, "arguments_excerpt": raw[:200]},
+        )
+    return {"call_id": call_id, "name": name, "arguments": arguments, "raw_arguments": raw}
+
+
+def rate_limits_from_headers(headers: Mapping[str, str]) -> dict | None:
+    """`x-codex-primary-used-percent: 25.0` → `{"primary": {"used_percent": 25.0}}`."""
+    limits: dict[str, dict] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if not lower.startswith("x-codex-"):
+            continue
+        window, _, key = lower[8:].partition("-")
+        if window in ("primary", "secondary") and key:
+            limits.setdefault(window, {})[key.replace("-", "_")] = _number(value)
+    return limits or None
+
+
+def _number(value: str) -> float | int | str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() and "." not in str(value) else number

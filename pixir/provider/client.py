@@ -1,0 +1,192 @@
+"""The Provider: one streamed Responses call over a transport, with 401 recovery and
+retries (SPEC §4). It knows nothing of the Log or the terminal: a body and an `on_delta`
+callback in, a `Result` out, or a `PixirError`.
+
+    provider = Provider(settings, credential, session_id=sid)
+    try:
+        result = provider.stream(body, on_delta=callback)
+    finally:
+        provider.close()
+
+`on_delta` receives `("text", str)`, `("reasoning", str)` and, before each retry,
+`("retry", {"attempt", "delay_s", "error_kind", "message", "text_streamed"})` — only the
+successful attempt's output ends up in the Result.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from pixir import __version__
+from pixir.config import Settings, ensure_secure_url
+from pixir.errors import PixirError
+from pixir.provider import retry
+from pixir.provider.assemble import Assembler, OnDelta, Result
+from pixir.provider.classify import classify_http
+from pixir.provider.request import body_bytes
+
+
+def endpoint(settings: Settings, credential_kind: str) -> str:
+    """The Responses URL for a credential kind (SPEC §4.1)."""
+    base = (
+        settings.chatgpt_base_url
+        if credential_kind == "subscription"
+        else (settings.openai_base_url)
+    )
+    return base.rstrip("/") + "/responses"
+
+
+def user_agent() -> str:
+    """`pixir/<version> (<os> <release>; <arch>) python/<version>`."""
+    system = platform.system() or "unknown"
+    return (
+        f"pixir/{__version__} ({system} {platform.release()}; {platform.machine()}) "
+        f"python/{platform.python_version()}"
+    )
+
+
+def base_headers(session_id: str) -> dict[str, str]:
+    """Every header of a call except the credential's."""
+    return {
+        "content-type": "application/json",
+        "accept": "text/event-stream",
+        "OpenAI-Beta": "responses=experimental",
+        "originator": "pixir",
+        "User-Agent": user_agent(),
+        "session_id": session_id,
+    }
+
+
+class Provider:
+    """Streams model calls for one session. `sleep` is injectable so tests never wait;
+    `transport` lets the WebSocket transport (and test doubles) slot in."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credential,
+        session_id: str,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        transport=None,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        from pixir.provider.http import HttpTransport
+
+        self.settings = settings
+        self.credential = credential
+        self.session_id = session_id
+        self.sleep = sleep
+        self.rng = rng
+        self.clock = clock
+        self.transport = transport or HttpTransport(settings.stream_idle_timeout_ms / 1000, clock)
+
+    @property
+    def url(self) -> str:
+        return endpoint(self.settings, self.credential.kind)
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers of the next attempt; the credential refreshes itself if it must."""
+        return {**base_headers(self.session_id), **self.credential.headers()}
+
+    def prepare(self) -> None:
+        """Load the transport's libraries now, so that call timings exclude start-up."""
+        if hasattr(self.transport, "prepare"):
+            self.transport.prepare()
+
+    def stream(self, body: dict, on_delta: OnDelta | None = None) -> Result:
+        """One model call, retried per SPEC §4.6. Raises PixirError when it cannot succeed."""
+        url = self.url
+        ensure_secure_url(url)  # before any credential goes on the wire
+        payload = body_bytes(body)
+        self.prepare()
+        started = self.clock()
+        retries = 0
+        kinds: Counter[str] = Counter()
+        recovered = False
+        while True:
+            state: dict = {}
+            try:
+                headers = self.request_headers()
+                result = self._attempt(url, headers, payload, on_delta, state)
+            except PixirError as err:
+                if err.kind == "not_authenticated" and err.details.get("status") == 401:
+                    if not recovered and self.credential.recover_unauthorized():
+                        recovered = True
+                        continue
+                    raise
+                delay = retry.next_delay(err, retries, self.settings.max_retries, kinds, self.rng)
+                if delay is None:
+                    if retries:
+                        err.details["attempts"] = retries + 1
+                        retry.annotate(err, f"gave up after {retries + 1} attempts")
+                    raise
+                retries += 1
+                kinds[err.kind] += 1
+                if on_delta is not None:
+                    on_delta(
+                        (
+                            "retry",
+                            {
+                                "attempt": retries,
+                                "delay_s": round(delay, 3),
+                                "error_kind": err.kind,
+                                "message": err.message,
+                                "text_streamed": state.get("text_streamed", False),
+                            },
+                        )
+                    )
+                self.sleep(delay)
+                continue
+            result.transport = self._transport_meta(state, len(payload), retries, started)
+            return result
+
+    def _attempt(self, url, headers, payload, on_delta, state: dict) -> Result:
+        exchange = self.transport.open(url, headers, payload)
+        state["meta"] = exchange.meta
+        completed = False
+        try:
+            if not 200 <= exchange.status < 300:
+                raise classify_http(
+                    exchange.status, exchange.error_body, exchange.headers, self.credential.kind
+                )
+            assembler = Assembler(on_delta, self.credential.kind)
+            assembler.feed_headers(exchange.headers)
+            try:
+                result = assembler.run(exchange.events)
+            finally:
+                state["text_streamed"] = assembler.streamed_text
+            state["request_id"] = exchange.headers.get("x-request-id")
+            completed = True
+            return result
+        finally:
+            exchange.close(completed)
+
+    def _transport_meta(self, state: dict, bytes_sent: int, retries: int, started: float) -> dict:
+        meta = state.get("meta") or {}
+        first = meta.get("first_byte_s")
+        preference = self.settings.transport
+        return {
+            "transport_preference": preference,
+            "active_transport": self.transport.name,
+            "continuation_attempted": False,
+            "used_previous_response_id": False,
+            "continuation_reset_reason": None,
+            "fallback_reason": None
+            if preference == "http_sse"
+            else "the WebSocket transport is not built yet; using HTTP/SSE",
+            "bytes_sent": bytes_sent,
+            "attempts": retries + 1,
+            "first_byte_ms": round(first * 1000, 1) if first is not None else None,
+            "total_ms": round((self.clock() - started) * 1000, 1),
+            "request_id": state.get("request_id"),
+        }
+
+    def close(self) -> None:
+        """Release connections (always call it: a WebSocket must not outlive the run)."""
+        self.transport.close()

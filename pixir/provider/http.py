@@ -1,0 +1,259 @@
+"""The HTTP/SSE transport: POST the body, hand back the response's events as dicts.
+
+A transport only moves bytes: `open(url, headers, body)` returns an `Exchange` (status,
+headers, an iterator of event dicts, or the capped error body), and failures of the wire
+become `network`, `stream_idle_timeout` or `stream_incomplete`. What an error *means* is
+decided by `classify`, and the events are assembled by `assemble` — the same code the
+WebSocket transport feeds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from pixir import debug
+from pixir.errors import PixirError
+from pixir.provider.assemble import stream_incomplete
+from pixir.provider.classify import MAX_ERROR_BODY
+from pixir.provider.sse import iter_events
+
+NAME = "http_sse"
+CONNECT_TIMEOUT_S = 30.0
+# After the terminal event, wait this long for the rest of the body so the connection can be
+# reused; a body the server keeps open is closed instead (SPEC §12.7).
+DRAIN_WAIT_S = 0.05
+DRAIN_DEADLINE_S = 0.25
+DRAIN_MAX_BYTES = 64 * 1024
+READ1_SIZE = 64 * 1024
+
+
+@dataclass
+class Exchange:
+    """One request's response. With `status` 200 `events` yields its events; otherwise
+    `error_body` holds at most 16 KiB of the body. Always `close()` it."""
+
+    status: int
+    headers: Mapping[str, str]
+    events: Iterator[dict] = field(default_factory=lambda: iter(()))
+    error_body: bytes = b""
+    meta: dict = field(default_factory=dict)  # started, first_byte_s, bytes_received
+    close: Callable[[bool], None] = lambda completed=False: None
+
+
+class HttpTransport:
+    """One `requests.Session` (connection reuse) per Provider."""
+
+    name = NAME
+
+    def __init__(self, idle_timeout_s: float, clock: Callable[[], float] = time.monotonic):
+        self.idle_timeout_s = idle_timeout_s
+        self.clock = clock
+        self._session = None
+
+    def _requests_session(self):
+        if self._session is None:
+            import requests  # here, not at the top: `pixir --version` must not pay for it
+
+            self._session = requests.Session()
+        return self._session
+
+    def prepare(self) -> None:
+        """Load `requests` and make the session now, so call timings exclude start-up."""
+        self._requests_session()
+
+    def open(self, url: str, headers: Mapping[str, str], body: bytes) -> Exchange:
+        import requests
+
+        session = self._requests_session()
+        if debug.enabled():
+            debug.log(f"POST {url} headers={debug.redact_headers(headers)}")
+            debug.log(f"request body ({len(body)} bytes): {debug.redact_body(body)}")
+        started = self.clock()
+        timeout = (min(CONNECT_TIMEOUT_S, self.idle_timeout_s), self.idle_timeout_s)
+        try:
+            resp = session.post(
+                url,
+                data=body,
+                headers=dict(headers),
+                stream=True,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except requests.exceptions.RequestException as exc:
+            raise self._request_error(exc, url) from None
+        meta = {"started": started, "first_byte_s": None, "bytes_received": 0}
+        meta["headers_s"] = self.clock() - started
+        status = resp.status_code
+        if debug.enabled():
+            debug.log(f"HTTP {status} headers={debug.redact_headers(resp.headers)}")
+        if not 200 <= status < 300:
+            body_bytes = _read_capped(resp, MAX_ERROR_BODY)
+            resp.close()
+            if debug.enabled():
+                debug.log(f"error body: {debug.redact_body(body_bytes)}")
+            return Exchange(status, resp.headers, error_body=body_bytes, meta=meta)
+        content_type = resp.headers.get("content-type", "")
+        if content_type and "event-stream" not in content_type.lower():
+            raise _not_an_event_stream(resp, content_type)
+        chunks = self._chunks(resp, meta)
+        events = iter_events(chunks)
+        if debug.enabled():
+            events = _logged(events)
+
+        def close(completed: bool = False) -> None:
+            if completed:
+                _drain(resp, chunks)
+            chunks.close()
+            resp.close()
+
+        return Exchange(status, resp.headers, events=events, meta=meta, close=close)
+
+    def _chunks(self, resp, meta: dict) -> Iterator[bytes]:
+        """The body as it arrives. `iter_content(chunk_size=None)` yields each HTTP chunk
+        whole (the default chunk size reads one byte at a time, SPEC §11); a body without
+        chunked framing is read with `read1`, which returns whatever has arrived."""
+        started = self.clock()
+        try:
+            raw = resp.raw
+            if getattr(raw, "chunked", False) or not hasattr(raw, "read1"):
+                pieces = resp.iter_content(chunk_size=None)
+            else:
+                pieces = _read1_pieces(raw)
+            for piece in pieces:
+                if meta["first_byte_s"] is None:
+                    meta["first_byte_s"] = meta["headers_s"] + self.clock() - started
+                meta["bytes_received"] += len(piece)
+                yield piece
+        except Exception as exc:  # every wire failure becomes a structured error
+            if isinstance(exc, PixirError):
+                raise
+            if _is_timeout(exc):
+                raise self._idle_error() from None
+            raise stream_incomplete(f"connection broken: {_describe(exc)}") from None
+
+    def _idle_error(self) -> PixirError:
+        seconds = self.idle_timeout_s
+        return PixirError(
+            "stream_idle_timeout",
+            f"no data from the server for {seconds:g} s",
+            {"idle_timeout_ms": int(seconds * 1000)},
+            hint="raise stream_idle_timeout_ms in config.json if the model needs longer",
+        )
+
+    def _request_error(self, exc: Exception, url: str) -> PixirError:
+        import requests
+
+        if isinstance(exc, requests.exceptions.ReadTimeout):  # connected, then silence
+            return self._idle_error()
+        host = url.split("/")[2] if "://" in url else url
+        if isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE" in str(exc).upper():
+            return PixirError(
+                "network",
+                f"TLS certificate check failed for {host}",
+                {"host": host},
+                retryable=False,
+                hint="behind a proxy? set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA",
+            )
+        return PixirError(
+            "network", f"cannot reach {host}: {_describe(exc)}", {"host": host}, retryable=True
+        )
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def _read1_pieces(raw) -> Iterator[bytes]:
+    while True:
+        piece = raw.read1(READ1_SIZE, decode_content=True)
+        if not piece:
+            return
+        yield piece
+
+
+def _read_capped(resp, limit: int) -> bytes:
+    """At most `limit` bytes of an error body; the rest is never read."""
+    out = bytearray()
+    try:
+        for piece in resp.iter_content(chunk_size=8192):
+            out += piece
+            if len(out) >= limit:
+                break
+    except Exception:  # a torn error body still tells us the status
+        pass
+    return bytes(out[:limit])
+
+
+def _not_an_event_stream(resp, content_type: str) -> PixirError:
+    """A 200 that is not an event stream: a captive portal, a proxy or a bot check."""
+    from pixir.provider.classify import parse_error_body
+
+    body = _read_capped(resp, MAX_ERROR_BODY)
+    resp.close()
+    _, text = parse_error_body(body)
+    kind = content_type.split(";")[0].strip()
+    return PixirError(
+        "invalid_response",
+        f"expected an event stream, got {kind}" + (f": {text}" if text else ""),
+        {"status": resp.status_code, "content_type": kind},
+        hint="a proxy or gateway may be answering instead of the API; check the base URL",
+    )
+
+
+def _drain(resp, chunks: Iterator[bytes]) -> None:
+    """Read what is left of a finished body for a moment, so a body that ends right after
+    the terminal event leaves its connection reusable. A body kept open is abandoned."""
+    try:
+        sock = resp.raw.connection.sock
+        sock.settimeout(DRAIN_WAIT_S)
+    except Exception:
+        return
+    deadline = time.monotonic() + DRAIN_DEADLINE_S
+    left = DRAIN_MAX_BYTES
+    try:
+        for piece in chunks:
+            left -= len(piece)
+            if left < 0 or time.monotonic() > deadline:
+                return
+    except Exception:
+        return
+
+
+def _logged(events: Iterator[dict]) -> Iterator[dict]:
+    for event in events:
+        debug.log(f"event {event.get('type')}")
+        yield event
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A read timeout, however `requests`/urllib3 wrapped it."""
+    seen = 0
+    stack: list[object] = [exc]
+    while stack and seen < 20:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, TimeoutError):
+            return True
+        name = type(item).__name__
+        if name in ("ReadTimeoutError", "ReadTimeout", "Timeout"):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend(a for a in item.args if isinstance(a, BaseException))
+            if item.__cause__ is not None:
+                stack.append(item.__cause__)
+            if item.__context__ is not None:
+                stack.append(item.__context__)
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason without the URL noise urllib3 puts in its messages."""
+    text = str(exc) or type(exc).__name__
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = text.strip("()'\" ")
+    return debug.redact_text(text[:200]) or type(exc).__name__

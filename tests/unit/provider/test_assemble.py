@@ -1,0 +1,333 @@
+"""Event assembly: one test (at least) per row of the SPEC §4.4 table."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixir.errors import PixirError
+from pixir.provider.assemble import Assembler, assemble, rate_limits_from_headers
+
+USAGE = {
+    "input_tokens": 100,
+    "input_tokens_details": {"cached_tokens": 50},
+    "output_tokens": 20,
+    "output_tokens_details": {"reasoning_tokens": 5},
+    "total_tokens": 120,
+}
+
+
+def created(rid="resp_1"):
+    return {"type": "response.created", "response": {"id": rid, "model": "gpt-5.5"}}
+
+
+def completed(usage=USAGE, output=None, rid="resp_1"):
+    return {
+        "type": "response.completed",
+        "response": {"id": rid, "status": "completed", "usage": usage, "output": output or []},
+    }
+
+
+def message(text, item_id="msg_1"):
+    return {
+        "id": item_id,
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "annotations": [], "text": text}],
+    }
+
+
+def done(item, index=0):
+    return {"type": "response.output_item.done", "output_index": index, "item": item}
+
+
+def added(item, index=0):
+    return {"type": "response.output_item.added", "output_index": index, "item": item}
+
+
+def delta(text, kind="response.output_text.delta"):
+    return {"type": kind, "delta": text}
+
+
+def fcall(args='{"path":"a.py"}', call_id="call_1", name="read"):
+    return {
+        "id": "fc_1",
+        "type": "function_call",
+        "call_id": call_id,
+        "name": name,
+        "arguments": args,
+        "status": "completed",
+    }
+
+
+def run(events, **kw):
+    deltas = []
+    result = assemble(events, on_delta=deltas.append, **kw)
+    return result, deltas
+
+
+def test_created_and_in_progress_note_the_response_id():
+    result, _ = run(
+        [created("resp_a"), {"type": "response.in_progress", "response": {}}, completed(rid="")]
+    )
+    assert result.response_id == "resp_a"
+    assert result.model == "gpt-5.5"
+
+
+def test_text_deltas_stream_and_add_up():
+    events = [created(), delta("Hel"), delta("lo"), completed()]
+    result, deltas = run(events)
+    assert deltas == [("text", "Hel"), ("text", "lo")]
+    assert result.text == "Hello"
+    assert result.finish_reason == "stop" and result.status == "completed"
+
+
+@pytest.mark.parametrize(
+    "kind", ["response.reasoning_summary_text.delta", "response.reasoning_text.delta"]
+)
+def test_reasoning_deltas_stream_to_reasoning(kind):
+    result, deltas = run([delta("thinking", kind), completed()])
+    assert deltas == [("reasoning", "thinking")]
+    assert result.reasoning == "thinking"
+    assert result.text == ""
+
+
+def test_summary_parts_are_separated_by_a_blank_line():
+    part = {"type": "response.reasoning_summary_part.added", "summary_index": 1}
+    kind = "response.reasoning_summary_text.delta"
+    result, deltas = run([delta("one", kind), part, delta("two", kind), completed()])
+    assert result.reasoning == "one\n\ntwo"
+    assert ("reasoning", "\n\n") in deltas
+
+
+def test_message_done_is_authoritative_when_deltas_are_partial():
+    events = [delta("Hel"), done(message("Hello, world")), completed()]
+    result, _ = run(events)
+    assert result.text == "Hello, world"
+
+
+def test_whole_answer_in_one_delta():
+    result, deltas = run(
+        [delta("The whole answer."), done(message("The whole answer.")), completed()]
+    )
+    assert deltas == [("text", "The whole answer.")]
+    assert result.text == "The whole answer."
+
+
+def test_answer_only_in_output_item_done():
+    result, deltas = run([created(), done(message("Only here")), completed()])
+    assert deltas == []
+    assert result.text == "Only here"
+    assert result.output_items == [message("Only here")]
+
+
+def test_two_messages_are_paragraphs_in_stream_and_result():
+    events = [
+        added({"type": "message"}),
+        delta("One."),
+        done(message("One.")),
+        added({"type": "message"}, 1),
+        delta("Two."),
+        done(message("Two.", "msg_2"), 1),
+        completed(),
+    ]
+    result, deltas = run(events)
+    assert result.text == "One.\n\nTwo."
+    assert "".join(d for k, d in deltas if k == "text") == result.text
+
+
+def test_function_call_is_validated_and_parsed():
+    result, _ = run([done(fcall()), completed()])
+    assert result.function_calls == [
+        {
+            "call_id": "call_1",
+            "name": "read",
+            "arguments": {"path": "a.py"},
+            "raw_arguments": '{"path":"a.py"}',
+        }
+    ]
+    assert result.finish_reason == "tool_calls"
+    assert result.output_items == [fcall()]
+
+
+@pytest.mark.parametrize("args", ["{not json", "[1, 2]", '"a string"', "42", "null"])
+def test_function_call_arguments_that_are_not_a_json_object_are_invalid_response(args):
+    with pytest.raises(PixirError) as err:
+        run([done(fcall(args)), completed()])
+    assert err.value.kind == "invalid_response"
+    assert err.value.retryable is False
+    assert "read" in err.value.message
+
+
+def test_function_call_without_call_id_is_invalid_response():
+    item = fcall()
+    del item["call_id"]
+    with pytest.raises(PixirError) as err:
+        run([done(item), completed()])
+    assert err.value.kind == "invalid_response"
+
+
+def test_empty_arguments_mean_an_empty_object():
+    result, _ = run([done(fcall("")), completed()])
+    assert result.function_calls[0]["arguments"] == {}
+
+
+def test_reasoning_items_are_kept_verbatim_in_arrival_order():
+    reasoning = {
+        "id": "rs_1",
+        "type": "reasoning",
+        "encrypted_content": "gAAAAblob",
+        "summary": [{"type": "summary_text", "text": "Looked around"}],
+        "extra_future_field": {"kept": True},
+    }
+    result, _ = run([done(reasoning), done(fcall(), 1), done(message("ok"), 2), completed()])
+    assert result.output_items == [reasoning, fcall(), message("ok")]
+    assert result.output_items[0] is reasoning
+    # No reasoning deltas: the summary stands in for the reasoning text.
+    assert result.reasoning == "Looked around"
+
+
+def test_hosted_tool_items_are_kept_verbatim():
+    search = {"id": "ws_1", "type": "web_search_call", "status": "completed", "action": {"q": "x"}}
+    result, _ = run([done(search), done(message("found"), 1), completed()])
+    assert result.output_items == [search, message("found")]
+    assert result.function_calls == []
+
+
+def test_completed_gives_usage_and_ignores_the_duplicate_output_array():
+    result, _ = run([done(message("a")), completed(output=[message("a"), message("b")])])
+    assert result.output_items == [message("a")]
+    assert result.usage == USAGE
+    assert result.usage_summary == {
+        "input_tokens": 100,
+        "cached_tokens": 50,
+        "output_tokens": 20,
+        "reasoning_tokens": 5,
+        "total_tokens": 120,
+        "cache_hit_rate": 0.5,
+    }
+
+
+@pytest.mark.parametrize("reason", ["max_output_tokens", "content_filter"])
+def test_incomplete_is_a_terminal_marked_truncated(reason):
+    event = {
+        "type": "response.incomplete",
+        "response": {"id": "resp_1", "incomplete_details": {"reason": reason}, "usage": USAGE},
+    }
+    result, _ = run([delta("cut sh"), event])
+    assert result.truncated is True
+    assert result.status == "incomplete"
+    assert result.incomplete_reason == reason
+    assert result.finish_reason == "length"
+    assert result.text == "cut sh"
+
+
+def test_response_failed_is_a_classified_error():
+    event = {
+        "type": "response.failed",
+        "response": {
+            "id": "resp_1",
+            "status": "failed",
+            "error": {
+                "code": "context_length_exceeded",
+                "message": "Your input exceeds the context window",
+            },
+        },
+    }
+    with pytest.raises(PixirError) as err:
+        run([created(), event])
+    assert err.value.kind == "context_overflow"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {
+            "type": "error",
+            "code": "rate_limit_exceeded",
+            "message": "Slow down. Please try again in 2s.",
+        },
+        {"type": "error", "error": {"code": "rate_limit_exceeded", "message": "try again in 2s"}},
+    ],
+)
+def test_error_event_with_top_level_or_nested_fields(event):
+    with pytest.raises(PixirError) as err:
+        run([event])
+    assert err.value.kind == "rate_limited"
+    assert err.value.details["retry_after_s"] == 2.0
+
+
+def test_rate_limits_event_unknown_types_and_keepalives_are_ignored():
+    events = [
+        {
+            "type": "codex.rate_limits",
+            "plan_type": "plus",
+            "rate_limits": {"primary": {"used_percent": 30.0}},
+        },
+        {"type": "keepalive"},
+        {"type": "response.some_future_event", "delta": "not text"},
+        {"type": "response.function_call_arguments.delta", "delta": "{"},
+        {"no_type": True},
+        delta("ok"),
+        completed(),
+    ]
+    result, deltas = run(events)
+    assert deltas == [("text", "ok")]
+    assert result.text == "ok"
+    assert result.rate_limits == {"primary": {"used_percent": 30.0}, "plan_type": "plus"}
+
+
+def test_rate_limits_from_headers():
+    headers = {
+        "x-codex-primary-used-percent": "25.0",
+        "x-codex-primary-window-minutes": "300",
+        "X-Codex-Secondary-Reset-After-Seconds": "400000",
+        "x-request-id": "req_1",
+    }
+    assert rate_limits_from_headers(headers) == {
+        "primary": {"used_percent": 25.0, "window_minutes": 300},
+        "secondary": {"reset_after_seconds": 400000},
+    }
+    result, _ = run([completed()], headers=headers)
+    assert result.rate_limits["primary"]["used_percent"] == 25.0
+    assert rate_limits_from_headers({"content-type": "text/event-stream"}) is None
+
+
+def test_feeding_stops_at_the_first_terminal_event():
+    consumed = []
+
+    def events():
+        for event in [delta("a"), completed(), delta("after")]:
+            consumed.append(event["type"])
+            yield event
+
+    result, _ = run(events())
+    assert result.text == "a"
+    assert consumed == ["response.output_text.delta", "response.completed"]
+
+
+def test_a_stream_that_ends_without_a_terminal_is_stream_incomplete():
+    with pytest.raises(PixirError) as err:
+        run([created(), delta("partial")])
+    assert err.value.kind == "stream_incomplete"
+    assert err.value.retryable is True
+
+
+def test_result_before_a_terminal_is_stream_incomplete():
+    assembler = Assembler()
+    assert not assembler.feed(delta("x"))
+    with pytest.raises(PixirError) as err:
+        assembler.result()
+    assert err.value.kind == "stream_incomplete"
+
+
+def test_malformed_events_are_ignored_not_raised():
+    events = [
+        {"type": "response.output_text.delta", "delta": 42},
+        {"type": "response.output_item.done", "item": "not a dict"},
+        {"type": "response.created", "response": None},
+        {"type": "response.completed", "response": "oops"},
+    ]
+    result, deltas = run(events)
+    assert deltas == [] and result.text == "" and result.usage is None
+    assert result.usage_summary["input_tokens"] == 0
