@@ -102,16 +102,29 @@ def resume(
     return Session(session_id, workspace, log, history, active_model, mode, started), events
 
 
-def peek(workspace: Path, ref: str | None, model: str | None = None) -> tuple[str, str, History]:
-    """(session id, model, History) of a session, read without taking its lock and without
-    writing anything (for `pixir preview --session`). `model` None: the recorded one. Calls
-    left open are closed in the History exactly as the next Turn would close them."""
+@dataclass
+class Peek:
+    """A session as the next Turn would see it, read without its lock."""
+
+    id: str
+    model: str
+    permission_mode: str
+    history: History
+
+
+def peek(
+    workspace: Path, ref: str | None, *, model: str | None = None, permission_mode: str = "auto"
+) -> Peek:
+    """A session read without taking its lock and without writing anything (for `pixir
+    preview --session`), with the model and permission mode a resume would use. Calls left
+    open are closed in the History exactly as the next Turn will close them."""
     session_id, events = events_of(workspace, ref)
     started = next((e["data"] for e in events if e["type"] == "session_started"), {})
     active = model or started.get("model")
     if not active:
         raise PixirError("corrupt_log", f"session {session_id} has no session_started model")
-    return session_id, active, History.fold(events, active)
+    mode = narrowest(started.get("permission_mode"), permission_mode)
+    return Peek(session_id, active, mode, History.fold(events, active))
 
 
 def find(workspace: Path, ref: str | None) -> str:

@@ -193,10 +193,13 @@ def test_resume_sends_the_whole_history_and_reasoning_only_for_the_same_model(re
     first_requests = fake.responses_requests()
     last_input = first_requests[-1].json["input"]
 
+    preview = repo.json_out(repo.run("preview", "--session", sid[:-2], "--json", "what changed?"))
     fake.script(step(text("It adds now."), match={"last_user": "what changed"}))
     result = repo.run("resume", sid, "what changed?")
     assert result.code == 0, result
     assert result.stdout == "It adds now.\n"
+    assert preview["body"] == fake.responses_requests()[-1].json
+    assert preview["headers"]["session_id"] == sid
     resumed = fake.responses_requests()[-1].json["input"]
     # everything sent before, then the final reasoning + answer, then the new prompt
     assert resumed[1 : len(last_input)] == last_input[1:]
@@ -276,9 +279,13 @@ def test_a_run_killed_in_the_middle_of_bash_resumes_without_an_unpaired_call(rep
     assert events[-1]["type"] == "tool_call"  # the crash left an unpaired call behind
 
     sid = session_id_of(repo)
+    preview = repo.run("preview", "--session", sid, "--json", "try again")
+    assert preview.code == 0, preview
     fake.script(step(text("Picking up again.")))
     result = repo.run("resume", sid, "try again")
     assert result.code == 0, result  # the fake refuses unpaired calls: this one was closed
+    # the preview showed exactly the request that resume sent
+    assert repo.json_out(preview)["body"] == fake.responses_requests()[-1].json
     events = repo.log_events()
     closing = next(e for e in events if e["type"] == "tool_result")
     assert closing["data"]["ok"] is False

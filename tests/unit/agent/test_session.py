@@ -217,9 +217,10 @@ def test_peek_folds_without_locking_or_writing(ws):
     holder, _ = sessions.resume(ws, sid, model=None, permission_mode="auto")
     holder.append("tool_call", {"call_id": "c1", "name": "bash", "args": {"command": "x"}})
     size = holder.path.stat().st_size
-    found, model, history = sessions.peek(ws, sid)  # works while another process writes
-    assert (found, model) == (sid, "gpt-5.4")
-    assert [i.get("type") or i["role"] for i in history.input_items()] == [
+    peeked = sessions.peek(ws, sid)  # works while another process writes
+    assert (peeked.id, peeked.model, peeked.permission_mode) == (sid, "gpt-5.4", "auto")
+    assert sessions.peek(ws, sid, model="gpt-5.5").model == "gpt-5.5"
+    assert [i.get("type") or i["role"] for i in peeked.history.input_items()] == [
         "user",
         "function_call",
         "function_call_output",
