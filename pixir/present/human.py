@@ -43,13 +43,14 @@ class HumanPresenter:
     def write_out(self, text: str) -> None:
         if self.closed or not text:
             return
+        # Set first: a Ctrl-C landing inside the write must still leave a closing newline.
+        self._out_open_line = not text.endswith("\n")
         try:
             self.out.write(text)
             self.out.flush()
         except BrokenPipeError:
             self.closed = True
             raise OutputClosed from None
-        self._out_open_line = not text.endswith("\n")
 
     def end_out_line(self) -> None:
         if self._out_open_line:
