@@ -7,15 +7,24 @@ import os
 import tempfile
 from pathlib import Path
 
+from pixir import paths
 from pixir.tools.result import ToolFailure
 
 
 def resolve_for_read(workspace: Path, path: str) -> Path:
     """Where `read` looks: relative paths start at the workspace; absolute paths are allowed
-    (reading is harmless to the workspace)."""
+    (reading is harmless to the workspace), except pixir's own credential file, whose tokens
+    would otherwise end up in the Log."""
     if not isinstance(path, str) or not path.strip():
         raise ToolFailure("invalid_arguments", "path must be a non-empty string")
-    return workspace / os.path.expanduser(path)
+    target = workspace / os.path.expanduser(path)
+    if os.path.realpath(target) in _credential_files():
+        raise ToolFailure("protected_path", f"{path} holds pixir's credentials; it is not shown")
+    return target
+
+
+def _credential_files() -> set[str]:
+    return {os.path.realpath(paths.auth_file()), os.path.realpath(paths.auth_lock_file())}
 
 
 def resolve_for_write(workspace: Path, path: str) -> Path:

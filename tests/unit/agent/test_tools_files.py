@@ -91,6 +91,15 @@ def test_read_errors(ctx, ws):
     assert error_kind(call(ctx, "read", path="")) == "invalid_arguments"
 
 
+def test_read_refuses_pixirs_credential_file(ctx, ws, pixir_home):
+    pixir_home.mkdir()
+    (pixir_home / "auth.json").write_text('{"kind":"api_key","api_key":"sk-secret"}')
+    (ws / "alias.json").symlink_to(pixir_home / "auth.json")
+    for path in (str(pixir_home / "auth.json"), "alias.json"):
+        result = call(ctx, "read", path=path)
+        assert error_kind(result) == "protected_path" and "sk-secret" not in result.output
+
+
 def test_read_empty_file(ctx, ws):
     (ws / "e.txt").write_text("")
     result = call(ctx, "read", path="e.txt")
