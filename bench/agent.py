@@ -84,7 +84,7 @@ def _turn(fake: FakeBackend, workspace: Path, env: dict, steps: int, shape: str)
     return wall, server, sum(r.bytes_received for r in calls), loop
 
 
-def step_overhead(steps: int = 50) -> dict:
+def step_overhead(steps: int = 50, runs: int = RUNS, shapes=("minimal", "realistic")) -> dict:
     fake = FakeBackend().start()
     fake.configure(chunk_pause_s=0.0)
     results = {}
@@ -96,9 +96,9 @@ def step_overhead(steps: int = 50) -> dict:
             (workspace / "small.txt").write_text("hello\n")
             (workspace / "out.txt").write_text(("x" * 69 + "\n") * 51)  # 3.5 KiB
             env = _env(fake, root)
-            for shape in ("minimal", "realistic"):
+            for shape in shapes:
                 one, many = [], []
-                for _ in range(RUNS):  # interleaved, so drifts hit both alike
+                for _ in range(runs):  # interleaved, so drifts hit both alike
                     one.append(_turn(fake, workspace, env, 1, shape))
                     many.append(_turn(fake, workspace, env, steps, shape))
                 loop = statistics.median(r[3] for r in many)
@@ -114,6 +114,7 @@ def step_overhead(steps: int = 50) -> dict:
                     "n_step_wall_s": round(statistics.median(r[0] for r in many), 3),
                     "server_s": round(statistics.median(r[1] for r in many), 3),
                     "uploaded_kib": round(many[0][2] / 1024, 1),
+                    "runs_ms_per_step": [r[3] * 1000 for r in many],
                 }
     finally:
         fake.stop()
@@ -204,7 +205,7 @@ def generate_log(path: Path, events: int, shape: str = "heavy") -> int:
     return path.stat().st_size
 
 
-def fold_time(events: int, shape: str) -> dict:
+def fold_time(events: int, shape: str, runs: int = RUNS) -> dict:
     """What `pixir resume` does before its first request: find, lock, read, parse, fold."""
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
@@ -212,7 +213,7 @@ def fold_time(events: int, shape: str) -> dict:
         path = folder / f"{new_session_id()}.jsonl"
         size = generate_log(path, events, shape)
         times = []
-        for _ in range(RUNS):
+        for _ in range(runs):
             started = time.perf_counter()
             session, _ = sessions.resume(workspace, path.stem, model=None, permission_mode="auto")
             items = session.history.input_items()
@@ -220,7 +221,7 @@ def fold_time(events: int, shape: str) -> dict:
             session.close()
         parse_only = []
         data = path.read_bytes()
-        for _ in range(RUNS):
+        for _ in range(runs):
             started = time.perf_counter()
             parse(data, path)
             parse_only.append(time.perf_counter() - started)
@@ -231,6 +232,7 @@ def fold_time(events: int, shape: str) -> dict:
             "fold_s": round(statistics.median(times), 3),
             "parse_only_s": round(statistics.median(parse_only), 3),
             "input_items": len(items),
+            "runs_s": times,
         }
 
 
