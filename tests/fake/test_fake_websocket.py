@@ -348,3 +348,14 @@ def test_half_closed_socket_does_not_hang_the_server(fake):
     ws.sock.close()
     fake.script(step(text("fine")))
     assert types(stream_events(post(fake, body())))[-1] == "response.completed"
+
+
+def test_keepalive_comments_become_pings_and_pongs_are_counted(fake):
+    fake.script(step(text("alive"), keepalive=True))
+    ws = ws_connect(fake)
+    ws_create(ws)
+    events = ws_events(ws)  # websocket-client answers each ping while it reads
+    ws.close()
+    assert events[-1]["type"] == "response.completed"
+    assert "keepalive" in types(events)
+    assert wait_for(lambda: fake.ws_pongs == 2)  # one comment before the item, one at the end

@@ -99,6 +99,7 @@ class FakeBackend:
         self.sealer = Sealer()
         self.api_key = "sk-test-" + secrets.token_urlsafe(24)
         self.ws_connections = 0
+        self.ws_pongs = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -215,6 +216,10 @@ class FakeBackend:
     def count_ws_connection(self) -> None:
         with self._lock:
             self.ws_connections += 1
+
+    def count_ws_pong(self) -> None:
+        with self._lock:
+            self.ws_pongs += 1
 
     def consume_step(self, step: dict) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from wsproto.events import (
     CloseConnection,
     Message,
     Ping,
+    Pong,
     Request,
     TextMessage,
 )
@@ -109,6 +110,8 @@ class WsSession:
     def _on_event(self, event: Any) -> bool:
         if isinstance(event, Ping):
             self.conn.send(self.ws.send(event.response()))
+        elif isinstance(event, Pong):
+            self.fb.count_ws_pong()
         elif isinstance(event, CloseConnection):
             # the peer may already be gone, or wsproto refuse a reply: we close anyway
             with contextlib.suppress(ClientGone, LocalProtocolError):
@@ -253,7 +256,9 @@ class WsSession:
         sent = 0
         for event in plan.events:
             if not isinstance(event, dict):
-                continue  # SSE comments have no WebSocket form
+                # An SSE keep-alive comment's WebSocket form is a ping (the client must pong).
+                self.conn.send(self.ws.send(Ping(payload=b"keep-alive")))
+                continue
             outcome = self._fault_due(plan, sent)
             if outcome != "go":
                 return outcome
