@@ -185,6 +185,20 @@ def test_a_failed_continuation_evicts_the_cached_response(fake):
     ws.close()
 
 
+def test_cache_misses_knob_loses_the_cached_response_once(fake):
+    fake.configure(ws_cache_misses=1)
+    ws = ws_connect(fake)
+    rid, output = run_tool_turn(fake, ws)
+    ws_create(ws, previous_response_id=rid, input=[fc_output("call_1")])
+    err = ws_events(ws)[-1]
+    assert err["status"] == 400 and err["error"]["code"] == "previous_response_not_found"
+    assert fake.settings.ws_cache_misses == 0 and fake.steps_left == 1  # nothing consumed
+    # the miss evicted the cache: a full resend on the same connection is what works
+    ws_create(ws, input=[user("hello"), *output, fc_output("call_1")])
+    assert ws_events(ws)[-1]["type"] == "response.completed"
+    ws.close()
+
+
 # -- handshake refusals ----------------------------------------------------------------------
 
 

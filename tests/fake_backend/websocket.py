@@ -186,7 +186,7 @@ class WsSession:
         effective = input_items(body)
         prev = body.get("previous_response_id")
         if reply is None and prev:
-            if state.last_id != prev:
+            if state.last_id != prev or fb.take_cache_miss():
                 reply = previous_not_found(str(prev))
             else:  # the server-side cache: previous input + previous output + new items
                 effective = state.last_input + state.last_output + effective
