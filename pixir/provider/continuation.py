@@ -78,7 +78,7 @@ def new_items(memory: Memory, items) -> list | None:
     matched = 0
     calls: set = set()  # call_ids of the cached response's function calls seen so far
     new: list = []
-    for item in items[held:] if held else items:
+    for item in items[held:]:
         if matched < len(outputs):
             if same_item(item, outputs[matched]):
                 if outputs[matched].get("type") == "function_call":
@@ -87,7 +87,8 @@ def new_items(memory: Memory, items) -> list | None:
                 continue
             # Before the last output item only the result of a call already seen may come:
             # pixir answers each call right after it; the server appends results after all.
-            if item.get("type") != "function_call_output" or item.get("call_id") not in calls:
+            early = isinstance(item, dict) and item.get("type") == "function_call_output"
+            if not early or item.get("call_id") not in calls:
                 return None
         new.append(item)
     return new if matched == len(outputs) else None
