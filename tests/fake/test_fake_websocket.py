@@ -373,3 +373,13 @@ def test_keepalive_comments_become_pings_and_pongs_are_counted(fake):
     assert events[-1]["type"] == "response.completed"
     assert "keepalive" in types(events)
     assert wait_for(lambda: fake.ws_pongs == 2)  # one comment before the item, one at the end
+
+
+def test_how_a_client_ends_its_socket_is_recorded(fake):
+    polite = ws_connect(fake)
+    polite.close()  # a close frame
+    rude = ws_connect(fake)
+    rude.sock.close()  # TCP only
+    assert wait_for(lambda: len(fake.ws_closes) == 2)
+    assert sorted(how for _, how in fake.ws_closes) == ["close_frame", "eof"]
+    assert {cid for cid, _ in fake.ws_closes} == {r.connection_id for r in fake.requests}

@@ -101,6 +101,7 @@ class FakeBackend:
         self.api_key = "sk-test-" + secrets.token_urlsafe(24)
         self.ws_connections = 0
         self.ws_pongs = 0
+        self.ws_closes: list[tuple[int, str]] = []  # (connection_id, "close_frame" | "eof")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -225,6 +226,10 @@ class FakeBackend:
                 self.settings.ws_cache_misses -= 1
                 return True
             return False
+
+    def note_ws_close(self, connection_id: int, how: str) -> None:
+        with self._lock:
+            self.ws_closes.append((connection_id, how))
 
     def count_ws_pong(self) -> None:
         with self._lock:

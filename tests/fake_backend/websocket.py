@@ -104,6 +104,8 @@ class WsSession:
                     return
             data = self.conn.recv_some()
             if not data:
+                if not self.conn.closed:  # the client dropped TCP without a close frame
+                    self.fb.note_ws_close(self.conn.id, "eof")
                 return
             self.ws.receive_data(data)
 
@@ -113,6 +115,7 @@ class WsSession:
         elif isinstance(event, Pong):
             self.fb.count_ws_pong()
         elif isinstance(event, CloseConnection):
+            self.fb.note_ws_close(self.conn.id, "close_frame")
             # the peer may already be gone, or wsproto refuse a reply: we close anyway
             with contextlib.suppress(ClientGone, LocalProtocolError):
                 self.conn.send(self.ws.send(event.response()))
