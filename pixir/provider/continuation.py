@@ -23,6 +23,7 @@ MODEL_CHANGED = "model_changed"
 INPUT_DIVERGED = "input_diverged"  # the input is not the cached one + its output + new items
 PREVIOUS_FAILED = "previous_call_failed"  # the server drops its cache when a call fails
 PREVIOUS_NOT_FOUND = "previous_response_not_found"
+REJECTED = "continuation_rejected"  # the server refused a continued call; the full body decides
 CONNECTION_LIMIT = "websocket_connection_limit_reached"
 RECONNECTED = "reconnected"  # the connection that held the cache is gone
 

@@ -133,8 +133,7 @@ class WsTransport:
         record.active_transport = NAME
         body = request.body
         forced: str | None = None  # a reason to send the full body, whatever the cache
-        resends = {continuation.PREVIOUS_NOT_FOUND: 1, continuation.CONNECTION_LIMIT: 1}
-        stale_retry = True
+        full_resend = reconnect = stale_retry = True  # each at most once per call
         while True:
             conn = self._connection(url, headers)
             if forced is not None:
@@ -155,16 +154,22 @@ class WsTransport:
                 result = consume(exchange)
             except PixirError as err:
                 code = err.details.get("code")
-                if code == continuation.PREVIOUS_NOT_FOUND and plan.continued and resends[code]:
-                    resends[code] -= 1  # the cache is gone: the full body, same connection
-                    forced = code
-                    continue
                 if code == continuation.CONNECTION_LIMIT:  # the 60-minute cap (SPEC §12.13)
                     self._drop(code)
-                    if resends[code]:
-                        resends[code] -= 1
+                    if reconnect:
+                        reconnect = False
                         forced = code
                         continue
+                elif plan.continued and full_resend and err.kind == "provider_http_error":
+                    # The cache is gone (previous_response_not_found), or the server refused
+                    # the continuation itself: continuation is only an optimisation, so the
+                    # full body decides, on the same connection (a failure evicts the cache).
+                    full_resend = False
+                    if code == continuation.PREVIOUS_NOT_FOUND:
+                        forced = code
+                    else:
+                        forced = continuation.REJECTED
+                    continue
                 elif err.kind == "websocket_closed":
                     self._drop(continuation.RECONNECTED)
                     if reused and progress.frames == 0 and stale_retry:

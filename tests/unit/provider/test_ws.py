@@ -337,3 +337,38 @@ def test_an_interrupt_mid_stream_drops_the_connection(fake):
     provider.close()
     assert result.text == "ok" and fake.ws_connections == 2
     assert result.transport["continuation_reset_reason"] == "reconnected"
+
+
+def test_a_continuation_the_server_refuses_is_resent_whole(fake, monkeypatch):
+    """Continuation is an optimisation: if the server refuses a continued call (here: a
+    continuation that lost the tool result), the full body decides."""
+    from pixir.provider import continuation
+
+    fake.script(tool_step(1), step(text("done")))
+    provider, sleeps = make_provider(fake)
+    loop = Loop(provider)
+    loop.call()
+    monkeypatch.setattr(continuation, "new_items", lambda memory, items: [])
+    result = loop.call()
+    provider.close()
+    assert result.text == "done" and sleeps == []
+    assert result.transport["continuation_reset_reason"] == "continuation_rejected"
+    assert result.transport["continuation_attempted"] is True
+    refused, resent = frames(fake)[1:]
+    assert refused.status == 400 and "previous_response_id" not in wire_json(resent)
+
+
+def test_a_genuine_error_is_still_raised_after_the_full_resend(fake):
+    bad = {
+        "error": {"type": "invalid_request_error", "message": "Invalid 'tools'.", "param": "tools"}
+    }
+    fake.script(tool_step(1), *(step(fault={"type": "http", "status": 400, "body": bad}),) * 2)
+    provider, _ = make_provider(fake)
+    loop = Loop(provider)
+    loop.call()
+    with pytest.raises(PixirError) as err:
+        loop.call()
+    provider.close()
+    assert err.value.kind == "provider_http_error" and err.value.details["status"] == 400
+    assert "Invalid 'tools'." in err.value.message
+    assert len(frames(fake)) == 3  # the continued call, then the full body once
