@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from pixir import debug
@@ -20,18 +21,26 @@ from pixir.provider.request import build_body, new_session_id, options_from_sett
 
 
 def run(args) -> int:
-    if getattr(args, "session", None):
-        raise PixirError(
-            "not_implemented",
-            "`pixir preview --session` is not built yet: it needs the session Log; "
-            "preview a new session's first call by leaving --session out",
-            {"command": "preview", "option": "--session"},
-        )
     settings = settings_for(args)
     workspace = workspace_for(args)
     model = resolve_model(settings, allow_unknown=args.allow_unknown_model)
     kind, credential = credential_for_preview(settings, args.auth)
-    session_id = new_session_id()
+    history: list[dict] = []
+    mode = settings.permission_default
+    if getattr(args, "session", None):
+        # The next call of `pixir resume ID`: the session's History folded from its Log (no
+        # lock taken, nothing written), its recorded model unless -m/PIXIR_MODEL, and never
+        # a wider permission mode than it was started with.
+        from pixir import session as sessions
+
+        explicit = settings.sources.get("model") in ("flag", "env")
+        peeked = sessions.peek(
+            workspace, args.session, model=model if explicit else None, permission_mode=mode
+        )
+        session_id, model, mode = peeked.id, peeked.model, peeked.permission_mode
+        history = peeked.history.input_items()
+    else:
+        session_id = new_session_id()
     options = options_from_settings(
         settings,
         model=model,
@@ -40,8 +49,9 @@ def run(args) -> int:
         workspace=workspace,
         output_schema=load_output_schema(args.output_schema),
     )
+    options = replace(options, permission_mode=mode)
     prompt = prompt_text(args)
-    body = build_body(options, [user_message(prompt)] if prompt else [])
+    body = build_body(options, [*history, user_message(prompt)] if prompt else history)
     url = endpoint(settings, kind)
     headers = preview_headers(settings, kind, session_id, credential)
     if args.json:

@@ -305,7 +305,7 @@ def test_preview_follows_the_mode_and_output_schema_flags(pixir, fake):
     assert fake.requests == []
 
 
-def test_preview_session_is_not_built_yet(pixir):
+def test_preview_of_a_missing_session_is_not_found(pixir):
     result = pixir.run("preview", "--session", "20261121T143000-a1b2c3")
     assert result.code == 2
-    assert "error: not_implemented:" in result.stderr
+    assert "error: not_found:" in result.stderr

@@ -51,9 +51,9 @@ def test_preview_bad_output_schema_is_invalid_arguments(workspace, capsys):
     assert main(["preview", "x", "--output-schema", "missing.json", "--no-stdin"]) == 2
 
 
-def test_preview_session_is_not_implemented(workspace, capsys):
+def test_preview_of_a_missing_session_is_not_found(workspace, capsys):
     assert main(["preview", "--session", "abc"]) == 2
-    assert "not_implemented" in capsys.readouterr().err
+    assert "not_found" in capsys.readouterr().err
 
 
 def test_ping_without_credential_and_with_unknown_model(workspace, capsys):

@@ -1,0 +1,196 @@
+"""Fold Log events into Responses `input` items (SPEC §6.4), one event at a time.
+
+The same `History.add` serves a fresh fold of a Log read from disk and the in-process History
+that grows with every append, so the two cannot drift apart. Each event costs O(1); a
+compaction costs O(items) once.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+
+# What the model is told about a call that never got its result. The fold sends it for an
+# open call; before the next Turn the session appends it as a real result, so a preview
+# from the fold and the request of that Turn carry the same bytes.
+ORPHAN_ERROR = {
+    "kind": "orphan_tool_call",
+    "message": "this tool call never finished (pixir stopped before its result); "
+    "its effect is unknown",
+}
+ORPHAN_OUTPUT = json.dumps({"ok": False, "error": ORPHAN_ERROR}, separators=(",", ":"))
+
+SUMMARY_PREFIX = (
+    "Summary of the earlier part of this conversation (older messages were compacted):\n\n"
+)
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def user_item(text: str) -> dict:
+    return {"role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def assistant_item(text: str) -> dict:
+    content = [{"type": "output_text", "text": text}]
+    return {"type": "message", "role": "assistant", "content": content}
+
+
+def call_item(data: dict) -> dict:
+    arguments = data.get("arguments")
+    if not isinstance(arguments, str):
+        arguments = _compact(data.get("args") or {})
+    return {
+        "type": "function_call",
+        "call_id": data["call_id"],
+        "name": data["name"],
+        "arguments": arguments,
+    }
+
+
+def output_item(call_id: str, output: str) -> dict:
+    return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+class History:
+    """The `input` a request for `model` carries, kept in step with a session's Log."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.items: list[dict] = []
+        self._seqs: list[int] = []  # seq of the event each item came from (for compaction)
+        self._open: dict[str, str] = {}  # call_id → name, calls without an output yet
+        self._answered: set[str] = set()
+        self._pending: list[tuple[int, dict]] = []  # reasoning waiting for its following item
+
+    @classmethod
+    def fold(cls, events, model: str) -> History:
+        """A History from a whole Log (a list or any iterable of events)."""
+        history = cls(model)
+        add = history.add
+        enabled = gc.isenabled()
+        gc.disable()  # only acyclic dicts are made here; GC passes would cost ~30 %
+        try:
+            for event in events:
+                add(event)
+        finally:
+            if enabled:
+                gc.enable()
+        return history
+
+    def add(self, event: dict) -> None:
+        """Extend the History with one Log event (ephemeral and unknown events are ignored)."""
+        handler = _HANDLERS.get(event["type"])
+        if handler is not None:
+            handler(self, event.get("seq", -1), event["data"])
+
+    def input_items(self) -> list[dict]:
+        """The items to send now: every open call closed with a synthetic output, and never
+        a trailing reasoning item (pending reasoning is not included)."""
+        items = list(self.items)
+        for call_id in self._open:
+            items.append(output_item(call_id, ORPHAN_OUTPUT))
+        return items
+
+    def open_calls(self) -> list[tuple[str, str]]:
+        """(call_id, name) of calls with no result yet, oldest first."""
+        return list(self._open.items())
+
+    # -- one handler per event type ---------------------------------------------------------
+
+    def _push(self, seq: int, item: dict) -> None:
+        self.items.append(item)
+        self._seqs.append(seq)
+
+    def _flush_reasoning(self) -> None:
+        for seq, item in self._pending:
+            self._push(seq, item)
+        self._pending.clear()
+
+    def _close_open_calls(self) -> None:
+        for call_id in self._open:
+            self._answered.add(call_id)
+            self._push(self._call_seq(call_id), output_item(call_id, ORPHAN_OUTPUT))
+        self._open.clear()
+
+    def _call_seq(self, call_id: str) -> int:
+        # Only reached for the rare orphan; a synthetic output shares its call's seq so a
+        # compaction that removes the call removes the output too.
+        for index in range(len(self.items) - 1, -1, -1):
+            item = self.items[index]
+            if item.get("type") == "function_call" and item.get("call_id") == call_id:
+                return self._seqs[index]
+        return -1
+
+    def _user_message(self, seq: int, data: dict) -> None:
+        self._close_open_calls()
+        self._pending.clear()  # reasoning followed by a user message is refused by the API
+        self._push(seq, user_item(data.get("text", "")))
+
+    def _assistant_message(self, seq: int, data: dict) -> None:
+        text = data.get("text") or ""
+        if data.get("partial") or not text:
+            self._pending.clear()
+            return
+        self._flush_reasoning()
+        self._push(seq, assistant_item(text))
+
+    def _reasoning(self, seq: int, data: dict) -> None:
+        item = data.get("item")
+        # Encrypted reasoning is bound to the model that produced it (SPEC §12.10).
+        if data.get("model") == self.model and isinstance(item, dict):
+            self._pending.append((seq, item))
+
+    def _tool_call(self, seq: int, data: dict) -> None:
+        call_id = data.get("call_id")
+        if not call_id or call_id in self._open or call_id in self._answered:
+            return
+        self._flush_reasoning()
+        self._push(seq, call_item(data))
+        self._open[call_id] = data.get("name", "")
+
+    def _tool_result(self, seq: int, data: dict) -> None:
+        call_id = data.get("call_id")
+        if call_id not in self._open:
+            return  # no call, or already answered: an unpaired output fails the request
+        self._pending.clear()
+        del self._open[call_id]
+        self._answered.add(call_id)
+        self._push(seq, output_item(call_id, data.get("output", "")))
+
+    def _history_compaction(self, seq: int, data: dict) -> None:
+        covered = data.get("range") or {}
+        low, high = covered.get("from_seq"), covered.get("to_seq")
+        if not isinstance(low, int) or not isinstance(high, int):
+            return
+        pairs = zip(self._seqs, self.items, strict=True)
+        kept = [(s, item) for s, item in pairs if not low <= s <= high]
+        at = next((i for i, (s, _) in enumerate(kept) if s > high), len(kept))
+        kept.insert(at, (seq, user_item(SUMMARY_PREFIX + str(data.get("summary", "")))))
+        self._pending = [(s, item) for s, item in self._pending if not low <= s <= high]
+        self._rebuild(kept)
+
+    def _rebuild(self, kept: list[tuple[int, dict]]) -> None:
+        """Re-derive pairing after items were removed: outputs whose call is gone are dropped."""
+        self.items, self._seqs = [], []
+        self._open, self._answered = {}, set()
+        for seq, item in kept:
+            kind = item.get("type")
+            if kind == "function_call":
+                self._open[item["call_id"]] = item.get("name", "")
+            elif kind == "function_call_output":
+                if item["call_id"] not in self._open:
+                    continue
+                del self._open[item["call_id"]]
+                self._answered.add(item["call_id"])
+            self._push(seq, item)
+
+
+_HANDLERS = {
+    "user_message": History._user_message,
+    "assistant_message": History._assistant_message,
+    "reasoning": History._reasoning,
+    "tool_call": History._tool_call,
+    "tool_result": History._tool_result,
+    "history_compaction": History._history_compaction,
+}

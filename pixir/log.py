@@ -1,0 +1,344 @@
+"""The session Log (SPEC §6): an append-only JSONL file, one Event per line, with one writer
+per session held by an exclusive `flock` for the writer's lifetime.
+
+Writes are one `os.write` of one whole line on an `O_APPEND` descriptor (nothing buffered in
+the process, so every event is flushed as it is appended); `sync()` fsyncs and is called per
+step and per Turn, not per event (an fsync costs ~170 µs). A process killed mid-write leaves a
+torn last line: readers ignore it, and the next writer terminates it and appends a
+`log_repaired` event naming that line, which readers then skip (see docs/log.md).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import gc
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from pixir.errors import PixirError
+
+CANONICAL = frozenset(
+    {
+        "session_started",
+        "user_message",
+        "assistant_message",
+        "reasoning",
+        "tool_call",
+        "tool_result",
+        "provider_usage",
+        "turn_failed",
+        "turn_interrupted",
+        "history_compaction",
+        "permission_decision",
+        "log_repaired",
+    }
+)
+EPHEMERAL = frozenset({"text_delta", "reasoning_delta", "status", "retry"})
+
+SESSION_ID_LENGTH = len("20261121T143000-a1b2c3")
+PARSE_CHUNK = 1 << 16
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def new_session_id(now: float | None = None) -> str:
+    """`20261121T143000-a1b2c3`: UTC time, then 3 random bytes in hex (SPEC §6.1)."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{os.urandom(3).hex()}"
+
+
+def is_session_id(text: str) -> bool:
+    """True for a well-formed session id (which also makes it a safe file name)."""
+    return (
+        len(text) == SESSION_ID_LENGTH
+        and text[8] == "T"
+        and text[15] == "-"
+        and text[:8].isdigit()
+        and text[9:15].isdigit()
+        and all(c in "0123456789abcdef" for c in text[16:])
+    )
+
+
+def timestamp(now: float | None = None) -> str:
+    """ISO-8601 UTC with microseconds: `2026-11-21T14:30:00.123456Z`."""
+    now = time.time() if now is None else now
+    seconds = int(now)
+    micros = int((now - seconds) * 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+
+
+def encode_line(event: dict) -> bytes:
+    """One event as one `\\n`-terminated UTF-8 line. Lone surrogates (undecodable bytes that
+    slipped into a string) are written as JSON escapes rather than failing the append."""
+    try:
+        return (_dumps(event) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (_dumps_ascii(event) + "\n").encode("ascii")
+
+
+class Log:
+    """The writer of one session's Log. Create with `Log.create` or `Log.open`; holds the
+    session's lock until `close()` or process exit."""
+
+    def __init__(self, path: Path, fd: int, session_id: str, next_seq: int) -> None:
+        self.path = path
+        self.session_id = session_id
+        self.next_seq = next_seq
+        self._fd = fd
+
+    @classmethod
+    def create(cls, path: Path, session_id: str) -> Log:
+        """A new, empty, locked Log at `path` (which must not exist)."""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        _lock(fd, path, session_id)
+        _fsync_dir(path.parent)
+        return cls(path, fd, session_id, 0)
+
+    @classmethod
+    def open(
+        cls, path: Path, session_id: str, skip: frozenset[str] = frozenset()
+    ) -> tuple[Log, list[dict]]:
+        """Lock an existing Log for writing and return it with its events (except those of
+        the types in `skip`, left unparsed). A torn last line is terminated and recorded
+        first, so what is returned is what every later reader sees."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise not_found(session_id) from None
+        try:
+            _lock(fd, path, session_id)
+            data = _read_all(fd)
+            log = cls(path, fd, session_id, 0)
+            torn_line = None
+            if data and not data.endswith(b"\n"):
+                torn = data[data.rfind(b"\n") + 1 :]
+                if _whole_event(torn):
+                    data += b"\n"  # only the newline was missing: a complete event now
+                else:
+                    torn_line = data.count(b"\n") + 1
+                os.write(fd, b"\n")
+            events = parse(data, path, skip)  # (a torn line, unterminated here, is ignored)
+            log.next_seq = _next_seq(data, events)
+            if torn_line is not None:
+                repaired = {"line": torn_line, "bytes": len(torn)}
+                events.append(log.append("log_repaired", repaired))
+                log.sync()
+        except BaseException:
+            os.close(fd)
+            raise
+        return log, events
+
+    def append(self, type_: str, data: dict) -> dict:
+        """Write one canonical event and return it (the full envelope)."""
+        seq = self.next_seq
+        event = {
+            "id": os.urandom(8).hex(),
+            "session_id": self.session_id,
+            "seq": seq,
+            "ts": timestamp(),
+            "type": type_,
+            "data": data,
+        }
+        line = encode_line(event)
+        view = memoryview(line)
+        while view:  # a regular file writes everything unless the disk is full
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.next_seq = seq + 1
+        return event
+
+    def sync(self) -> None:
+        """Make everything appended so far durable (per step and per Turn)."""
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Release the lock. Idempotent."""
+        if self._fd >= 0:
+            try:
+                os.close(self._fd)
+            finally:
+                self._fd = -1
+
+
+def not_found(session_id: str) -> PixirError:
+    return PixirError(
+        "not_found",
+        f"no session {session_id!r} in this workspace",
+        {"session_id": session_id},
+        hint="`pixir sessions` lists this workspace's sessions",
+    )
+
+
+def _lock(fd: int, path: Path, session_id: str) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise PixirError(
+                "session_busy",
+                f"session {session_id} is in use by another pixir process",
+                {"session_id": session_id, "path": str(path)},
+                hint="wait for it to finish, or start a new session",
+            ) from None
+        raise
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, max(size - offset, 1 << 16), offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _next_seq(data: bytes, events: list[dict]) -> int:
+    """One past the seq of the last complete line (which `skip` may have left unparsed)."""
+    end = data.rfind(b"\n")
+    last = _event_or_none(data[data.rfind(b"\n", 0, end) + 1 : end]) if end > 0 else None
+    if last is None and events:
+        last = events[-1]
+    if last is None:
+        return 0
+    seq = last.get("seq")
+    return seq + 1 if isinstance(seq, int) else len(events)
+
+
+def _whole_event(raw: bytes) -> bool:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "type" in value and "data" in value
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def read_events(path: Path) -> list[dict]:
+    """Every complete event of a Log, without taking the lock (for `log`, `sessions`)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise not_found(path.stem) from None
+    return parse(data, path)
+
+
+def parse(
+    data: bytes, path: Path | str = "<log>", skip: frozenset[str] = frozenset()
+) -> list[dict]:
+    """Events of a Log's bytes: a final line without `\\n` is ignored (torn), a line named by
+    the `log_repaired` event right after it is skipped, any other bad line is an error that
+    names the file and line. Lines whose envelope names a type in `skip` are not decoded
+    (resume has no use for `provider_usage`, the heaviest events to decode)."""
+    end = data.rfind(b"\n")
+    if end < 0:
+        return []
+    events: list[dict] = []
+    extend, loads = events.extend, json.loads
+    marker = _type_marker(skip)
+    # Fast path: JSONL lines joined by commas are a JSON array, so one json.loads per ~64 KiB
+    # of lines (cache-sized pieces beat one huge call by a third). The cyclic GC is paused:
+    # the events are acyclic, and its passes over a growing heap cost another third.
+    # Per-line parsing only when a piece fails, to name the culprit.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = 0
+        while start < end:
+            stop = (
+                end if end - start <= PARSE_CHUNK else data.rfind(b"\n", start, start + PARSE_CHUNK)
+            )
+            if stop <= start:  # one line longer than a piece
+                stop = data.find(b"\n", start + PARSE_CHUNK)
+            piece = data[start:stop]
+            if marker is None:
+                piece = piece.replace(b"\n", b",")
+            else:
+                match = marker.match
+                piece = b",".join([line for line in piece.split(b"\n") if not match(line)])
+            try:
+                extend(loads(b"[" + piece + b"]"))
+            except ValueError:
+                return _parse_lines(data[:end].split(b"\n"), path)
+            start = stop + 1
+    finally:
+        if enabled:
+            gc.enable()
+    for event in events:
+        if type(event) is not dict or "type" not in event or type(event.get("data")) is not dict:
+            return _parse_lines(data[:end].split(b"\n"), path)
+    return events
+
+
+def _type_marker(skip: frozenset[str]):
+    """A regex matching the start of a line pixir wrote for an event of a type in `skip`
+    (None when nothing is skipped): the envelope keys come in a fixed order, so the type is
+    recognised before any data, which could contain the same text."""
+    if not skip:
+        return None
+    names = b"|".join(re.escape(name.encode()) for name in sorted(skip))
+    return re.compile(
+        rb'\{"id":"[0-9a-f]{16}","session_id":"[^"]*","seq":\d+,"ts":"[^"]*","type":"(?:'
+        + names
+        + rb')"'
+    )
+
+
+def _parse_lines(lines: list[bytes], path: Path | str) -> list[dict]:
+    events: list[dict] = []
+    skip: int | None = None
+    for number, raw in enumerate(lines, 1):
+        if number == skip or not raw.strip():
+            continue
+        event = _event_or_none(raw)
+        if event is None:
+            following = _event_or_none(lines[number]) if number < len(lines) else None
+            if (
+                following is not None
+                and following.get("type") == "log_repaired"
+                and following.get("data", {}).get("line") == number
+            ):
+                continue
+            raise PixirError(
+                "corrupt_log",
+                f"{path}: line {number} is not a valid Log event",
+                {"path": str(path), "line": number},
+                hint="the Log was changed by something other than pixir; move the file away "
+                "or fix that line",
+            )
+        events.append(event)
+    return events
+
+
+def _event_or_none(raw: bytes) -> dict | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        return None
+    if not isinstance(value.get("data"), dict):
+        return None
+    return value

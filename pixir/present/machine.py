@@ -1,0 +1,62 @@
+"""Presenters for programs: `--json` (one object at the end) and `--jsonl` (every Event as a
+JSON line as it happens, then the same object). Shapes of SPEC §8."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from pixir.interrupt import OutputClosed
+
+
+def result_object(outcome, session_id: str, model: str, resume_command: str) -> dict:
+    """The `--json` object of a one-shot Turn."""
+    body = {
+        "ok": outcome.status == "completed",
+        "status": outcome.status,
+        "kind": "one_shot_turn",
+        "session_id": session_id,
+        "output": outcome.output,
+        "usage": outcome.usage,
+        "model": model,
+        "steps": outcome.steps,
+        "resume_command": resume_command,
+    }
+    if outcome.error is not None:
+        body["error"] = outcome.error.to_dict()
+    body["exit_code"] = outcome.exit_code
+    return body
+
+
+class JsonPresenter:
+    """Nothing while the Turn runs; one JSON object on stdout at the end."""
+
+    def __init__(self, out=None) -> None:
+        self.out = out or sys.stdout
+        self.closed = False
+
+    def __call__(self, event: dict) -> None:
+        pass
+
+    def write_line(self, obj: dict) -> None:
+        if self.closed:
+            return
+        try:
+            self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            self.closed = True
+            raise OutputClosed from None
+
+    def finish(self, outcome, *, session_id: str, model: str, resume_command: str) -> None:
+        try:
+            self.write_line(result_object(outcome, session_id, model, resume_command))
+        except OutputClosed:
+            pass
+
+
+class JsonlPresenter(JsonPresenter):
+    """Every Event, canonical and ephemeral, as one JSON line; the result object last."""
+
+    def __call__(self, event: dict) -> None:
+        self.write_line(event)

@@ -1,0 +1,237 @@
+"""Sessions (SPEC §6.5): create, find, resume and list the Logs of a workspace. An open
+Session owns its Log's lock and a History kept in step with every append."""
+
+from __future__ import annotations
+
+import gc
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixir import __version__, paths
+from pixir.errors import PixirError
+from pixir.history import History
+from pixir.interrupt import shielded
+from pixir.log import Log, is_session_id, new_session_id, not_found, read_events
+from pixir.tools.permissions import narrowest
+
+# Events a resume need not decode: the fold ignores them, and usage records are the
+# heaviest lines to parse (a fifth of the events of a tool loop).
+NOT_FOLDED = frozenset({"provider_usage"})
+
+
+@dataclass
+class Session:
+    """One session open for writing: its Log (locked), its History, and what it runs with."""
+
+    id: str
+    workspace: Path
+    log: Log
+    history: History
+    model: str
+    permission_mode: str
+    started: dict  # the session_started data
+
+    def append(self, type_: str, data: dict) -> dict:
+        """Append a canonical event and fold it into the History, as one step that a first
+        Ctrl-C cannot split."""
+        with shielded:
+            event = self.log.append(type_, data)
+            self.history.add(event)
+        return event
+
+    def sync(self) -> None:
+        self.log.sync()
+
+    def close(self) -> None:
+        self.log.close()
+
+    @property
+    def path(self) -> Path:
+        return self.log.path
+
+
+def create(workspace: Path, *, model: str, transport: str, permission_mode: str) -> Session:
+    """A new session with its `session_started` event written and synced."""
+    folder = paths.ensure_sessions_dir(workspace)
+    for _ in range(5):  # 3 random bytes per second: a collision is rare, retrying is cheap
+        session_id = new_session_id()
+        try:
+            log = Log.create(folder / f"{session_id}.jsonl", session_id)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise PixirError("internal", "could not allocate a new session id")
+    started = {
+        "workspace": str(workspace),
+        "model": model,
+        "transport": transport,
+        "permission_mode": permission_mode,
+        "pixir_version": __version__,
+    }
+    session = Session(session_id, workspace, log, History(model), model, permission_mode, started)
+    session.append("session_started", started)
+    session.sync()
+    return session
+
+
+def resume(
+    workspace: Path, ref: str | None, *, model: str | None, permission_mode: str
+) -> tuple[Session, list[dict]]:
+    """Open an existing session for writing (`ref` None: the most recent one). `model` None
+    keeps the session's recorded model; the permission mode is never wider than the recorded
+    one. Returns the session and the events read, `provider_usage` excepted."""
+    session_id = find(workspace, ref)
+    path = paths.sessions_dir(workspace) / f"{session_id}.jsonl"
+    log, events = Log.open(path, session_id, skip=NOT_FOLDED)
+    try:
+        started = next((e["data"] for e in events if e["type"] == "session_started"), {})
+        recorded_model = started.get("model")
+        active_model = model or recorded_model
+        if not active_model:
+            raise PixirError("corrupt_log", f"{path}: no session_started event with a model")
+        mode = narrowest(started.get("permission_mode"), permission_mode)
+        history = History.fold(events, active_model)
+        # What was just loaded lives as long as the process: keep the cyclic GC from walking
+        # it again on every later collection.
+        gc.freeze()
+    except BaseException:
+        log.close()
+        raise
+    return Session(session_id, workspace, log, history, active_model, mode, started), events
+
+
+@dataclass
+class Peek:
+    """A session as the next Turn would see it, read without its lock."""
+
+    id: str
+    model: str
+    permission_mode: str
+    history: History
+
+
+def peek(
+    workspace: Path, ref: str | None, *, model: str | None = None, permission_mode: str = "auto"
+) -> Peek:
+    """A session read without taking its lock and without writing anything (for `pixir
+    preview --session`), with the model and permission mode a resume would use. Calls left
+    open are closed in the History exactly as the next Turn will close them."""
+    session_id, events = events_of(workspace, ref)
+    started = next((e["data"] for e in events if e["type"] == "session_started"), {})
+    active = model or started.get("model")
+    if not active:
+        raise PixirError("corrupt_log", f"session {session_id} has no session_started model")
+    mode = narrowest(started.get("permission_mode"), permission_mode)
+    return Peek(session_id, active, mode, History.fold(events, active))
+
+
+def find(workspace: Path, ref: str | None) -> str:
+    """The session id `ref` names: an exact id, a unique prefix, or None for the most
+    recently active session."""
+    folder = paths.sessions_dir(workspace)
+    if ref is not None and is_session_id(ref):
+        if not (folder / f"{ref}.jsonl").is_file():
+            raise not_found(ref)
+        return ref
+    names = _session_files(folder)
+    if ref is None:
+        if not names:
+            raise PixirError(
+                "not_found",
+                "no sessions in this workspace yet",
+                {"workspace": str(workspace)},
+                hint='start one with `pixir "your task"`',
+            )
+        return max(names, key=lambda p: (p.stat().st_mtime, p.stem)).stem
+    matches = [p.stem for p in names if p.stem.startswith(ref)] if ref else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise PixirError(
+            "invalid_arguments",
+            f"{ref!r} matches {len(matches)} sessions: {', '.join(sorted(matches)[:5])}",
+            {"matches": sorted(matches)},
+        )
+    raise not_found(ref)
+
+
+def _session_files(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.suffix == ".jsonl" and is_session_id(p.stem)]
+    except FileNotFoundError:
+        return []
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+USER_MESSAGE = b'"type":"user_message"'
+
+
+@dataclass
+class SessionInfo:
+    id: str
+    path: Path
+    started: str | None
+    last_activity: str | None
+    turns: int
+    first_prompt: str
+    model: str | None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "started": self.started,
+            "last_activity": self.last_activity,
+            "turns": self.turns,
+            "first_prompt": self.first_prompt,
+            "model": self.model,
+            "path": str(self.path),
+        }
+
+
+def list_sessions(workspace: Path) -> list[SessionInfo]:
+    """This workspace's sessions, most recent activity first. Cheap per session: one read,
+    a byte count of user messages, and three lines parsed."""
+    infos = [_info(path) for path in _session_files(paths.sessions_dir(workspace))]
+    return sorted(infos, key=lambda i: (i.last_activity or "", i.id), reverse=True)
+
+
+def _info(path: Path) -> SessionInfo:
+    data = path.read_bytes()
+    end = data.rfind(b"\n")
+    first = _line_event(data, 0)
+    last = _line_event(data, data.rfind(b"\n", 0, end) + 1) if end > 0 else None
+    at = data.find(USER_MESSAGE)
+    prompt_event = _line_event(data, data.rfind(b"\n", 0, at) + 1) if at >= 0 else None
+    prompt = ""
+    if prompt_event is not None:
+        prompt = " ".join(str(prompt_event["data"].get("text", "")).split())
+    started = first.get("data", {}) if first and first.get("type") == "session_started" else {}
+    return SessionInfo(
+        id=path.stem,
+        path=path,
+        started=first.get("ts") if first else None,
+        last_activity=last.get("ts") if last else None,
+        turns=data.count(USER_MESSAGE),
+        first_prompt=prompt,
+        model=started.get("model"),
+    )
+
+
+def _line_event(data: bytes, start: int) -> dict | None:
+    end = data.find(b"\n", start)
+    if end < 0:
+        return None
+    try:
+        value = json.loads(data[start:end])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def events_of(workspace: Path, ref: str | None) -> tuple[str, list[dict]]:
+    """(session id, events) of a session, read without the lock (for `pixir log`)."""
+    session_id = find(workspace, ref)
+    return session_id, read_events(paths.sessions_dir(workspace) / f"{session_id}.jsonl")

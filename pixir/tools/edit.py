@@ -1,0 +1,180 @@
+"""`edit {path, old_string, new_string, replace_all?}` (SPEC §7.2): replace an exact, unique
+match (or every match with `replace_all`); if there is no exact match, a match that ignores
+whitespace runs and curly quotes is used when it is unique. The file keeps its line endings
+and BOM, is replaced atomically, and the result carries a short unified diff."""
+
+from __future__ import annotations
+
+import difflib
+
+from pixir.tools.result import ToolFailure, ToolResult
+from pixir.tools.workspace import atomic_write, display_path, resolve_for_write
+
+BOM = b"\xef\xbb\xbf"
+DIFF_MAX_LINES = 120
+# Horizontal whitespace: space, tab, no-break and the typographic spaces.
+HSPACE = frozenset(" \t\u00a0\u202f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+QUOTES = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+}
+
+
+def run(args: dict, ctx) -> ToolResult:
+    old, new = args.get("old_string"), args.get("new_string")
+    replace_all = args.get("replace_all", False)
+    if not isinstance(old, str) or not isinstance(new, str):
+        raise ToolFailure("invalid_arguments", "old_string and new_string must be strings")
+    if not isinstance(replace_all, bool):
+        raise ToolFailure("invalid_arguments", "replace_all must be true or false")
+    if not old:
+        raise ToolFailure(
+            "invalid_arguments", "old_string is empty; use write to create or replace a file"
+        )
+    if old == new:
+        raise ToolFailure("invalid_arguments", "old_string and new_string are identical")
+    target = resolve_for_write(ctx.workspace, args.get("path"))
+    shown = display_path(ctx.workspace, target)
+    raw = _read(target, shown)
+    bom = raw.startswith(BOM)
+    try:
+        text = raw[len(BOM) if bom else 0 :].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ToolFailure(
+            "not_text", f"{shown} is not UTF-8 text; edit refuses to re-encode it"
+        ) from None
+    if "\0" in text[:8192]:
+        raise ToolFailure("binary_file", f"{shown} looks like a binary file")
+
+    crlf = uses_crlf(text)
+    old_f, new_f = with_line_endings(old, crlf), with_line_endings(new, crlf)
+    count = text.count(old_f)
+    fuzzy = False
+    if count == 0:
+        start, end = fuzzy_span(text, old_f, shown)
+        updated = text[:start] + new_f + text[end:]
+        count, fuzzy = 1, True
+    elif count > 1 and not replace_all:
+        raise ToolFailure(
+            "not_unique",
+            f"old_string occurs {count} times in {shown}; include more surrounding lines to "
+            "make it unique, or set replace_all to change every occurrence",
+            count=count,
+        )
+    else:
+        updated = text.replace(old_f, new_f) if replace_all else text.replace(old_f, new_f, 1)
+
+    try:
+        atomic_write(target, (BOM if bom else b"") + updated.encode("utf-8"))
+    except OSError as exc:
+        raise ToolFailure("io_error", f"cannot write {shown}: {exc.strerror}") from None
+    diff, added, removed = unified_diff(text, updated, shown)
+    how = " (matched after normalising whitespace and quotes)" if fuzzy else ""
+    plural = "s" if count != 1 else ""
+    output = f"Edited {shown}: {count} replacement{plural}{how}.\n{diff}"
+    return ToolResult(True, output, summary=f"+{added} −{removed}")
+
+
+def _read(target, shown: str) -> bytes:
+    try:
+        return target.read_bytes()
+    except FileNotFoundError:
+        raise ToolFailure(
+            "not_found", f"{shown} does not exist; use write to create a new file"
+        ) from None
+    except IsADirectoryError:
+        raise ToolFailure("is_directory", f"{shown} is a directory") from None
+    except OSError as exc:
+        raise ToolFailure("io_error", f"cannot read {shown}: {exc.strerror}") from None
+
+
+def uses_crlf(text: str) -> bool:
+    """True when CRLF is the file's dominant line ending."""
+    crlf = text.count("\r\n")
+    return crlf > 0 and crlf >= text.count("\n") - crlf
+
+
+def with_line_endings(text: str, crlf: bool) -> str:
+    """`text` with the file's line ending (the model usually sends `\\n`)."""
+    text = text.replace("\r\n", "\n")
+    return text.replace("\n", "\r\n") if crlf else text
+
+
+def normalise(text: str) -> tuple[str, list[int], list[int]]:
+    """`text` with horizontal whitespace runs as one space (dropped at line ends), CRs
+    dropped and curly quotes straightened; plus, per output character, the [start, end)
+    span of the original characters it stands for."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in HSPACE:
+            j = i + 1
+            while j < n and text[j] in HSPACE:
+                j += 1
+            if j < n and text[j] not in "\r\n":
+                out.append(" ")
+                starts.append(i)
+                ends.append(j)
+            i = j
+            continue
+        if c != "\r":
+            out.append(QUOTES.get(c, c))
+            starts.append(i)
+            ends.append(i + 1)
+        i += 1
+    return "".join(out), starts, ends
+
+
+def fuzzy_span(text: str, old: str, shown: str) -> tuple[int, int]:
+    """The original [start, end) of the one normalised match of `old`, or a failure."""
+    norm_old = normalise(old)[0]
+    if norm_old.strip():
+        norm_text, starts, ends = normalise(text)
+        count = norm_text.count(norm_old)
+        if count == 1:
+            at = norm_text.find(norm_old)
+            return starts[at], ends[at + len(norm_old) - 1]
+        if count > 1:
+            raise ToolFailure(
+                "not_unique",
+                f"old_string does not occur exactly in {shown}, and ignoring whitespace and "
+                f"quotes it occurs {count} times; copy the exact text, with more surrounding "
+                "lines",
+                count=count,
+            )
+    raise ToolFailure(
+        "no_match",
+        f"old_string was not found in {shown} (neither exactly nor ignoring whitespace and "
+        "quote differences); read the file again and copy the text exactly",
+    )
+
+
+def unified_diff(before: str, after: str, shown: str) -> tuple[str, int, int]:
+    """A short unified diff (cut after DIFF_MAX_LINES lines) and the added/removed counts."""
+    lines = list(
+        difflib.unified_diff(
+            before.replace("\r\n", "\n").splitlines(),
+            after.replace("\r\n", "\n").splitlines(),
+            f"a/{shown}",
+            f"b/{shown}",
+            n=3,
+            lineterm="",
+        )
+    )
+    added = sum(1 for line in lines[2:] if line.startswith("+"))
+    removed = sum(1 for line in lines[2:] if line.startswith("-"))
+    if len(lines) > DIFF_MAX_LINES:
+        cut = len(lines) - DIFF_MAX_LINES
+        lines = [*lines[:DIFF_MAX_LINES], f"[... diff cut: {cut} more lines ...]"]
+    return "\n".join(lines), added, removed

@@ -1,0 +1,165 @@
+"""Permission modes (SPEC §7.3): `auto` allows every tool; `read_only` refuses write/edit and
+allows bash only for a small allow-list of read-only commands without shell operators; `ask`
+asks y/N on the terminal before each write, edit or bash (refused without a terminal)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MODES = ("auto", "ask", "read_only")
+# Narrower modes first: resuming may narrow the recorded mode, never widen it.
+_WIDTH = {"read_only": 0, "ask": 1, "auto": 2}
+ALWAYS_ALLOWED = frozenset({"read", "update_plan"})
+
+READ_ONLY_COMMANDS = frozenset(
+    {
+        "basename",
+        "cat",
+        "cmp",
+        "diff",
+        "dirname",
+        "du",
+        "echo",
+        "file",
+        "find",
+        "git",
+        "grep",
+        "head",
+        "ls",
+        "nl",
+        "pwd",
+        "realpath",
+        "rg",
+        "stat",
+        "tail",
+        "tree",
+        "wc",
+        "which",
+    }
+)
+GIT_READ_ONLY = frozenset(
+    {"status", "log", "diff", "show", "ls-files", "blame", "rev-parse", "grep", "describe"}
+)
+# Options that make an allowed command write files or run other programs.
+FORBIDDEN_OPTIONS = {
+    "find": ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprintf", "-fls"),
+    "rg": ("--pre",),
+    "tree": ("-o",),
+    "file": ("-C", "--compile"),
+    "git": ("--output", "--ext-diff"),
+}
+# Outside quotes these are shell syntax (operators, redirections, expansions, grouping).
+SHELL_META = frozenset(";&|<>$`\\(){}!\n\r")
+# Inside double quotes these still expand.
+DOUBLE_QUOTE_META = frozenset("$`\\!")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one tool call. `ends_turn`: a refusal in ask mode stops the Turn."""
+
+    allowed: bool
+    decision: str  # "allowed" | "approved" | "denied"
+    reason: str = ""
+    ends_turn: bool = False
+
+
+# Asks the user; returns True (yes), False (no), or None when there is no terminal to ask on.
+Asker = Callable[[str], "bool | None"]
+
+
+def narrowest(recorded: str | None, requested: str) -> str:
+    """The mode to use when resuming: the requested one unless it is wider than the one the
+    session was started with."""
+    if recorded not in _WIDTH:
+        return requested
+    return recorded if _WIDTH[recorded] < _WIDTH[requested] else requested
+
+
+def check(mode: str, name: str, args: dict, ask: Asker | None = None) -> Decision:
+    """May this call run in `mode`? `ask` is only consulted in ask mode."""
+    if mode == "auto" or name in ALWAYS_ALLOWED:
+        return Decision(True, "allowed")
+    if mode == "read_only":
+        if name == "bash":
+            problem = read_only_command_problem(args.get("command"))
+            if problem is None:
+                return Decision(True, "allowed")
+            return Decision(False, "denied", f"read-only mode: {problem}")
+        return Decision(False, "denied", f"read-only mode: {name} is not allowed")
+    if mode == "ask":
+        answer = ask(question(name, args)) if ask is not None else None
+        if answer is None:
+            return Decision(
+                False,
+                "denied",
+                f"ask mode needs a terminal to confirm {name}, and there is none",
+                ends_turn=True,
+            )
+        if answer:
+            return Decision(True, "approved")
+        return Decision(False, "denied", f"the user declined {name}", ends_turn=True)
+    return Decision(False, "denied", f"unknown permission mode {mode!r}", ends_turn=True)
+
+
+def question(name: str, args: dict) -> str:
+    """The y/N question of ask mode."""
+    if name == "bash":
+        return f"run `{args.get('command', '')}`?"
+    if name == "write":
+        size = len(str(args.get("content", "")).encode("utf-8", "replace"))
+        return f"write {args.get('path')} ({size} bytes)?"
+    if name == "edit":
+        return f"edit {args.get('path')}?"
+    return f"run {name}?"
+
+
+def read_only_command_problem(command: object) -> str | None:
+    """None when `command` is a plain read-only command, else why it is not."""
+    if not isinstance(command, str) or not command.strip():
+        return "empty command"
+    meta = _unquoted_meta(command)
+    if meta is not None:
+        return (
+            f"only simple commands without shell operators are allowed (found {meta!r}); "
+            "no pipes, redirections, ; && || $() or backticks"
+        )
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return f"cannot parse the command ({exc})"
+    program = words[0]
+    if program not in READ_ONLY_COMMANDS:
+        allowed = ", ".join(sorted(READ_ONLY_COMMANDS))
+        return f"{program!r} is not on the read-only allow-list ({allowed})"
+    for word in words[1:]:
+        for option in FORBIDDEN_OPTIONS.get(program, ()):
+            if word == option or word.startswith(option + "="):
+                return f"{program} {option} can write files or run programs"
+    if program == "git":
+        sub = words[1] if len(words) > 1 else ""
+        if sub not in GIT_READ_ONLY:
+            return f"only read-only git subcommands ({', '.join(sorted(GIT_READ_ONLY))})"
+    return None
+
+
+def _unquoted_meta(command: str) -> str | None:
+    quote = None
+    for char in command:
+        if quote == "'":
+            if char == "'":
+                quote = None
+            elif char in "\n\r":
+                return char
+        elif quote == '"':
+            if char == '"':
+                quote = None
+            elif char in DOUBLE_QUOTE_META or char in "\n\r":
+                return char
+        elif char in "'\"":
+            quote = char
+        elif char in SHELL_META:
+            return char
+    return None

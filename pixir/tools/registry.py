@@ -1,0 +1,92 @@
+"""The tools by name: argument checking against their schemas, then the implementation.
+Every expected failure comes back as a failed ToolResult for the model; only Ctrl-C escapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixir.tools import bash, edit, plan, read, write
+from pixir.tools.result import ToolFailure, ToolResult, failed
+from pixir.tools.schemas import TOOLS
+
+RUNNERS = {
+    "read": read.run,
+    "write": write.run,
+    "edit": edit.run,
+    "bash": bash.run,
+    "update_plan": plan.run,
+}
+PARAMETERS = {tool["name"]: tool["parameters"] for tool in TOOLS}
+_TYPES = {
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+    "number": (int, float),
+}
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What the tools need to know about the session they run in."""
+
+    workspace: Path
+    bash_timeout_ms: int = 120_000
+    bash_timeout_max_ms: int = 600_000
+
+
+def run_tool(name: str, args: object, ctx: ToolContext) -> ToolResult:
+    """Run one call. Raises only KeyboardInterrupt (ToolInterrupted from bash)."""
+    runner = RUNNERS.get(name)
+    if runner is None:
+        known = ", ".join(RUNNERS)
+        return failed("unknown_tool", f"there is no tool named {name!r}; tools: {known}")
+    problem = schema_problem(PARAMETERS[name], args, "arguments")
+    if problem:
+        return failed("invalid_arguments", problem)
+    try:
+        return runner(args, ctx)
+    except ToolFailure as failure:
+        return failure.result()
+    except OSError as exc:
+        return failed("io_error", f"{name}: {exc.strerror or exc}")
+    except Exception as exc:  # a bug in a tool must not end the session; the model is told
+        return failed("tool_crashed", f"{name} failed unexpectedly: {type(exc).__name__}: {exc}")
+
+
+def schema_problem(schema: dict, value: object, where: str) -> str | None:
+    """The first way `value` breaks the (small) JSON Schema subset our tools use, or None."""
+    kind = schema.get("type")
+    expected = _TYPES.get(kind)
+    if expected is not None:
+        if isinstance(value, bool) and kind in ("integer", "number"):
+            return f"{where} must be an {kind}"
+        if not isinstance(value, expected):
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"{where} must be {article} {kind}"
+    if "enum" in schema and value not in schema["enum"]:
+        return f"{where} must be one of {', '.join(map(str, schema['enum']))}"
+    if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
+        return f"{where} must be >= {schema['minimum']}"
+    if kind == "object":
+        properties = schema.get("properties", {})
+        for key in schema.get("required", ()):
+            if key not in value:
+                return f"{where} is missing the required field {key!r}"
+        if schema.get("additionalProperties") is False:
+            extra = sorted(set(value) - set(properties))
+            if extra:
+                return f"{where} has unknown field(s) {', '.join(map(repr, extra))}"
+        for key, sub in properties.items():
+            if key in value and value[key] is not None:
+                problem = schema_problem(sub, value[key], key)
+                if problem:
+                    return problem
+    if kind == "array" and "items" in schema:
+        for index, item in enumerate(value):
+            problem = schema_problem(schema["items"], item, f"{where}[{index}]")
+            if problem:
+                return problem
+    return None

@@ -1,0 +1,331 @@
+"""One Turn (SPEC §7.1): append the user's message, then per step build the request from the
+History, stream it, append `provider_usage` and the output items in arrival order (running
+each tool call as it comes), until a call returns no function calls.
+
+Every Event goes to `emit(event)`; canonical ones are appended to the Log (and folded into
+the History) first. Ctrl-C, a closed stdout and provider errors all end the Turn with a
+consistent Log: partial text kept as a partial message, no call left without a result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pixir.errors import PixirError
+from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
+from pixir.interrupt import OutputClosed
+from pixir.session import Session
+from pixir.tools import permissions
+from pixir.tools.registry import ToolContext, run_tool
+from pixir.tools.result import ToolInterrupted, ToolResult, failed
+
+Emit = Callable[[dict], None]
+USAGE_KEYS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "total_tokens")
+STATUS_EXIT = {"completed": 0, "incomplete": 6, "interrupted": 130}
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass
+class TurnOutcome:
+    """How a Turn ended. `status`: completed | incomplete | interrupted | error | timed_out."""
+
+    status: str
+    output: str | None = None
+    steps: int = 0
+    usage: dict = field(default_factory=dict)
+    error: PixirError | None = None
+    reason: str | None = None  # why an interrupted Turn stopped: "sigint" | "broken_pipe"
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return self.error.exit_code
+        return STATUS_EXIT.get(self.status, 1)
+
+
+def empty_usage() -> dict:
+    return dict.fromkeys(USAGE_KEYS, 0)
+
+
+class Turn:
+    """Runs Turns of one open Session against one Provider.
+
+    `build_request(input_items) -> body` shapes the request (provider.request.build_body with
+    this session's options); `provider.stream(body, on_delta) -> Result` makes the call.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        provider,
+        build_request: Callable[[list], dict],
+        tools: ToolContext,
+        emit: Emit,
+        *,
+        max_steps: int = 256,
+        ask: permissions.Asker | None = None,
+    ) -> None:
+        self.session = session
+        self.provider = provider
+        self.build_request = build_request
+        self.tools = tools
+        self.emit = emit
+        self.max_steps = max_steps
+        self.ask = ask
+        self._partial: list[str] = []  # text streamed by the call in flight
+        self._usage = empty_usage()
+        self._steps = 0
+        self._ephemeral_head = {"session_id": session.id}
+
+    # -- events ------------------------------------------------------------------------------
+
+    def append(self, type_: str, data: dict) -> dict:
+        event = self.session.append(type_, data)
+        self.emit(event)
+        return event
+
+    def ephemeral(self, type_: str, data: dict) -> None:
+        self.emit({"type": type_, **self._ephemeral_head, "data": data})
+
+    def on_delta(self, delta: tuple) -> None:
+        """The Provider's callback: streamed text/reasoning, and retries (a retry re-sends the
+        whole request, so text streamed by the failed attempt is forgotten)."""
+        kind, payload = delta
+        if kind == "text":
+            self._partial.append(payload)
+            self.ephemeral("text_delta", {"chunk": payload})
+        elif kind == "reasoning":
+            self.ephemeral("reasoning_delta", {"chunk": payload})
+        elif kind == "retry":
+            self._partial.clear()
+            info = payload if isinstance(payload, dict) else {}
+            self.ephemeral(
+                "retry",
+                {
+                    "attempt": info.get("attempt"),
+                    "delay_s": info.get("delay_s"),
+                    "error_kind": info.get("error_kind"),
+                    "message": info.get("message"),
+                },
+            )
+
+    # -- the Turn ----------------------------------------------------------------------------
+
+    def run(self, prompt: str) -> TurnOutcome:
+        """One Turn: never raises for provider errors, Ctrl-C or a closed stdout; the outcome
+        says how it ended. The Log is fsynced before returning."""
+        self._usage, self._steps, self._partial = empty_usage(), 0, []
+        try:
+            try:
+                self.close_orphans()
+                self.append("user_message", {"text": prompt})
+                return self._loop()
+            except (KeyboardInterrupt, OutputClosed) as stop:
+                return self._interrupted(stop)
+            except PixirError as err:
+                return self._failed(err)
+        finally:
+            self.session.sync()
+
+    def _loop(self) -> TurnOutcome:
+        model = self.session.model
+        while self._steps < self.max_steps:
+            self._steps += 1
+            self._partial = []
+            self.ephemeral("status", {"status": "requesting", "step": self._steps})
+            body = self.build_request(self.session.history.input_items())
+            result = self.provider.stream(body, self.on_delta)
+            self._record_usage(result, model)
+            answer = self._output_items(result, model)
+            self.session.sync()
+            if answer is not None:
+                return answer
+        text = (
+            f"Stopped after {self.max_steps} model calls (max_steps) before the task was "
+            f"finished. Resume with `pixir resume {self.session.id}` to continue."
+        )
+        self.append("assistant_message", {"text": text, "finish_reason": "max_steps"})
+        err = PixirError(
+            "max_steps",
+            f"stopped after {self.max_steps} model calls (max_steps)",
+            {"max_steps": self.max_steps},
+            hint=f"continue with `pixir resume {self.session.id}`, or raise --max-steps",
+        )
+        return TurnOutcome("incomplete", None, self._steps, self.usage(), err)
+
+    def _record_usage(self, result, model: str) -> None:
+        summary = dict(getattr(result, "usage_summary", None) or {})
+        for key in USAGE_KEYS:
+            value = summary.get(key)
+            if isinstance(value, int):
+                self._usage[key] += value
+        data = {
+            "model": model,
+            "step": self._steps,
+            "usage_summary": summary,
+            "usage": getattr(result, "usage", None),
+            "response_id": getattr(result, "response_id", None),
+            "finish_reason": getattr(result, "finish_reason", None),
+        }
+        transport = getattr(result, "transport", None)
+        if isinstance(transport, dict):
+            data.update(transport)
+        elif transport:
+            data["transport"] = transport
+        rate_limits = getattr(result, "rate_limits", None)
+        if rate_limits:
+            data["rate_limits"] = rate_limits
+        self.append("provider_usage", data)
+
+    def _output_items(self, result, model: str) -> TurnOutcome | None:
+        """Append the step's items in arrival order, running tool calls as they come. Returns
+        the outcome when this step ends the Turn (no function calls, or a refusal in ask
+        mode), else None."""
+        calls = {c["call_id"]: c for c in getattr(result, "function_calls", None) or ()}
+        done: set[str] = set()
+        for item in getattr(result, "output_items", None) or ():
+            kind = item.get("type")
+            if kind == "reasoning":
+                self.append("reasoning", {"item": item, "model": model})
+            elif kind == "function_call" and item.get("call_id") in calls:
+                call = calls[item["call_id"]]
+                done.add(call["call_id"])
+                if self._call(call):
+                    return self._refused(call)
+            elif kind == "message" and calls:
+                text = message_text(item)
+                if text:  # commentary before tool calls: part of the History, not the answer
+                    self.append("assistant_message", {"text": text, "finish_reason": "tool_calls"})
+        for call_id, call in calls.items():  # a call the output list did not show (defensive)
+            if call_id not in done and self._call(call):
+                return self._refused(call)
+        if calls:
+            return None
+        text = getattr(result, "text", "") or ""
+        finish = getattr(result, "finish_reason", None) or "stop"
+        self.append("assistant_message", {"text": text, "finish_reason": finish})
+        status = "completed" if finish == "stop" else "incomplete"
+        error = None
+        if status == "incomplete":
+            error = PixirError(
+                "incomplete",
+                f"the model stopped before finishing its answer ({finish})",
+                {"finish_reason": finish},
+            )
+        return TurnOutcome(status, text, self._steps, self.usage(), error)
+
+    def _call(self, call: dict) -> bool:
+        """Log, check and run one tool call; True when a refusal must end the Turn."""
+        call_id, name = call["call_id"], call.get("name", "")
+        args = call.get("arguments")
+        data = {"call_id": call_id, "name": name, "args": args}
+        raw = call.get("raw_arguments")
+        if isinstance(raw, str) and raw != _compact(args):
+            data["arguments"] = raw  # replay the model's exact bytes (prompt cache)
+        self.append("tool_call", data)
+        if not isinstance(args, dict):
+            self._result(call_id, failed("invalid_arguments", "arguments must be a JSON object"))
+            return False
+        mode = self.session.permission_mode
+        decision = permissions.check(mode, name, args, self.ask)
+        if decision.decision != "allowed" or not decision.allowed:
+            self.append(
+                "permission_decision",
+                {
+                    "call_id": call_id,
+                    "decision": decision.decision,
+                    "mode": mode,
+                    "tool": name,
+                    "reason": decision.reason,
+                },
+            )
+        if not decision.allowed:
+            self._result(call_id, failed("permission_denied", decision.reason))
+            return decision.ends_turn
+        self.ephemeral("status", {"status": "running_tool", "tool": name, "call_id": call_id})
+        try:
+            result = run_tool(name, args, self.tools)
+        except ToolInterrupted as stop:  # bash was killed: keep what it printed
+            self._result(call_id, stop.result)
+            raise
+        self._result(call_id, result)
+        return False
+
+    def _result(self, call_id: str, result: ToolResult) -> None:
+        data = {"call_id": call_id, "ok": result.ok, "output": result.output}
+        if result.exit_code is not None:
+            data["exit_code"] = result.exit_code
+        if result.error is not None:
+            data["error"] = result.error
+        if result.summary:
+            data["summary"] = result.summary
+        self.append("tool_result", data)
+
+    # -- endings -----------------------------------------------------------------------------
+
+    def close_orphans(self, kind: str | None = None, message: str = "") -> None:
+        """Give every call that has no result a real failed one (after a crash, or with
+        `kind` "interrupted" after Ctrl-C), so the Log itself is paired from here on."""
+        for call_id, _name in self.session.history.open_calls():
+            if kind is None:  # exactly what the fold would have sent in its place
+                error = dict(ORPHAN_ERROR)
+                result = ToolResult(False, ORPHAN_OUTPUT, f"orphan_tool_call: {error['message']}")
+                result.error = error
+            else:
+                result = failed(kind, message)
+            self._result(call_id, result)
+
+    def _keep_partial_text(self) -> None:
+        text = "".join(self._partial)
+        self._partial = []
+        if text:
+            self.append(
+                "assistant_message", {"text": text, "partial": True, "finish_reason": "partial"}
+            )
+
+    def _refused(self, call: dict) -> TurnOutcome:
+        err = PixirError(
+            "permission_denied",
+            f"{call.get('name')} was refused in ask mode; the Turn stops here",
+            {"call_id": call["call_id"], "tool": call.get("name")},
+            hint="answer y to allow it, or run without --ask",
+        )
+        self.append("turn_failed", turn_failed_data(err))
+        return TurnOutcome("error", None, self._steps, self.usage(), err)
+
+    def _interrupted(self, stop: BaseException) -> TurnOutcome:
+        reason = "broken_pipe" if isinstance(stop, OutputClosed) else "sigint"
+        self._keep_partial_text()
+        self.close_orphans("interrupted", "interrupted by the user (Ctrl-C) before it finished")
+        self.append("turn_interrupted", {"reason": reason, "step": self._steps})
+        return TurnOutcome("interrupted", None, self._steps, self.usage(), reason=reason)
+
+    def _failed(self, err: PixirError) -> TurnOutcome:
+        self._keep_partial_text()
+        self.close_orphans()
+        self.append("turn_failed", turn_failed_data(err))
+        status = "timed_out" if err.kind == "stream_idle_timeout" else "error"
+        return TurnOutcome(status, None, self._steps, self.usage(), err)
+
+    def usage(self) -> dict:
+        usage = dict(self._usage)
+        inputs = usage["input_tokens"]
+        usage["cache_hit_rate"] = round(usage["cached_tokens"] / inputs, 4) if inputs else None
+        return usage
+
+
+def turn_failed_data(err: PixirError) -> dict:
+    return {"error_kind": err.kind, "error_message": err.message, "details": err.details}
+
+
+def message_text(item: dict) -> str:
+    """The text of a Responses `message` output item (output_text and refusal parts)."""
+    parts = item.get("content") or ()
+    if isinstance(parts, str):
+        return parts
+    return "".join(
+        str(p.get("text") or p.get("refusal") or "") for p in parts if isinstance(p, dict)
+    )

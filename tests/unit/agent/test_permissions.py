@@ -1,0 +1,119 @@
+"""Permission modes (SPEC §7.3) and the read-only bash allow-list."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixir.tools.permissions import check, narrowest, read_only_command_problem
+
+
+@pytest.mark.parametrize("name", ["read", "write", "edit", "bash", "update_plan"])
+def test_auto_allows_everything(name):
+    decision = check("auto", name, {"command": "rm -rf build", "path": "a"})
+    assert decision.allowed and decision.decision == "allowed"
+
+
+@pytest.mark.parametrize("name", ["write", "edit"])
+def test_read_only_refuses_write_and_edit_without_ending_the_turn(name):
+    decision = check("read_only", name, {"path": "a"})
+    assert not decision.allowed and decision.decision == "denied" and not decision.ends_turn
+    assert "read-only" in decision.reason
+
+
+@pytest.mark.parametrize("name", ["read", "update_plan"])
+def test_read_only_and_ask_allow_read_and_plan(name):
+    assert check("read_only", name, {}).allowed
+    assert check("ask", name, {}, ask=lambda q: False).allowed
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls -la",
+        "cat src/a.py",
+        "grep -rn 'def main' src",
+        'grep -n "a|b" file.txt',
+        "rg TODO",
+        "git status",
+        "git diff HEAD~1 -- src",
+        "git log --oneline -5",
+        "find . -name '*.py'",
+        "head -n 20 README.md",
+        "wc -l *.py",
+        "pwd",
+    ],
+)
+def test_read_only_bash_allow_list(command):
+    assert read_only_command_problem(command) is None
+    assert check("read_only", "bash", {"command": command}).allowed
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rm -rf /",
+        "cat a > b",
+        "ls; rm x",
+        "ls && rm x",
+        "ls | sh",
+        "echo $(rm x)",
+        "echo `rm x`",
+        'echo "$HOME"',
+        "cat <(rm x)",
+        "ls\nrm x",
+        "FOO=1 ls",
+        "find . -delete",
+        "find . -exec rm {} +",
+        "rg --pre=sh x",
+        "git commit -m x",
+        "git push",
+        "git -c core.pager=sh log",
+        "git diff --output=x",
+        "python -c 'print(1)'",
+        "sed -i s/a/b/ f",
+        "tree -o out.txt",
+        "echo 'unterminated",
+        "",
+        "ls &",
+    ],
+)
+def test_read_only_bash_refusals(command):
+    assert read_only_command_problem(command) is not None
+    decision = check("read_only", "bash", {"command": command})
+    assert not decision.allowed and not decision.ends_turn
+
+
+def test_ask_mode_asks_and_obeys():
+    questions = []
+
+    def yes(question):
+        questions.append(question)
+        return True
+
+    decision = check("ask", "bash", {"command": "pytest -q"}, ask=yes)
+    assert decision.allowed and decision.decision == "approved"
+    assert questions == ["run `pytest -q`?"]
+    refused = check("ask", "write", {"path": "a.py", "content": "xy"}, ask=lambda q: False)
+    assert not refused.allowed and refused.ends_turn and "declined" in refused.reason
+
+
+def test_ask_mode_without_a_terminal_is_refused():
+    decision = check("ask", "edit", {"path": "a"}, ask=lambda q: None)
+    assert not decision.allowed and decision.ends_turn and "terminal" in decision.reason
+    assert not check("ask", "edit", {"path": "a"}, ask=None).allowed
+
+
+@pytest.mark.parametrize(
+    ("recorded", "requested", "expected"),
+    [
+        ("read_only", "auto", "read_only"),
+        ("read_only", "ask", "read_only"),
+        ("ask", "auto", "ask"),
+        ("auto", "read_only", "read_only"),
+        ("auto", "ask", "ask"),
+        ("ask", "read_only", "read_only"),
+        (None, "auto", "auto"),
+    ],
+)
+def test_resuming_never_widens_the_recorded_mode(recorded, requested, expected):
+    assert narrowest(recorded, requested) == expected
