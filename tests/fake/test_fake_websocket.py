@@ -383,3 +383,15 @@ def test_how_a_client_ends_its_socket_is_recorded(fake):
     assert wait_for(lambda: len(fake.ws_closes) == 2)
     assert sorted(how for _, how in fake.ws_closes) == ["close_frame", "eof"]
     assert {cid for cid, _ in fake.ws_closes} == {r.connection_id for r in fake.requests}
+
+
+def test_a_stall_ends_when_the_client_leaves(fake):
+    fake.script(step(text("slow"), fault=stall(30, after_events=2)))
+    ws = ws_connect(fake)
+    ws_create(ws)
+    assert [json.loads(ws.recv())["type"] for _ in range(2)] == [
+        "response.created",
+        "response.in_progress",
+    ]
+    ws.close()  # mid-stall: the fake reads on, sees the close frame and drops the response
+    assert wait_for(lambda: fake.ws_closes == [(fake.requests[0].connection_id, "close_frame")])

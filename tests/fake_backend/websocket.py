@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import select
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -275,6 +276,29 @@ class WsSession:
             sent += 1
         return plan.terminal
 
+    def _stall(self, seconds: float) -> bool:
+        """Send nothing for `seconds` but keep reading, as a real server does: a client that
+        leaves meanwhile (close frame or EOF) ends the stall. False when it left."""
+        deadline = time.monotonic() + seconds
+        while not self.conn.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            if not self.conn.buffer:
+                readable, _, _ = select.select([self.conn.sock], [], [], min(left, 0.1))
+                if not readable:
+                    continue
+            data = self.conn.recv_some()
+            if not data:
+                self.fb.note_ws_close(self.conn.id, "eof")
+                self.conn.close()
+                return False
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                if not self._on_event(event):
+                    return False
+        return True
+
     def _fault_due(self, plan: Plan, sent: int) -> str | None:
         """Apply the stream faults due after `sent` frames: "go" to carry on, else what
         `stream` returns."""
@@ -282,7 +306,8 @@ class WsSession:
             if fault.get("after_events") != sent:
                 continue
             if fault["type"] == "stall":
-                self.conn.wait(float(fault["seconds"]))
+                if not self._stall(float(fault["seconds"])):
+                    return None
             elif fault["type"] == "cut":
                 if fault.get("clean"):
                     self.close(1011)  # a proper close frame, still before the terminal event
