@@ -203,3 +203,79 @@ def test_other_items_match_apart_from_id_and_status():
     assert same_item({"type": "web_search_call", "action": {"q": 1}}, hosted)
     assert not same_item({"type": "web_search_call", "action": {"q": 2}}, hosted)
     assert not same_item(replay_call(1), server_message("x"))
+
+
+# -- against the real Turn and History ---------------------------------------------------------
+
+
+class Planner:
+    """A provider double that keeps the server's cache the way ws.WsTransport does and plans
+    every call: which steps of a real Turn, replayed by the real History, continue?"""
+
+    def __init__(self, results):
+        self.results = list(results)
+        self.memory = None
+        self.plans = []
+
+    def stream(self, body, on_delta):
+        self.plans.append(plan(self.memory, body))
+        result = self.results.pop(0)
+        self.memory = Memory(
+            result.response_id, body["model"], list(body["input"]), result.output_items
+        )
+        return result
+
+    def close(self):
+        pass
+
+
+def test_every_step_of_a_real_turn_continues_with_only_its_new_items(workspace):
+    from pixir import session as sessions
+    from pixir.provider.request import RequestOptions, build_body
+    from pixir.tools.registry import ToolContext
+    from pixir.turn import Turn
+    from tests.unit.agent.scripted import answer, calls
+
+    (workspace / "a.py").write_text("x = 1\n")
+    steps = [
+        calls(("read", {"path": "a.py"}), reasoning=True),
+        # commentary, then two parallel calls: the History answers each right after it
+        calls(
+            ("bash", {"command": "echo one"}),
+            ("read", {"path": "a.py", "limit": 1}),
+            reasoning=True,
+            text="Checking twice.",
+        ),
+        answer("Done.", reasoning=True),
+    ]
+    for n, result in enumerate(steps):
+        result.response_id = f"resp_{n}"
+    provider = Planner(steps)
+    options = RequestOptions(model="gpt-5.5", session_id="s", credential_kind="api_key")
+    session = sessions.create(workspace, model="gpt-5.5", transport="auto", permission_mode="auto")
+    try:
+        turn = Turn(
+            session,
+            provider,
+            lambda items: build_body(options, items),
+            ToolContext(workspace),
+            lambda event: None,
+        )
+        assert turn.run("look at a.py").status == "completed"
+        # the next prompt of the same session (a REPL, or a second Turn in one process)
+        provider.results.append(answer("Still done."))
+        provider.results[-1].response_id = "resp_3"
+        assert turn.run("anything else?").status == "completed"
+    finally:
+        session.close()
+    first, second, third, fourth = provider.plans
+    assert not first.continued and first.reset_reason is None
+    kinds = [[i.get("type") or i.get("role") for i in p.body["input"]] for p in provider.plans]
+    assert second.continued and kinds[1] == ["function_call_output"]
+    assert third.continued and kinds[2] == ["function_call_output", "function_call_output"]
+    assert fourth.continued and kinds[3] == ["user"]
+    assert [p.body["previous_response_id"] for p in provider.plans[1:]] == [
+        "resp_0",
+        "resp_1",
+        "resp_2",
+    ]
