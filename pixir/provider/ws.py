@@ -319,9 +319,10 @@ class WsTransport:
         if err.kind in PROVIDER_KINDS:
             return err
         host = urlsplit(target).netloc
+        said = err.message.removeprefix(f"HTTP {status}: ")  # the server's words, once
         failed = PixirError(
             "websocket_connect_failed",
-            f"{host} refused the WebSocket upgrade (HTTP {status}): {err.message}",
+            f"{host} refused the WebSocket upgrade (HTTP {status}): {said}",
             {"status": status, "host": host},
             retryable=status >= 500,
             hint="use --transport auto (falls back to HTTP/SSE) or --transport http_sse",
