@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import NamedTuple
 
 from pixir import __version__
 from pixir.errors import PixirError
@@ -54,12 +53,22 @@ TURN: list[Option] = [
 PROMPT: Option = (("prompt",), {"nargs": "*", "metavar": "PROMPT", "help": "the task ('-': stdin)"})
 
 
-class Command(NamedTuple):
-    # A NamedTuple, not a dataclass: `dataclasses` costs ~10 ms of start-up (SPEC §11).
-    module: str  # pixir.commands.<module> exposes run(args) -> int
-    summary: str
-    options: list[Option] = []  # noqa: RUF012 - never mutated
-    turn_options: bool = False
+class Command:
+    # A plain class: a NamedTuple imports `typing` (~8 ms of start-up) and a dataclass
+    # `dataclasses` (~10 ms), paid by every `pixir --version` (SPEC §1, §11).
+    __slots__ = ("module", "options", "summary", "turn_options")
+
+    def __init__(
+        self,
+        module: str,  # pixir.commands.<module> exposes run(args) -> int
+        summary: str,
+        options: list[Option] | None = None,
+        turn_options: bool = False,
+    ) -> None:
+        self.module = module
+        self.summary = summary
+        self.options = options or []
+        self.turn_options = turn_options
 
 
 COMMANDS: dict[str, Command] = {
