@@ -151,6 +151,9 @@ def build_parser(name: str):
         def error(self, message: str):
             raise PixirError("invalid_arguments", message, hint=f"see `{self.prog} --help`")
 
+    def formatter(prog: str):
+        return argparse.RawDescriptionHelpFormatter(prog, width=_help_width())
+
     command = COMMANDS[name]
     if name == "run":
         labels = {n: "PROMPT" if n == "run" else n for n in COMMANDS}
@@ -162,14 +165,14 @@ def build_parser(name: str):
             description=f"pixir {__version__}: a minimal coding agent for the terminal.\n\n"
             f"commands (each has --help):\n{listing}",
             epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=formatter,
         )
     else:
         parser = ArgumentParser(
             prog=f"pixir {name}",
             description=command.summary,
             epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=formatter,
         )
     if name == "login":
         group = parser.add_mutually_exclusive_group()
@@ -181,6 +184,22 @@ def build_parser(name: str):
     for flags, kwargs in COMMON + (TURN if command.turn_options else []):
         parser.add_argument(*flags, **kwargs)
     return parser
+
+
+def _help_width() -> int:
+    """What argparse's help formatter computes with `shutil.get_terminal_size()` (COLUMNS,
+    else the terminal, else 80; minus 2), without importing shutil: it pulls in bz2 and lzma,
+    ~9 ms of every `pixir --help` (SPEC §1)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def split_command(argv: list[str]) -> tuple[str, list[str]]:
