@@ -7,9 +7,10 @@ Fairness rules, because start-up figures are easy to flatter:
   is a shell script costing far more than Python itself); one extra row shows what the
   shebang costs through it.
 - The references import the very files pixir runs with: the site-packages shiv extracted.
-- The interpreter's own site (.pth files) runs in both; rows with `-S` show the figure
-  without it (on the development machine a .pth imports certifi at every start, which
-  inflates `python -c pass` and hides part of pixir's own imports).
+- The interpreter's own site (.pth files) runs in both. Rows marked "bare venv" repeat the
+  figure in a venv of the same interpreter without packages: Python's standard site, none of
+  the machine's .pth files (on the development machine one imports certifi at every start,
+  which triples `python -c pass` and pre-loads modules pixir would import itself).
 - All commands of a group run interleaved, run after run, so drift hits them alike.
 """
 
@@ -159,8 +160,8 @@ def version_and_help(runs: int) -> list[dict]:
             t["bare_module"],
             ref_name="python -c pass (bare venv)",
             ref_values=t["bare_pass"],
-            note="pixir's own share of --version; the rest of the warm figure is shiv's "
-            "bootstrap (zipfile, pathlib, subprocess, compileall imports, the zip's index)",
+            note="pixir's own share of --version; the rest of the warm figure is the "
+            "zipapp's launch (zipimport, runpy, build.sh's launcher finding the extraction)",
             scale=ms,
         ),
         figure(
@@ -268,7 +269,8 @@ def cold(runs: int) -> list[dict]:
             t[name],
             ref_name="python -c pass",
             ref_values=t["pass"],
-            note="unpacks the zipapp (~4 MB of site-packages) into SHIV_ROOT once per build",
+            note="once per build and SHIV_ROOT: shiv's bootstrap unpacks site-packages "
+            "(~4 MB) and byte-compiles all of it (--compile-pyc)",
             scale=ms,
         )
         for name in ("version", "help")
@@ -327,7 +329,7 @@ def one_shot(runs: int) -> list[dict]:
             }
             if codex:
                 _codex_config(Path(codex_env["CODEX_HOME"]), fake)
-            first_byte: dict[str, list[float]] = {"pixir": [], "codex": []}
+            first_byte: dict[str, list[float]] = {"pixir": [], "pixir_http": [], "codex": []}
 
             def turn(name: str, argv: list[str], env_: dict):
                 def job() -> float:
@@ -350,6 +352,11 @@ def one_shot(runs: int) -> list[dict]:
             jobs = {
                 "imports": _timed([py, "-c", "import requests, websocket, jwt"], import_env),
                 "pixir": turn("pixir", [py, str(PIXIR), "--no-stdin", PROMPT], pixir_env),
+                "pixir_http": turn(
+                    "pixir_http",
+                    [py, str(PIXIR), "--no-stdin", "--transport", "http_sse", PROMPT],
+                    pixir_env,
+                ),
             }
             if codex:
                 jobs["codex"] = turn(
@@ -375,8 +382,9 @@ def one_shot(runs: int) -> list[dict]:
             ref_values=t["imports"],
             target=("ratio", "<=", 1.5),
             target_text="≤ 1.5 × the imports",
-            note="the fake stamps a request when it has read it whole (a few KiB on "
-            "loopback, well under 1 ms after its first byte); default transport",
+            note="the default transport (auto: a WebSocket upgrade first); the fake stamps a "
+            "request when it has read it whole (a few KiB on loopback, well under 1 ms after "
+            "its first byte)",
             scale=ms,
         )
     ]
@@ -416,6 +424,30 @@ def one_shot(runs: int) -> list[dict]:
                 "codex not installed in bench/.peers",
             )
         )
+    rows.append(
+        figure(
+            "oneshot.first_byte_http",
+            "launch → first request byte, one-shot `dist/pixir --transport http_sse PROMPT`",
+            "ms",
+            first_byte["pixir_http"],
+            ref_name='python -c "import requests, websocket, jwt"',
+            ref_values=t["imports"],
+            target=("ratio", "<=", 1.5),
+            target_text="≤ 1.5 × the imports",
+            scale=ms,
+        )
+    )
+    rows.append(
+        figure(
+            "oneshot.wall_http",
+            "dist/pixir --transport http_sse PROMPT, end to end, vs the default transport",
+            "ms",
+            t["pixir_http"],
+            ref_name="dist/pixir PROMPT (auto: WebSocket)",
+            ref_values=t["pixir"],
+            scale=ms,
+        )
+    )
     rows.append(
         figure(
             "oneshot.wall",
