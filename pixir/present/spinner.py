@@ -14,6 +14,7 @@ import time
 
 FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 INTERVAL_S = 0.1
+GRACE_S = 0.25  # nothing is drawn for waits shorter than this
 MAX_LABEL = 48
 
 
@@ -74,6 +75,8 @@ class Spinner:
 
     def _draw(self, mark: str) -> None:
         elapsed = self.clock() - self._since
+        if elapsed < GRACE_S:  # a quick call or tool: no flicker
+            return
         label = f"{self._label} · " if self._label else ""
         text = f"{mark} {label}{elapsed:.0f} s"
         pad = " " * max(0, self._width - len(text))
