@@ -18,6 +18,7 @@ from pixir import interrupt, output_schema, prompt
 from pixir import session as sessions
 from pixir.commands import settings_for, workspace_for
 from pixir.errors import PixirError
+from pixir.log import read_events
 from pixir.provider.models import resolve_model
 
 
@@ -48,6 +49,8 @@ def run(args) -> int:
     try:
         with interrupt.handling_sigint():
             runner.open(resuming, ref)
+            if runner.started_event is not None:
+                presenter(runner.started_event)
             outcome = runner.turn(text, presenter)
     finally:
         runner.close()
@@ -83,6 +86,7 @@ class TurnRunner:
         self.session_id: str | None = None
         self._turn = None
         self._provider = None
+        self.started_event: dict | None = None
 
     def open(self, resuming: bool, ref: str | None) -> None:
         """Create a session, or open the one to resume (never with a wider permission mode)."""
@@ -96,6 +100,9 @@ class TurnRunner:
                 explain_busy(err)
             raise
         self.session, self.session_id, self.model = session, session.id, session.model
+        # A new session's `session_started` was written before any presenter could see it;
+        # --jsonl shows it first, like every other event of the Log.
+        self.started_event = None if resuming else read_events(session.path)[0]
 
     def turn(self, text: str, presenter):
         """Run one Turn in the open session; its Events go to `presenter`."""
