@@ -52,6 +52,8 @@ def run(args) -> int:
             if runner.started_event is not None:
                 presenter(runner.started_event)
             outcome = runner.turn(text, presenter)
+    except interrupt.OutputClosed:  # stdout's reader left before the Turn began
+        raise BrokenPipeError from None
     finally:
         runner.close()
     outcome = post.settle(outcome)
