@@ -510,3 +510,13 @@ def test_a_busy_session_names_its_holder(px, fake):
     finally:
         holder.send_signal(signal.SIGINT)
         holder.communicate(timeout=15)
+
+
+def test_jsonl_into_a_reader_that_leaves_stops_quietly(px, fake):
+    long_answer = "".join(f"line {n} of a long answer\n" for n in range(20000))
+    chunks = [long_answer[i : i + 512] for i in range(0, len(long_answer), 512)]
+    fake.script(step(text(long_answer, deltas=chunks)))
+    done = sh(px, 'PIXIR --jsonl "write a lot" | head -1; echo "status=${PIPESTATUS[0]}" >&2')
+    assert json.loads(done.stdout)["type"] == "session_started"
+    assert b"status=141" in done.stderr and b"Traceback" not in done.stderr
+    assert px.log_events()[-1]["data"]["reason"] == "broken_pipe"
