@@ -82,12 +82,6 @@ def test_no_credential_fails_before_a_session_exists(ws, capsys):
     assert not (ws / ".pixir").exists()
 
 
-class Args:
-    def __init__(self, **kw):
-        self.no_stdin = False
-        self.__dict__.update(kw)
-
-
 class FakeStdin(io.StringIO):
     def __init__(self, text, tty=False):
         super().__init__(text)
