@@ -93,9 +93,12 @@ def read_prompt(
             )
         if allow_empty:
             return ""
+        why = ""
+        if kind == "tty" and not no_stdin and not _isatty(sys.stdout):
+            why = " (the interactive mode needs stdout on a terminal too)"
         raise PixirError(
             "invalid_arguments",
-            "no prompt given",
+            "no prompt given" + why,
             hint=f"pass the task as an argument: {EXAMPLE}"
             + ("" if no_stdin else " (or pipe it on stdin)"),
         )
