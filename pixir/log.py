@@ -37,7 +37,7 @@ CANONICAL = frozenset(
         "log_repaired",
     }
 )
-EPHEMERAL = frozenset({"text_delta", "reasoning_delta", "status", "retry"})
+EPHEMERAL = frozenset({"text_delta", "reasoning_delta", "status", "retry", "compaction"})
 
 SESSION_ID_LENGTH = len("20261121T143000-a1b2c3")
 PARSE_CHUNK = 1 << 16
