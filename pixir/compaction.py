@@ -186,6 +186,8 @@ def plan(
     suffix = [0] * (len(items) + 1)
     for i in range(len(items) - 1, -1, -1):
         suffix[i] = suffix[i + 1] + sizes[i]
+    if tokens(suffix[0]) <= keep_tokens:
+        return None  # the whole History is recent enough to keep
     cut = next((i for i in points if tokens(suffix[i]) <= keep_tokens), points[-1])
     previous = previous_summary(history)
     if cut == 1 and previous is not None:
