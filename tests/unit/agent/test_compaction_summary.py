@@ -184,3 +184,22 @@ def test_clip_keeps_head_and_tail():
     clipped = compaction.clip("a" * 50 + "b" * 50, 20)
     assert clipped.startswith("a" * 10) and clipped.endswith("b" * 10)
     assert "[… 80 characters cut …]" in clipped
+
+
+def test_pixir_log_shows_the_compaction_and_its_summary():
+    from pixir.commands.log import transcript
+
+    event = {
+        "seq": 30,
+        "ts": "2026-11-21T14:30:00.000000Z",
+        "type": "history_compaction",
+        "data": {
+            "range": {"from_seq": 1, "to_seq": 20},
+            "summary": "Goal: x",
+            "strategy": "model",
+            "trigger": "auto",
+        },
+    }
+    lines = transcript([event])
+    assert "## compaction · 2026-11-21 14:30:00 · events 1–20 replaced by a summary" in lines[1]
+    assert "(model, auto)" in lines[1] and lines[2] == "Goal: x"
