@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from pixir.errors import PixirError
+from pixir.fsutil import fsync_dir
 
 CANONICAL = frozenset(
     {
@@ -96,7 +97,7 @@ class Log:
         """A new, empty, locked Log at `path` (which must not exist)."""
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         _lock(fd, path, session_id)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return cls(path, fd, session_id, 0)
 
     @classmethod
@@ -208,19 +209,6 @@ def _read_all(fd: int) -> bytes:
             return b"".join(chunks)
         chunks.append(chunk)
         offset += len(chunk)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _next_seq(data: bytes, events: list[dict]) -> int:

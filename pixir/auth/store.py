@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pixir import paths
 from pixir.errors import PixirError
+from pixir.fsutil import fsync_dir
 
 # Fields a usable file of each kind must carry.
 REQUIRED_FIELDS = {
@@ -81,7 +82,7 @@ def save(data: dict, path: Path | None = None) -> None:
             {"path": str(path)},
             hint="check the permissions and free space of the pixir home (PIXIR_HOME)",
         ) from None
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
@@ -126,19 +127,6 @@ def loose_permissions(path: Path | None = None) -> bool:
         return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
     except OSError:
         return False
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _corrupt(path: Path, why: str):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import difflib
 
+from pixir.fsutil import atomic_write
 from pixir.tools.result import ToolFailure, ToolResult
-from pixir.tools.workspace import atomic_write, display_path, resolve_for_write
+from pixir.tools.workspace import display_path, resolve_for_write
 
 BOM = b"\xef\xbb\xbf"
 DIFF_MAX_LINES = 120

@@ -4,7 +4,6 @@ it once symlinks are resolved, and never inside `<workspace>/.pixir/` (the sessi
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from pixir import paths
@@ -59,28 +58,3 @@ def display_path(workspace: Path, path: Path) -> str:
             return str(Path(os.path.realpath(path)).relative_to(os.path.realpath(workspace)))
         except ValueError:
             return str(path)
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` via a temporary file in the same directory and a rename,
-    so a crash leaves either the old or the new content; an existing file keeps its mode."""
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".pixir-tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise

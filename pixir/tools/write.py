@@ -3,8 +3,9 @@ creating parent directories, atomically (temporary file + rename); reports the b
 
 from __future__ import annotations
 
+from pixir.fsutil import atomic_write
 from pixir.tools.result import ToolFailure, ToolResult
-from pixir.tools.workspace import atomic_write, display_path, resolve_for_write
+from pixir.tools.workspace import display_path, resolve_for_write
 
 
 def run(args: dict, ctx) -> ToolResult:
