@@ -350,10 +350,11 @@ def fallback_summary(items: list[dict], plan_: Plan, reason: str, files: list[st
         + ".",
     ]
     if users:
-        recent = users[-3:]
+        # The latest request is likely the task in progress: it gets the most room.
+        recent = [clip(u.strip(), 1000) for u in users[-3:-1]] + [clip(users[-1].strip(), 4000)]
         parts.append(
             "The user's most recent requests (oldest first):\n"
-            + "\n".join(f"- {clip(u.strip(), 1000)}" for u in recent)
+            + "\n".join(f"- {u}" for u in recent)
         )
     commands = []
     for call in calls:

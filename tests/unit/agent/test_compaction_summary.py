@@ -203,3 +203,15 @@ def test_pixir_log_shows_the_compaction_and_its_summary():
     lines = transcript([event])
     assert "## compaction · 2026-11-21 14:30:00 · events 1–20 replaced by a summary" in lines[1]
     assert "(model, auto)" in lines[1] and lines[2] == "Goal: x"
+
+
+def test_the_latest_request_gets_more_room_than_older_ones_in_the_fallback():
+    pairs = [
+        ("user_message", {"text": "old " + "o" * 3000}),
+        ("user_message", {"text": "n" * 3000}),
+    ]
+    events = [{"seq": n, "type": t, "data": d} for n, (t, d) in enumerate(pairs, 1)]
+    h = History.fold(events, MODEL)
+    found = compaction.plan(h, keep_tokens=0, last_seq=9)
+    text = compaction.fallback_summary(h.items, found, "r", [])
+    assert "n" * 3000 in text and "o" * 3000 not in text
