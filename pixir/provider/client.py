@@ -24,10 +24,9 @@ from collections.abc import Callable
 from pixir import __version__
 from pixir.config import Settings, ensure_secure_url
 from pixir.errors import PixirError
-from pixir.provider import retry
+from pixir.provider import policy, retry
 from pixir.provider.assemble import Assembler, OnDelta, Result
 from pixir.provider.classify import classify_http
-from pixir.provider.request import body_bytes
 
 
 def endpoint(settings: Settings, credential_kind: str) -> str:
@@ -63,7 +62,8 @@ def base_headers(session_id: str) -> dict[str, str]:
 
 class Provider:
     """Streams model calls for one session. `sleep` is injectable so tests never wait;
-    `transport` lets the WebSocket transport (and test doubles) slot in."""
+    `transport` replaces the SPEC §5 policy: anything with `run` (see policy.py), or a
+    lone transport with `open(url, headers, body bytes) -> Exchange` (test doubles)."""
 
     def __init__(
         self,
@@ -76,15 +76,22 @@ class Provider:
         rng: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ):
-        from pixir.provider.http import HttpTransport
-
         self.settings = settings
         self.credential = credential
         self.session_id = session_id
         self.sleep = sleep
         self.rng = rng
         self.clock = clock
-        self.transport = transport or HttpTransport(settings.stream_idle_timeout_ms / 1000, clock)
+        if transport is None:  # the SPEC §5 policy over both transports
+            transport = policy.Policy(
+                settings.transport,
+                settings.stream_idle_timeout_ms / 1000,
+                getattr(credential, "kind", None),
+                clock,
+            )
+        elif not hasattr(transport, "run"):
+            transport = policy.Single(transport)
+        self.transport = transport
 
     @property
     def url(self) -> str:
@@ -96,14 +103,14 @@ class Provider:
 
     def prepare(self) -> None:
         """Load the transport's libraries now, so that call timings exclude start-up."""
-        if hasattr(self.transport, "prepare"):
-            self.transport.prepare()
+        self.transport.prepare()
 
     def stream(self, body: dict, on_delta: OnDelta | None = None) -> Result:
         """One model call, retried per SPEC §4.6. Raises PixirError when it cannot succeed."""
         url = self.url
         ensure_secure_url(url)  # before any credential goes on the wire
-        payload = body_bytes(body)
+        request = policy.Request(body)
+        record = policy.CallRecord()
         self.prepare()
         started = self.clock()
         retries = 0
@@ -113,7 +120,13 @@ class Provider:
             state: dict = {}
             try:
                 headers = self.request_headers()
-                result = self._attempt(url, headers, payload, on_delta, state)
+                result = self.transport.run(
+                    url,
+                    headers,
+                    request,
+                    lambda exchange, state=state: self._consume(exchange, on_delta, state),
+                    record,
+                )
             except PixirError as err:
                 if err.kind == "not_authenticated" and err.details.get("status") == 401:
                     if not recovered and self.credential.recover_unauthorized():
@@ -143,11 +156,11 @@ class Provider:
                     )
                 self.sleep(delay)
                 continue
-            result.transport = self._transport_meta(state, len(payload), retries, started)
+            result.transport = self._transport_meta(state, record, retries, started)
             return result
 
-    def _attempt(self, url, headers, payload, on_delta, state: dict) -> Result:
-        exchange = self.transport.open(url, headers, payload)
+    def _consume(self, exchange, on_delta, state: dict) -> Result:
+        """An Exchange → the call's Result: its status classified, its events assembled."""
         state["meta"] = exchange.meta
         completed = False
         try:
@@ -167,20 +180,19 @@ class Provider:
         finally:
             exchange.close(completed)
 
-    def _transport_meta(self, state: dict, bytes_sent: int, retries: int, started: float) -> dict:
+    def _transport_meta(
+        self, state: dict, record: policy.CallRecord, retries: int, started: float
+    ) -> dict:
         meta = state.get("meta") or {}
         first = meta.get("first_byte_s")
-        preference = self.settings.transport
         return {
-            "transport_preference": preference,
-            "active_transport": self.transport.name,
-            "continuation_attempted": False,
-            "used_previous_response_id": False,
-            "continuation_reset_reason": None,
-            "fallback_reason": None
-            if preference == "http_sse"
-            else "the WebSocket transport is not built yet; using HTTP/SSE",
-            "bytes_sent": bytes_sent,
+            "transport_preference": self.settings.transport,
+            "active_transport": record.active_transport,
+            "continuation_attempted": record.continuation_attempted,
+            "used_previous_response_id": record.used_previous_response_id,
+            "continuation_reset_reason": record.continuation_reset_reason,
+            "fallback_reason": record.fallback_reason,
+            "bytes_sent": record.bytes_sent,
             "attempts": retries + 1,
             "first_byte_ms": round(first * 1000, 1) if first is not None else None,
             "total_ms": round((self.clock() - started) * 1000, 1),

@@ -71,6 +71,11 @@ def fix_script():
     ]
 
 
+# Tests that read whole `input` arrays off the wire pin HTTP/SSE, where every request carries
+# the full History; over WebSocket a later step sends only its new items (test_websocket_*.py).
+HTTP = ("--transport", "http_sse")
+
+
 def kinds(items):
     return [i.get("type") or i.get("role") for i in items]
 
@@ -126,7 +131,7 @@ def session_id_of(pixir) -> str:
 
 def test_a_scripted_run_fixes_the_failing_test(repo, fake):
     fake.script(*fix_script())
-    result = repo.run("fix the failing test")
+    result = repo.run("fix the failing test", *HTTP)
     assert result.code == 0, result
     assert result.stdout == "Fixed add(): it subtracted.\n"
     assert repo.read_file("calc.py") == "def add(a, b):\n    return a + b\n"
@@ -188,14 +193,14 @@ def test_a_scripted_run_fixes_the_failing_test(repo, fake):
 
 def test_resume_sends_the_whole_history_and_reasoning_only_for_the_same_model(repo, fake):
     fake.script(*fix_script())
-    assert repo.run("fix the failing test").code == 0
+    assert repo.run("fix the failing test", *HTTP).code == 0
     sid = session_id_of(repo)
     first_requests = fake.responses_requests()
     last_input = first_requests[-1].json["input"]
 
     preview = repo.json_out(repo.run("preview", "--session", sid[:-2], "--json", "what changed?"))
     fake.script(step(text("It adds now."), match={"last_user": "what changed"}))
-    result = repo.run("resume", sid, "what changed?")
+    result = repo.run("resume", sid, "what changed?", *HTTP)
     assert result.code == 0, result
     assert result.stdout == "It adds now.\n"
     assert preview["body"] == fake.responses_requests()[-1].json
@@ -209,7 +214,7 @@ def test_resume_sends_the_whole_history_and_reasoning_only_for_the_same_model(re
 
     # Another model: its encrypted reasoning would be refused, so none is sent.
     fake.script(step(text("Still adds."), match={"model": "gpt-5.4"}))
-    result = repo.run("resume", sid, "-m", "gpt-5.4", "and now?")
+    result = repo.run("resume", sid, "-m", "gpt-5.4", "and now?", *HTTP)
     assert result.code == 0, result
     switched = fake.responses_requests()[-1].json
     assert switched["model"] == "gpt-5.4"
@@ -219,7 +224,7 @@ def test_resume_sends_the_whole_history_and_reasoning_only_for_the_same_model(re
 
     # ... and back on the first model without -m: the session's recorded model, reasoning again
     fake.script(step(text("Yes.")))
-    assert repo.run("-c", "sure?").code == 0
+    assert repo.run("-c", "sure?", *HTTP).code == 0
     back = fake.responses_requests()[-1].json
     assert back["model"] == "gpt-5.5"
     assert sum(1 for i in back["input"] if i.get("type") == "reasoning") == 2
@@ -282,7 +287,7 @@ def test_a_run_killed_in_the_middle_of_bash_resumes_without_an_unpaired_call(rep
     preview = repo.run("preview", "--session", sid, "--json", "try again")
     assert preview.code == 0, preview
     fake.script(step(text("Picking up again.")))
-    result = repo.run("resume", sid, "try again")
+    result = repo.run("resume", sid, "try again", *HTTP)
     assert result.code == 0, result  # the fake refuses unpaired calls: this one was closed
     # the preview showed exactly the request that resume sent
     assert repo.json_out(preview)["body"] == fake.responses_requests()[-1].json
@@ -501,7 +506,7 @@ def test_no_credential_creates_no_session(pixir, fake):
 
 def test_sessions_and_log_commands(repo, fake):
     fake.script(*fix_script())
-    assert repo.run("fix the failing test").code == 0
+    assert repo.run("fix the failing test", *HTTP).code == 0
     sid = session_id_of(repo)
     listing = repo.run("sessions", "--json")
     assert listing.code == 0
@@ -530,7 +535,7 @@ def test_a_tool_turn_over_the_chatgpt_backend(pixir, fake):
         ),
         step(text("It says one."), match={"last_tool_output": "one"}),
     )
-    result = pixir.run("what does a.txt say?")
+    result = pixir.run("what does a.txt say?", *HTTP)
     assert result.code == 0, result
     assert result.stdout == "It says one.\n"
     requests = fake.responses_requests()

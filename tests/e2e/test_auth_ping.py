@@ -51,15 +51,21 @@ def test_a_token_that_expired_mid_session_is_refreshed_before_the_call(fake, pix
     assert call.headers["authorization"] == f"Bearer {pixir.auth_file()['access_token']}"
 
 
-def test_a_401_from_responses_makes_one_refresh_and_one_retry(fake, pixir):
+@pytest.mark.parametrize("transport", ["http_sse", "auto"])
+def test_a_401_from_responses_makes_one_refresh_and_one_retry(fake, pixir, transport):
     data = pixir.login_subscription(ttl=3600)
     fake.auth.access[data["access_token"]].revoked = True  # the server stops taking it
     fake.script(step(text("pong")), step(text("pong")))
-    result = pixir.run("ping")
+    result = pixir.run("ping", "--transport", transport)
     assert result.code == 0, result
     assert fake.refresh_count == 1
-    calls = fake.responses_requests()
-    assert [c.status for c in calls] == [401, 200]
+    if transport == "http_sse":
+        calls = fake.responses_requests()
+        assert [c.status for c in calls] == [401, 200]
+    else:  # over WebSocket the credential is checked at the upgrade
+        calls = [r for r in fake.requests if r.kind == "ws_handshake"]
+        assert [c.status for c in calls] == [401, 101]
+        assert [c.status for c in fake.responses_requests()] == [200]
     assert calls[0].headers["authorization"] == f"Bearer {data['access_token']}"
     assert calls[1].headers["authorization"] == f"Bearer {pixir.auth_file()['access_token']}"
 

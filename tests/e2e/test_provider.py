@@ -24,7 +24,9 @@ FORBIDDEN = ("max_output_tokens", "prompt_cache_retention", "previous_response_i
 
 
 def ping(pixir, *args, **kw):
-    return pixir.run("ping", *args, **kw)
+    """`pixir ping` over HTTP/SSE: these tests are about that wire (the WebSocket one is
+    tested in test_websocket*.py)."""
+    return pixir.run("ping", "--transport", "http_sse", *args, **kw)
 
 
 def model_calls(fake):

@@ -185,6 +185,20 @@ def test_a_failed_continuation_evicts_the_cached_response(fake):
     ws.close()
 
 
+def test_cache_misses_knob_loses_the_cached_response_once(fake):
+    fake.configure(ws_cache_misses=1)
+    ws = ws_connect(fake)
+    rid, output = run_tool_turn(fake, ws)
+    ws_create(ws, previous_response_id=rid, input=[fc_output("call_1")])
+    err = ws_events(ws)[-1]
+    assert err["status"] == 400 and err["error"]["code"] == "previous_response_not_found"
+    assert fake.settings.ws_cache_misses == 0 and fake.steps_left == 1  # nothing consumed
+    # the miss evicted the cache: a full resend on the same connection is what works
+    ws_create(ws, input=[user("hello"), *output, fc_output("call_1")])
+    assert ws_events(ws)[-1]["type"] == "response.completed"
+    ws.close()
+
+
 # -- handshake refusals ----------------------------------------------------------------------
 
 
@@ -348,3 +362,36 @@ def test_half_closed_socket_does_not_hang_the_server(fake):
     ws.sock.close()
     fake.script(step(text("fine")))
     assert types(stream_events(post(fake, body())))[-1] == "response.completed"
+
+
+def test_keepalive_comments_become_pings_and_pongs_are_counted(fake):
+    fake.script(step(text("alive"), keepalive=True))
+    ws = ws_connect(fake)
+    ws_create(ws)
+    events = ws_events(ws)  # websocket-client answers each ping while it reads
+    ws.close()
+    assert events[-1]["type"] == "response.completed"
+    assert "keepalive" in types(events)
+    assert wait_for(lambda: fake.ws_pongs == 2)  # one comment before the item, one at the end
+
+
+def test_how_a_client_ends_its_socket_is_recorded(fake):
+    polite = ws_connect(fake)
+    polite.close()  # a close frame
+    rude = ws_connect(fake)
+    rude.sock.close()  # TCP only
+    assert wait_for(lambda: len(fake.ws_closes) == 2)
+    assert sorted(how for _, how in fake.ws_closes) == ["close_frame", "eof"]
+    assert {cid for cid, _ in fake.ws_closes} == {r.connection_id for r in fake.requests}
+
+
+def test_a_stall_ends_when_the_client_leaves(fake):
+    fake.script(step(text("slow"), fault=stall(30, after_events=2)))
+    ws = ws_connect(fake)
+    ws_create(ws)
+    assert [json.loads(ws.recv())["type"] for _ in range(2)] == [
+        "response.created",
+        "response.in_progress",
+    ]
+    ws.close()  # mid-stall: the fake reads on, sees the close frame and drops the response
+    assert wait_for(lambda: fake.ws_closes == [(fake.requests[0].connection_id, "close_frame")])

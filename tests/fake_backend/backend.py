@@ -60,6 +60,7 @@ class Settings:
     ws_after_events: int = 2
     ws_limit_after: int = 1
     ws_max_age_s: float | None = None
+    ws_cache_misses: int = 0  # the next N previous_response_ids miss (the cache was lost)
     # accounts and tokens
     account_id: str = "5f0c7a9e-1b2d-4c3e-8f4a-6b7c8d9e0f12"
     plan: str = "plus"
@@ -99,6 +100,8 @@ class FakeBackend:
         self.sealer = Sealer()
         self.api_key = "sk-test-" + secrets.token_urlsafe(24)
         self.ws_connections = 0
+        self.ws_pongs = 0
+        self.ws_closes: list[tuple[int, str]] = []  # (connection_id, "close_frame" | "eof")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -215,6 +218,22 @@ class FakeBackend:
     def count_ws_connection(self) -> None:
         with self._lock:
             self.ws_connections += 1
+
+    def take_cache_miss(self) -> bool:
+        """True (once per unit of `ws_cache_misses`) when a cache hit must miss instead."""
+        with self._lock:
+            if self.settings.ws_cache_misses > 0:
+                self.settings.ws_cache_misses -= 1
+                return True
+            return False
+
+    def note_ws_close(self, connection_id: int, how: str) -> None:
+        with self._lock:
+            self.ws_closes.append((connection_id, how))
+
+    def count_ws_pong(self) -> None:
+        with self._lock:
+            self.ws_pongs += 1
 
     def consume_step(self, step: dict) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import select
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from wsproto.events import (
     CloseConnection,
     Message,
     Ping,
+    Pong,
     Request,
     TextMessage,
 )
@@ -103,13 +105,18 @@ class WsSession:
                     return
             data = self.conn.recv_some()
             if not data:
+                if not self.conn.closed:  # the client dropped TCP without a close frame
+                    self.fb.note_ws_close(self.conn.id, "eof")
                 return
             self.ws.receive_data(data)
 
     def _on_event(self, event: Any) -> bool:
         if isinstance(event, Ping):
             self.conn.send(self.ws.send(event.response()))
+        elif isinstance(event, Pong):
+            self.fb.count_ws_pong()
         elif isinstance(event, CloseConnection):
+            self.fb.note_ws_close(self.conn.id, "close_frame")
             # the peer may already be gone, or wsproto refuse a reply: we close anyway
             with contextlib.suppress(ClientGone, LocalProtocolError):
                 self.conn.send(self.ws.send(event.response()))
@@ -183,7 +190,7 @@ class WsSession:
         effective = input_items(body)
         prev = body.get("previous_response_id")
         if reply is None and prev:
-            if state.last_id != prev:
+            if state.last_id != prev or fb.take_cache_miss():
                 reply = previous_not_found(str(prev))
             else:  # the server-side cache: previous input + previous output + new items
                 effective = state.last_input + state.last_output + effective
@@ -253,7 +260,9 @@ class WsSession:
         sent = 0
         for event in plan.events:
             if not isinstance(event, dict):
-                continue  # SSE comments have no WebSocket form
+                # An SSE keep-alive comment's WebSocket form is a ping (the client must pong).
+                self.conn.send(self.ws.send(Ping(payload=b"keep-alive")))
+                continue
             outcome = self._fault_due(plan, sent)
             if outcome != "go":
                 return outcome
@@ -267,6 +276,29 @@ class WsSession:
             sent += 1
         return plan.terminal
 
+    def _stall(self, seconds: float) -> bool:
+        """Send nothing for `seconds` but keep reading, as a real server does: a client that
+        leaves meanwhile (close frame or EOF) ends the stall. False when it left."""
+        deadline = time.monotonic() + seconds
+        while not self.conn.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            if not self.conn.buffer:
+                readable, _, _ = select.select([self.conn.sock], [], [], min(left, 0.1))
+                if not readable:
+                    continue
+            data = self.conn.recv_some()
+            if not data:
+                self.fb.note_ws_close(self.conn.id, "eof")
+                self.conn.close()
+                return False
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                if not self._on_event(event):
+                    return False
+        return True
+
     def _fault_due(self, plan: Plan, sent: int) -> str | None:
         """Apply the stream faults due after `sent` frames: "go" to carry on, else what
         `stream` returns."""
@@ -274,7 +306,8 @@ class WsSession:
             if fault.get("after_events") != sent:
                 continue
             if fault["type"] == "stall":
-                self.conn.wait(float(fault["seconds"]))
+                if not self._stall(float(fault["seconds"])):
+                    return None
             elif fault["type"] == "cut":
                 if fault.get("clean"):
                     self.close(1011)  # a proper close frame, still before the terminal event

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -85,9 +86,14 @@ def mock():
 
 
 def make(settings=None, cred=None, **kw):
+    """A Provider over HTTP/SSE only (these tests mock `requests`; the WebSocket side and
+    the auto policy are tested in test_ws*.py and test_policy*.py)."""
     sleeps = []
+    settings = settings or Settings()
+    if settings.transport == "auto":
+        settings = dataclasses.replace(settings, transport="http_sse")
     provider = Provider(
-        settings or Settings(), cred or Cred(), "sess-1", sleep=sleeps.append, rng=lambda: 0.5, **kw
+        settings, cred or Cred(), "sess-1", sleep=sleeps.append, rng=lambda: 0.5, **kw
     )
     return provider, sleeps
 
@@ -168,7 +174,8 @@ def test_deltas_result_and_transport_metadata(mock):
     assert result.usage_summary["input_tokens"] == 10
     meta = result.transport
     assert meta["active_transport"] == "http_sse"
-    assert meta["transport_preference"] == "auto"
+    assert meta["transport_preference"] == "http_sse"
+    assert meta["fallback_reason"] is None and meta["continuation_reset_reason"] is None
     assert meta["attempts"] == 1
     assert meta["bytes_sent"] == len(json.dumps(BODY, separators=(",", ":")).encode())
     assert meta["request_id"] == "req_9"

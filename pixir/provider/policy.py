@@ -1,0 +1,140 @@
+"""Which transport carries a call (SPEC §5): `auto` (WebSocket first, HTTP/SSE when the
+socket cannot be used), `websocket` (only), `http_sse` (only).
+
+Under `auto` a failed upgrade, or a socket that dies before any output of the call, replays
+the same call over HTTP/SSE at once (not a retry: nothing reached the user), and the process
+stays on HTTP/SSE from then on. Errors the provider sent (usage limit, context overflow, any
+4xx in an error frame) are raised as they are: another transport would not change them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from pixir.errors import PixirError
+from pixir.provider.request import body_bytes
+
+PREFERENCES = ("auto", "websocket", "http_sse")
+
+
+class Request:
+    """One call's body; its JSON bytes are made once, and only if a transport needs them
+    (a WebSocket continuation never serialises the full body)."""
+
+    __slots__ = ("_payload", "body")
+
+    def __init__(self, body: dict):
+        self.body = body
+        self._payload: bytes | None = None
+
+    @property
+    def payload(self) -> bytes:
+        if self._payload is None:
+            self._payload = body_bytes(self.body)
+        return self._payload
+
+
+@dataclass
+class CallRecord:
+    """What the transports did for one call, all attempts included (SPEC §5 metadata)."""
+
+    active_transport: str | None = None
+    continuation_attempted: bool = False
+    used_previous_response_id: bool = False
+    continuation_reset_reason: str | None = None
+    fallback_reason: str | None = None
+    bytes_sent: int = 0  # frame or body bytes put on the wire, over every attempt
+
+
+class Policy:
+    """Runs calls on the transport the preference allows; owns both transports."""
+
+    def __init__(
+        self,
+        preference: str,
+        idle_timeout_s: float,
+        credential_kind: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        from pixir.provider.http import HttpTransport
+
+        self.preference = preference if preference in PREFERENCES else "auto"
+        self.http = HttpTransport(idle_timeout_s, clock)
+        self.ws = None
+        if self.preference != "http_sse":
+            from pixir.provider.ws import WsTransport
+
+            self.ws = WsTransport(idle_timeout_s, credential_kind, clock)
+        self.fallback_reason: str | None = None  # set once WebSocket failed under auto
+
+    @property
+    def name(self) -> str:
+        """The transport the next call will try first."""
+        return "websocket" if self._websocket_first() else "http_sse"
+
+    def _websocket_first(self) -> bool:
+        return self.ws is not None and self.fallback_reason is None
+
+    def prepare(self) -> None:
+        """Load the next call's network library now (`requests` waits for a fallback)."""
+        (self.ws if self._websocket_first() else self.http).prepare()
+
+    def run(self, url: str, headers: Mapping[str, str], request: Request, consume, record):
+        """One attempt of a call: `consume(exchange) -> Result` assembles what arrives."""
+        if not self._websocket_first():
+            record.fallback_reason = self.fallback_reason
+            return self._http(url, headers, request, consume, record)
+        from pixir.provider.ws import Unavailable
+
+        try:
+            return self.ws.run(url, headers, request, consume, record)
+        except Unavailable as gone:
+            if self.preference == "websocket":
+                raise gone.error from None
+            self._fall_back(gone.reason)
+            record.fallback_reason = gone.reason
+            return self._http(url, headers, request, consume, record)
+        except PixirError as err:
+            if err.kind == "websocket_closed" and self.preference == "auto":
+                # Output had arrived, so this is a retry (SPEC §4.6); it goes over HTTP/SSE.
+                self._fall_back(f"websocket_closed: {err.details.get('cause', err.message)}")
+            raise
+
+    def _http(self, url, headers, request: Request, consume, record):
+        record.active_transport = self.http.name
+        payload = request.payload
+        record.bytes_sent += len(payload)
+        return consume(self.http.open(url, headers, payload))
+
+    def _fall_back(self, reason: str) -> None:
+        self.fallback_reason = reason
+        self.ws.close()
+
+    def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        self.http.close()
+
+
+class Single:
+    """A lone transport (`open(url, headers, body bytes) -> Exchange`) behind the Policy
+    interface: what tests and alternative transports plug into the Provider."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.name = getattr(transport, "name", "http_sse")
+
+    def prepare(self) -> None:
+        if hasattr(self.transport, "prepare"):
+            self.transport.prepare()
+
+    def run(self, url: str, headers: Mapping[str, str], request: Request, consume, record):
+        record.active_transport = self.name
+        payload = request.payload
+        record.bytes_sent += len(payload)
+        return consume(self.transport.open(url, headers, payload))
+
+    def close(self) -> None:
+        self.transport.close()
