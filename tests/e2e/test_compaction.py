@@ -46,12 +46,17 @@ def reads(count):
     return [step(tool_call("read", {"path": f"data_{n}.txt"})) for n in range(count)]
 
 
+def effective(rec) -> list:
+    """The input the server worked with (a WebSocket continuation sends only new items)."""
+    return rec.extra.get("effective_input") or rec.json["input"]
+
+
 def is_summary_call(rec) -> bool:
-    return MARK in json.dumps(rec.json["input"], ensure_ascii=False)
+    return MARK in json.dumps(effective(rec), ensure_ascii=False)
 
 
 def input_bytes(rec) -> int:
-    return len(json.dumps(rec.json["input"], separators=(",", ":")).encode())
+    return len(json.dumps(effective(rec), separators=(",", ":")).encode())
 
 
 def calls_in(items) -> tuple[list, list]:
@@ -103,13 +108,19 @@ def pixir_in(pixir):
 # -- automatic compaction ---------------------------------------------------------------------
 
 
-def test_a_long_session_crosses_the_limit_and_completes_after_automatic_compaction(pixir_in, fake):
-    result = long_session(pixir_in, fake)
+@pytest.mark.parametrize("transport", ["http_sse", "websocket"])
+def test_a_long_session_crosses_the_limit_and_completes_after_automatic_compaction(
+    pixir_in, fake, transport
+):
+    result = long_session(pixir_in, fake, 20, "read all the data files", "--transport", transport)
     assert result.code == 0, result
     assert result.stdout == "all read\n"
     assert "[compacted: " in result.stderr and "tokens freed]" in result.stderr
     recs = fake.responses_requests()
     assert all(rec.status == 200 for rec in recs), [rec.status for rec in recs]
+    assert {rec.transport for rec in recs} == {"http" if transport == "http_sse" else transport}
+    continued = [rec for rec in recs if "previous_response_id" in rec.json]
+    assert bool(continued) == (transport == "websocket")  # between compactions it continues
     main = [rec for rec in recs if not is_summary_call(rec)]
     assert len(main) == 21 and all(input_bytes(rec) <= LIMIT for rec in main)
 
@@ -128,7 +139,7 @@ def test_a_long_session_crosses_the_limit_and_completes_after_automatic_compacti
     # the second summary call was given the first summary to carry forward
     summary_calls = [rec for rec in recs if is_summary_call(rec)]
     assert "[earlier summary]\nGoal: Read all the data files" in json.dumps(
-        summary_calls[1].json["input"], ensure_ascii=False
+        effective(summary_calls[1]), ensure_ascii=False
     ).replace("\\n", "\n")
 
     # each request after a compaction: smaller than the limit, the summary first, then every
@@ -137,6 +148,8 @@ def test_a_long_session_crosses_the_limit_and_completes_after_automatic_compacti
     assert len(afters) == len(done)
     by_seq = {e["seq"]: e for e in events}
     for compaction, rec in zip(done, afters, strict=True):
+        # after a compaction the input continues nothing the server holds: sent whole
+        assert "previous_response_id" not in rec.json
         items = rec.json["input"]
         assert input_bytes(rec) < LIMIT
         assert items[0]["role"] == "developer"
@@ -179,7 +192,7 @@ def test_a_failing_summary_call_falls_back_to_the_deterministic_summary(pixir_in
     usage = [e for e in pixir_in.log_events() if e["type"] == "provider_usage"]
     assert all("purpose" not in e["data"] for e in usage)
     after = first_requests_after_summaries(fake)[0]
-    assert "without the model" in json.dumps(after.json["input"])
+    assert "without the model" in json.dumps(effective(after))
 
 
 def test_jsonl_streams_the_notice_and_the_canonical_event(pixir_in, fake):
@@ -221,7 +234,7 @@ def test_context_overflow_compacts_and_retries_without_a_usage_hint(pixir_in, fa
     recs = fake.responses_requests()[before:]
     assert [rec.status for rec in recs] == [400, 200, 200]
     assert is_summary_call(recs[1]) and input_bytes(recs[2]) <= 30_000
-    assert_paired(recs[2].json["input"])
+    assert_paired(effective(recs[2]))
     [done] = compactions(pixir_in.log_events())
     assert done["data"]["trigger"] == "overflow" and done["data"]["strategy"] == "model"
 
@@ -309,7 +322,7 @@ def test_compact_then_resume_sends_the_summary_and_the_kept_tail(pixir_in, fake)
     again = pixir_in.run("resume", sid, "what next?")
     assert again.code == 0, again
     assert again.stdout == "resumed fine\n"
-    items = fake.responses_requests()[-1].json["input"]
+    items = effective(fake.responses_requests()[-1])
     assert items[1]["content"][0]["text"].startswith(SUMMARY_PREFIX + "Goal: Read all")
     assert calls_in(items)[0] == kept
     assert_paired(items)
