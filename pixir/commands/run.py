@@ -73,6 +73,7 @@ def run_turn(session, settings, credential, presenter, prompt: str):
     """Build the Provider and the tools for this session and run one Turn."""
     from dataclasses import replace
 
+    from pixir.compaction import compactor_for
     from pixir.provider.client import Provider
     from pixir.provider.request import build_body, developer_context_item, options_from_settings
     from pixir.tools.registry import ToolContext
@@ -108,6 +109,7 @@ def run_turn(session, settings, credential, presenter, prompt: str):
             presenter,
             max_steps=settings.max_steps,
             ask=ask_on_terminal,
+            compactor=compactor_for(settings, options),
         )
         return turn.run(prompt)
     finally:

@@ -132,6 +132,19 @@ class HumanPresenter:
             error = data.get("error") or {}
             self.note(f"  ✗ {error.get('kind', 'failed')}: {_one_line(error.get('message', ''))}")
 
+    def on_compaction(self, data: dict) -> None:
+        self.end_out_line()
+        self._streamed = False
+        freed = data.get("tokens_freed") or 0
+        shown = f"{round(freed / 1000)}k" if freed >= 1000 else str(freed)
+        line = f"[compacted: {data.get('events')} events → summary, ~{shown} tokens freed"
+        if data.get("strategy") == "deterministic":
+            kind = (data.get("fallback") or {}).get("kind", "error")
+            line += f"; summary written without the model ({kind})"
+        if data.get("trigger") == "overflow":
+            line += "; retrying"
+        self.note(line + "]")
+
     def on_turn_interrupted(self, data: dict) -> None:
         self.end_out_line()
         if data.get("reason") == "sigint":
