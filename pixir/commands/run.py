@@ -131,6 +131,7 @@ class TurnRunner:
     def _make_turn(self, presenter):
         from dataclasses import replace
 
+        from pixir.compaction import compactor_for
         from pixir.provider.client import Provider
         from pixir.provider.request import (
             build_body,
@@ -171,6 +172,7 @@ class TurnRunner:
             presenter,
             max_steps=self.settings.max_steps,
             ask=ask_on_terminal,
+            compactor=compactor_for(self.settings, options),
         )
 
 

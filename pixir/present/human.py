@@ -181,6 +181,8 @@ class HumanPresenter:
             self._spin("thinking")
         elif status == "running_tool":
             self._spin(str(data.get("tool") or "tool"))
+        elif status == "compacting":
+            self._spin("compacting")
 
     def on_retry(self, data: dict) -> None:
         if self._streamed:  # the restart resends the answer: end what was shown of it
@@ -252,6 +254,20 @@ class HumanPresenter:
         transport = data.get("active_transport") or data.get("transport")
         if isinstance(transport, str):
             self.transport = transport
+
+    def on_compaction(self, data: dict) -> None:
+        self.end_out_line()
+        self._streamed = False
+        freed = data.get("tokens_freed") or 0
+        shown = f"{round(freed / 1000)}k" if freed >= 1000 else str(freed)
+        line = f"[compacted: {data.get('events')} events → summary, ~{shown} tokens freed"
+        if data.get("strategy") == "deterministic":
+            kind = (data.get("fallback") or {}).get("kind", "error")
+            line += f"; summary written without the model ({kind})"
+        if data.get("trigger") == "overflow":
+            line += "; retrying"
+        self.note(line + "]")
+        self._spin("thinking")  # the step's own call follows
 
     def on_turn_interrupted(self, data: dict) -> None:
         self.end_out_line()

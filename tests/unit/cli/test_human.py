@@ -252,3 +252,14 @@ def test_a_new_on_method_is_a_handler():
     present(ev("history_compaction", n=3))
     present(ev("some_future_event", x=1))  # unknown types are ignored
     assert err.getvalue() == "compacted 3\n"
+
+
+def test_the_spinner_follows_a_compaction():
+    present, _, err = presenter(out=Tty(), err=Tty())
+    present.spinner = stub = StubSpinner()
+    present(ev("status", status="requesting", step=1))
+    present(ev("status", status="compacting", trigger="auto"))
+    assert stub.active and stub.shown[-1] == "compacting"
+    present(ev("compaction", events=12, tokens_freed=3000, strategy="model", trigger="auto"))
+    assert "[compacted: 12 events" in err.getvalue()
+    assert stub.active and stub.shown[-1] == "thinking"
