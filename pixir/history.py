@@ -25,6 +25,11 @@ SUMMARY_PREFIX = (
 )
 
 
+def summary_item(summary: str) -> dict:
+    """The user message that stands for a compacted range (SPEC §9)."""
+    return user_item(SUMMARY_PREFIX + summary)
+
+
 def _compact_encoder():
     """`JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode` without its per-call
     cost: `encode` builds a new C encoder on every call, which is half of what folding a
@@ -86,7 +91,10 @@ class History:
     def __init__(self, model: str) -> None:
         self.model = model
         self.items: list[dict] = []
-        self._seqs: list[int] = []  # seq of the event each item came from (for compaction)
+        # seq of the Log event each item came from; a summary item takes the first seq of the
+        # range it replaces, so that a later compaction covering that range replaces it too
+        self.seqs: list[int] = []
+        self.last_compaction: dict | None = None  # data of the last history_compaction folded
         self._open: dict[str, str] = {}  # call_id → name, calls without an output yet
         self._answered: set[str] = set()
         self._pending: list[tuple[int, dict]] = []  # reasoning waiting for its following item
@@ -128,7 +136,7 @@ class History:
 
     def _push(self, seq: int, item: dict) -> None:
         self.items.append(item)
-        self._seqs.append(seq)
+        self.seqs.append(seq)
 
     def _flush_reasoning(self) -> None:
         for seq, item in self._pending:
@@ -147,7 +155,7 @@ class History:
         for index in range(len(self.items) - 1, -1, -1):
             item = self.items[index]
             if item.get("type") == "function_call" and item.get("call_id") == call_id:
-                return self._seqs[index]
+                return self.seqs[index]
         return -1
 
     def _user_message(self, seq: int, data: dict) -> None:
@@ -191,16 +199,19 @@ class History:
         low, high = covered.get("from_seq"), covered.get("to_seq")
         if not isinstance(low, int) or not isinstance(high, int):
             return
-        pairs = zip(self._seqs, self.items, strict=True)
+        pairs = zip(self.seqs, self.items, strict=True)
         kept = [(s, item) for s, item in pairs if not low <= s <= high]
         at = next((i for i, (s, _) in enumerate(kept) if s > high), len(kept))
-        kept.insert(at, (seq, user_item(SUMMARY_PREFIX + str(data.get("summary", "")))))
+        # Anchored at `low`, not at this event's seq: the next compaction starts its range at
+        # the summary and so carries it forward instead of leaving it behind.
+        kept.insert(at, (low, summary_item(str(data.get("summary", "")))))
         self._pending = [(s, item) for s, item in self._pending if not low <= s <= high]
+        self.last_compaction = data
         self._rebuild(kept)
 
     def _rebuild(self, kept: list[tuple[int, dict]]) -> None:
         """Re-derive pairing after items were removed: outputs whose call is gone are dropped."""
-        self.items, self._seqs = [], []
+        self.items, self.seqs = [], []
         self._open, self._answered = {}, set()
         for seq, item in kept:
             kind = item.get("type")

@@ -38,7 +38,7 @@ CANONICAL = frozenset(
         "log_repaired",
     }
 )
-EPHEMERAL = frozenset({"text_delta", "reasoning_delta", "status", "retry"})
+EPHEMERAL = frozenset({"text_delta", "reasoning_delta", "status", "retry", "compaction"})
 
 SESSION_ID_LENGTH = len("20261121T143000-a1b2c3")
 PARSE_CHUNK = 1 << 16
@@ -102,11 +102,17 @@ class Log:
 
     @classmethod
     def open(
-        cls, path: Path, session_id: str, skip: frozenset[str] = frozenset()
+        cls,
+        path: Path,
+        session_id: str,
+        skip: frozenset[str] = frozenset(),
+        skip_compacted: bool = False,
     ) -> tuple[Log, list[dict]]:
         """Lock an existing Log for writing and return it with its events (except those of
-        the types in `skip`, left unparsed). A torn last line is terminated and recorded
-        first, so what is returned is what every later reader sees."""
+        the types in `skip`, left unparsed, and with `skip_compacted` those inside the range
+        of the last `history_compaction`, which the fold would replace anyway). A torn last
+        line is terminated and recorded first, so what is returned is what every later
+        reader sees."""
         try:
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -123,7 +129,11 @@ class Log:
                 else:
                     torn_line = data.count(b"\n") + 1
                 os.write(fd, b"\n")
-            events = parse(data, path, skip)  # (a torn line, unterminated here, is ignored)
+            span = compacted_span(data) if skip_compacted else None
+            if span is None:
+                events = parse(data, path, skip)  # (a torn line, unterminated here, is ignored)
+            else:
+                events = _parse_around(data, span, path, skip)
             log.next_seq = _next_seq(data, events)
             if torn_line is not None:
                 repaired = {"line": torn_line, "bytes": len(torn)}
@@ -304,6 +314,70 @@ def _lines_of_types(data: bytes, end: int, types: frozenset[str]) -> list[tuple[
             at = data.find(needle, stop, end)
     spans.sort()
     return spans
+
+
+# The envelope pixir writes, up to the start of `data` (keys always in this order).
+_ENVELOPE = re.compile(
+    rb'\{"id":"[0-9a-f]{16}","session_id":"[^"\\]*","seq":(\d+),"ts":"[^"\\]*","type":"(\w+)",'
+    rb'"data":'
+)
+_COMPACTION_AT = b'"type":"history_compaction","data":'
+
+
+def compacted_span(data: bytes) -> tuple[int, int] | None:
+    """Byte offsets `[start, stop)` of the lines of seqs `from_seq..to_seq` of the Log's last
+    `history_compaction`, found without decoding them; None when there is none or anything
+    looks unusual. Raw newlines and unescaped quotes cannot occur inside a JSON string, so
+    a match at a line start is an envelope, never text inside an event."""
+    at = data.rfind(_COMPACTION_AT)
+    while at >= 0:
+        line = data.rfind(b"\n", 0, at) + 1
+        match = _ENVELOPE.match(data, line)
+        if (
+            match
+            and match.group(2) == b"history_compaction"
+            and match.end() == at + len(_COMPACTION_AT)
+        ):
+            break
+        at = data.rfind(_COMPACTION_AT, 0, at)
+    else:
+        return None
+    end = data.find(b"\n", line)
+    event = _event_or_none(data[line:end] if end >= 0 else b"")
+    covered = (event or {}).get("data", {}).get("range") or {}
+    low, high = covered.get("from_seq"), covered.get("to_seq")
+    own = int(match.group(1))
+    if not (type(low) is int and type(high) is int and 0 < low <= high < own):
+        return None
+    start = _line_of_seq(data, low, 0, line, forward=True)
+    stop = _line_of_seq(data, high + 1, start or 0, end, forward=False)
+    if start is None or stop is None or stop <= start:
+        return None
+    return start, stop
+
+
+def _line_of_seq(data: bytes, seq: int, lo: int, hi: int, forward: bool) -> int | None:
+    """Offset of the line whose envelope has `seq`, searched within `[lo, hi)`."""
+    needle = b',"seq":%d,"ts":"' % seq  # the digits start len(',"seq":') == 7 bytes in
+    find = data.find if forward else data.rfind
+    at = find(needle, lo, hi)
+    while at >= 0:
+        line = data.rfind(b"\n", 0, at) + 1
+        match = _ENVELOPE.match(data, line)
+        if match and int(match.group(1)) == seq and match.start(1) == at + 7:
+            return line
+        at = find(needle, at + 1, hi) if forward else find(needle, lo, at)
+    return None
+
+
+def _parse_around(data: bytes, span: tuple[int, int], path, skip) -> list[dict]:
+    """Events outside `span`. The general parse of the whole Log decides whenever the two
+    parts do not parse on their own (a repaired torn line next to the span, whose marker
+    names line numbers of the whole file)."""
+    try:
+        return parse(data[: span[0]], path, skip) + parse(data[span[1] :], path, skip)
+    except PixirError:
+        return parse(data, path, skip)
 
 
 def _type_marker(skip: frozenset[str]):

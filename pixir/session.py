@@ -81,10 +81,12 @@ def resume(
 ) -> tuple[Session, list[dict]]:
     """Open an existing session for writing (`ref` None: the most recent one). `model` None
     keeps the session's recorded model; the permission mode is never wider than the recorded
-    one. Returns the session and the events read, `provider_usage` excepted."""
+    one. Returns the session and the events read: not `provider_usage`, nor those a
+    compaction replaced (the fold would drop them; skipping them keeps a long session's
+    resume fast)."""
     session_id = find(workspace, ref)
     path = paths.sessions_dir(workspace) / f"{session_id}.jsonl"
-    log, events = Log.open(path, session_id, skip=NOT_FOLDED)
+    log, events = Log.open(path, session_id, skip=NOT_FOLDED, skip_compacted=True)
     try:
         started = next((e["data"] for e in events if e["type"] == "session_started"), {})
         recorded_model = started.get("model")

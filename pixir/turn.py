@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pixir import compaction
 from pixir.errors import PixirError
 from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
 from pixir.interrupt import OutputClosed
@@ -67,6 +68,7 @@ class Turn:
         *,
         max_steps: int = 256,
         ask: permissions.Asker | None = None,
+        compactor: compaction.Compactor | None = None,
     ) -> None:
         self.session = session
         self.provider = provider
@@ -79,6 +81,17 @@ class Turn:
         self._usage = empty_usage()
         self._steps = 0
         self._ephemeral_head = {"session_id": session.id}
+        # Without a compactor the History is sent whole and a context_overflow ends the Turn.
+        self.guard = None
+        if compactor is not None:
+            self.guard = compaction.Guard(
+                session,
+                provider,
+                compactor,
+                append=self.append,
+                ephemeral=self.ephemeral,
+                record_usage=lambda result: self._record_usage(result, session.model, "compaction"),
+            )
 
     # -- events ------------------------------------------------------------------------------
 
@@ -136,8 +149,7 @@ class Turn:
             self._steps += 1
             self._partial = []
             self.ephemeral("status", {"status": "requesting", "step": self._steps})
-            body = self.build_request(self.session.history.input_items())
-            result = self.provider.stream(body, self.on_delta)
+            result = self._stream()
             self._record_usage(result, model)
             answer = self._output_items(result, model)
             self.session.sync()
@@ -156,7 +168,30 @@ class Turn:
         )
         return TurnOutcome("incomplete", None, self._steps, self.usage(), err)
 
-    def _record_usage(self, result, model: str) -> None:
+    def _stream(self):
+        """The step's model call. With a compactor: compact first when the window is nearly
+        full, and after a context_overflow compact and retry (the guard raises when it
+        cannot make the request fit)."""
+        guard = self.guard
+        if guard is not None:
+            guard.before_call(self.build_request)
+        overflows = 0
+        while True:
+            body = self.build_request(self.session.history.input_items())
+            try:
+                result = self.provider.stream(body, self.on_delta)
+            except PixirError as err:
+                if guard is None or err.kind != "context_overflow":
+                    raise
+                overflows += 1
+                self._partial = []
+                guard.recover(err, overflows, body)
+                continue
+            if guard is not None:
+                guard.after_call(result)
+            return result
+
+    def _record_usage(self, result, model: str, purpose: str | None = None) -> None:
         summary = dict(getattr(result, "usage_summary", None) or {})
         for key in USAGE_KEYS:
             value = summary.get(key)
@@ -178,6 +213,8 @@ class Turn:
         rate_limits = getattr(result, "rate_limits", None)
         if rate_limits:
             data["rate_limits"] = rate_limits
+        if purpose is not None:
+            data["purpose"] = purpose  # not the step's own call (a compaction summary)
         self.append("provider_usage", data)
 
     def _output_items(self, result, model: str) -> TurnOutcome | None:

@@ -3,6 +3,8 @@ against it in a temporary workspace and PIXIR_HOME). See tests/harness.py."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import sys
 from pathlib import Path
 
@@ -22,6 +24,39 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: runs the built dist/pixir as a subprocess against the fake backend"
     )
+    _loopback_only()
+
+
+def _loopback_only() -> None:
+    """Tests may reach 127.0.0.1 and nothing else: an in-process call that would leave the
+    machine (say, an `auto` transport dialling api.openai.com) fails at once and says why,
+    instead of hanging on a DNS lookup or a closed network."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+
+    def allowed(host) -> bool:
+        host = host.decode() if isinstance(host, bytes) else host
+        return host in (None, "", "localhost") or _is_loopback(host)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not allowed(host):
+            raise OSError(f"tests may only use 127.0.0.1, not {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not allowed(address[0]):
+            raise OSError(f"tests may only use 127.0.0.1, not {address[0]!r}")
+        return real_connect(sock, address)
+
+    socket.getaddrinfo = getaddrinfo
+    socket.socket.connect = connect
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

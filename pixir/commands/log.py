@@ -50,7 +50,13 @@ def transcript(events: list[dict]) -> list[str]:
         elif kind == "turn_interrupted":
             lines.append(f"  ✗ turn interrupted ({data.get('reason')})")
         elif kind == "history_compaction":
-            lines.append("  (earlier history compacted)")
+            covered = data.get("range") or {}
+            lines += [
+                "",
+                f"## compaction · {ts} · events {covered.get('from_seq')}–{covered.get('to_seq')}"
+                f" replaced by a summary ({data.get('strategy', '?')}, {data.get('trigger', '?')})",
+                str(data.get("summary", "")),
+            ]
     return lines
 
 
