@@ -10,7 +10,8 @@ Fairness rules, because start-up figures are easy to flatter:
 - The interpreter's own site (.pth files) runs in both. Rows marked "bare venv" repeat the
   figure in a venv of the same interpreter without packages: Python's standard site, none of
   the machine's .pth files (on the development machine one imports certifi at every start,
-  which triples `python -c pass` and pre-loads modules pixir would import itself).
+  which takes `python -c pass` from ~16 to ~65 ms and pre-loads modules pixir would import
+  itself).
 - All commands of a group run interleaved, run after run, so drift hits them alike.
 """
 
@@ -115,7 +116,7 @@ def version_and_help(runs: int) -> list[dict]:
     shim = shutil.which("python3", path=env["PATH"]) or "python3"
     site_note = (
         "interpreter as installed: its site-packages .pth files run in both (here one imports "
-        "certifi, inflating python -c pass ~3× and pre-loading modules pixir imports itself)"
+        "certifi, inflating python -c pass ~4× and pre-loading modules pixir imports itself)"
     )
     bare_note = "a bare venv of the same interpreter: standard site, no machine-specific .pth"
     rows = [
