@@ -9,7 +9,6 @@ EXIT_CODES: dict[str, int] = {
     "config_invalid": 2,
     "unknown_model": 2,
     "not_found": 2,
-    "not_implemented": 2,
     "insecure_transport": 2,
     "model_not_supported": 2,  # the backend refused the model id: a configuration problem
     # 3: refused by permissions

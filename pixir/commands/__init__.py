@@ -53,11 +53,3 @@ def print_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
-
-def not_built(command: str):
-    """What a command says until its issue lands: the truth, exit 2."""
-    raise PixirError(
-        "not_implemented",
-        f"`pixir {command}` is not built yet in this version",
-        {"command": command},
-    )

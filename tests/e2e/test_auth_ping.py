@@ -2,10 +2,7 @@
 token make exactly one refresh; a 401 from the Responses endpoint makes one refresh and one
 retry; a sign-in whose refresh token was spent elsewhere is exit 4 (SPEC §3.5).
 
-`ping` is built on the Provider's branch: until it is merged, `pixir ping` answers
-`not_implemented` and these tests skip themselves (tests/e2e/test_auth_refresh.py proves the
-same with the Credential driven from subprocesses). Checked green with the provider branch
-merged in a scratch clone.
+tests/e2e/test_auth_refresh.py proves the same with the Credential driven from subprocesses.
 """
 
 from __future__ import annotations
@@ -16,13 +13,6 @@ import requests
 from tests.fake_backend import step, text
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def ping_is_built(pixir):
-    probe = pixir.run("ping")  # no credential yet: exit 4 once ping exists
-    if probe.code == 2 and "not_implemented" in probe.stderr:
-        pytest.skip("`pixir ping` is not built on this branch yet (Provider issue)")
 
 
 def test_eight_pings_with_an_expiring_token_make_exactly_one_refresh(fake, pixir):

@@ -165,17 +165,6 @@ def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
     assert cli.main(["models"]) == 130
 
 
-def test_a_command_not_built_yet_says_so_with_exit_2(capsys, monkeypatch):
-    import pixir.commands.models as models_command
-    from pixir.commands import not_built
-
-    monkeypatch.setattr(models_command, "run", lambda args: not_built("models"))
-    assert cli.main(["models", "--json"]) == 2
-    body = json.loads(capsys.readouterr().out)
-    assert body["error"]["kind"] == "not_implemented"
-    assert "not built yet" in body["error"]["message"]
-
-
 def test_broken_pipe_exits_quietly(monkeypatch, capsys):
     def closed(args):
         raise BrokenPipeError
