@@ -227,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     except PixirError as err:
         report_error(err, json_mode)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C outside a Turn (e.g. while waiting for stdin)
+        if json_mode:
+            report_error(PixirError("interrupted", "interrupted (Ctrl-C)"), json_mode)
+        else:
+            print("\ninterrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return _quiet_broken_pipe()

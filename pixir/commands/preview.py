@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
 from dataclasses import replace
-from pathlib import Path
 
-from pixir import debug
+from pixir import debug, output_schema
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
+from pixir.prompt import read_prompt
 from pixir.provider.client import base_headers, endpoint
 from pixir.provider.models import resolve_model
 from pixir.provider.request import build_body, new_session_id, options_from_settings, user_message
@@ -47,7 +46,7 @@ def run(args) -> int:
         session_id=session_id,
         credential_kind=kind,
         workspace=workspace,
-        output_schema=load_output_schema(args.output_schema),
+        output_schema=output_schema.load(args.output_schema),
     )
     options = replace(options, permission_mode=mode)
     prompt = prompt_text(args)
@@ -110,42 +109,8 @@ def preview_headers(settings: Settings, kind: str, session_id: str, credential) 
     return headers
 
 
-def load_output_schema(path: str | None) -> dict | None:
-    """The `--output-schema FILE` JSON Schema, or None."""
-    if not path:
-        return None
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PixirError(
-            "invalid_arguments", f"--output-schema {path}: no such file", {"path": path}
-        ) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise PixirError(
-            "invalid_arguments",
-            f"--output-schema {path}: not a readable JSON file ({exc})",
-            {"path": path},
-        ) from None
-    if not isinstance(data, dict):
-        raise PixirError(
-            "invalid_arguments", f"--output-schema {path}: expected a JSON object", {"path": path}
-        )
-    return data
-
-
 def prompt_text(args) -> str:
-    """The prompt words; `-`, or no words with a piped or redirected stdin, read stdin."""
+    """The prompt under the rules of `pixir PROMPT` (pixir/prompt.py); empty is allowed:
+    the preview then shows the request without a new user message."""
     words = list(getattr(args, "prompt", None) or [])
-    if words == ["-"] or (not words and _stdin_is_data(args)):
-        return sys.stdin.read().strip("\n")
-    return " ".join(words)
-
-
-def _stdin_is_data(args) -> bool:
-    if getattr(args, "no_stdin", False):
-        return False
-    try:
-        mode = os.fstat(sys.stdin.fileno()).st_mode
-    except (OSError, ValueError, AttributeError):
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+    return read_prompt(words, no_stdin=getattr(args, "no_stdin", False), allow_empty=True)

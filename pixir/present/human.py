@@ -1,16 +1,35 @@
-"""The terminal presenter: the answer streamed to stdout; reasoning, tool activity, retries
-and the resume hint on stderr. A small Event consumer: one `on_<type>` method per Event type
-it shows, so later features (colours, spinner, REPL) extend it without touching the Turn."""
+"""The terminal presenter: the answer streamed to stdout, and everything else on stderr —
+reasoning summaries (dimmed), tool activity, plan updates, permission refusals, retries, a
+spinner while waiting (stderr on a terminal only), errors with their hint, and the session
+id with the command that continues it.
+
+A small Event consumer: one `on_<type>` method per Event type it shows (looked up once, so
+a text delta costs one dict lookup and one write), and `finish(outcome, ...)` at the end.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 from pixir.interrupt import OutputClosed
 
 PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 MAX_ARG_CHARS = 120
+
+# SGR codes; used only when colour is on (a terminal, no NO_COLOR, not TERM=dumb).
+DIM, BOLD, RED, GREEN, YELLOW, RESET = "2", "1", "31", "32", "33", "0"
+
+
+def color_wanted(stream) -> bool:
+    """Colour only on a terminal, without NO_COLOR (any value, https://no-color.org), and
+    not on a dumb terminal."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    return _isatty(stream)
 
 
 def _one_line(text: str, limit: int = MAX_ARG_CHARS) -> str:
@@ -18,31 +37,82 @@ def _one_line(text: str, limit: int = MAX_ARG_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class HumanPresenter:
-    """Call with each Event; `finish` prints the closing lines."""
+def error_lines(err, *, color: bool = False) -> list[str]:
+    """`error: <kind>: <message>`, and `hint: <next step>` when there is one."""
+    head = f"error: {err.kind}: {err.message}"
+    if color:
+        head = f"\x1b[{BOLD};{RED}merror:\x1b[0m {err.kind}: {err.message}"
+    lines = [head]
+    hint = hint_for(err)
+    if hint:
+        lines.append(f"hint: {hint}")
+    return lines
 
-    def __init__(self, out=None, err=None, *, quiet: bool = False, color: bool | None = None):
+
+def hint_for(err) -> str | None:
+    """The error's next step, made concrete where the details allow: when a usage limit
+    resets, in local time."""
+    hint = getattr(err, "hint", None)
+    details = getattr(err, "details", None) or {}
+    if err.kind == "usage_limit_reached" and isinstance(details.get("resets_at"), (int, float)):
+        at = time.localtime(details["resets_at"])
+        day = "" if at.tm_yday == time.localtime().tm_yday else time.strftime(" on %a %d %b", at)
+        when = f"try again after {time.strftime('%H:%M', at)}{day} (local time)"
+        return f"{when}, or use an API key (`--auth api_key`)"
+    return hint
+
+
+class HumanPresenter:
+    """Call with each Event; `finish` prints the closing lines (`end_turn` without the
+    session footer, for the REPL)."""
+
+    def __init__(
+        self,
+        out=None,
+        err=None,
+        *,
+        quiet: bool = False,
+        color: bool | None = None,
+        spinner: bool | None = None,
+    ):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.quiet = quiet
-        if color is None:
-            color = not os.environ.get("NO_COLOR") and _isatty(self.err)
-        self.color = color
+        self.color = color_wanted(self.err) if color is None else color
+        if spinner is None:
+            spinner = not quiet and _isatty(self.err) and os.environ.get("TERM") != "dumb"
+        self.spinner = None
+        if spinner:
+            from pixir.present.spinner import Spinner
+
+            self.spinner = Spinner(self.err, dim=self.color)
+        self._out_tty = _isatty(self.out)
         self.closed = False  # stdout's reader went away
         self._streamed = False  # text of the current message already shown
         self._out_open_line = False  # stdout does not end with a newline
         self._err_open_line = False  # a reasoning line on stderr is still open
+        self._denied: set[str] = set()  # calls whose refusal was already shown
+        self._plans: set[str] = set()  # update_plan calls (their ✓ line says nothing new)
+        self.transport: str | None = None  # the last call's wire transport (for /status)
+        self._handlers = {
+            name[3:]: getattr(self, name) for name in dir(type(self)) if name.startswith("on_")
+        }
 
     def __call__(self, event: dict) -> None:
-        handler = getattr(self, "on_" + event["type"], None)
+        handler = self._handlers.get(event["type"])
         if handler is not None:
             handler(event["data"])
 
     # -- writing -----------------------------------------------------------------------------
 
+    def paint(self, text: str, *codes: str) -> str:
+        return f"\x1b[{';'.join(codes)}m{text}\x1b[0m" if self.color and codes else text
+
     def write_out(self, text: str) -> None:
         if self.closed or not text:
             return
+        if self.spinner is not None and self.spinner.active:
+            self.spinner.hide()
         # Set first: a Ctrl-C landing inside the write must still leave a closing newline.
         self._out_open_line = not text.endswith("\n")
         try:
@@ -56,51 +126,79 @@ class HumanPresenter:
         if self._out_open_line:
             self.write_out("\n")
 
-    def note(self, text: str, dim: bool = False) -> None:
-        """One line of activity on stderr (suppressed with --quiet)."""
-        if self.quiet:
+    def note(self, text: str, *codes: str, always: bool = False) -> None:
+        """One line of activity on stderr (suppressed with --quiet unless `always`)."""
+        if self.quiet and not always:
             return
+        self._quiet_terminal()
         self._end_err_line()
-        if dim and self.color:
-            text = f"\x1b[2m{text}\x1b[0m"
-        self.err.write(text + "\n")
+        self.err.write(self.paint(text, *codes) + "\n")
         self.err.flush()
+
+    def _quiet_terminal(self) -> None:
+        """Before anything goes to stderr: no spinner, and the answer's line ended when it
+        shares the terminal."""
+        if self.spinner is not None and self.spinner.active:
+            self.spinner.hide()
+        if self._out_open_line and self._out_tty:
+            try:
+                self.end_out_line()
+            except OutputClosed:
+                pass
 
     def _end_err_line(self) -> None:
         if self._err_open_line:
             self.err.write("\n")
             self._err_open_line = False
 
+    def _spin(self, label: str) -> None:
+        """Show the spinner, unless a line is open where it would be drawn."""
+        if self.spinner is None or self._err_open_line:
+            return
+        if self._out_open_line and self._out_tty:
+            return
+        self.spinner.show(label)
+
     # -- Events ------------------------------------------------------------------------------
 
     def on_text_delta(self, data: dict) -> None:
-        self._end_err_line()
+        if self._err_open_line:
+            self._end_err_line()
         self._streamed = True
         self.write_out(data["chunk"])
 
     def on_reasoning_delta(self, data: dict) -> None:
         if self.quiet:
             return
-        chunk = data["chunk"]
-        if self.color:
-            chunk = f"\x1b[2m{chunk}\x1b[0m"
-        self.err.write(chunk)
+        self._quiet_terminal()
+        self.err.write(self.paint(data["chunk"], DIM))
         self.err.flush()
         self._err_open_line = True
 
+    def on_status(self, data: dict) -> None:
+        status = data.get("status")
+        if status == "requesting":
+            self._spin("thinking")
+        elif status == "running_tool":
+            self._spin(str(data.get("tool") or "tool"))
+        elif status == "compacting":
+            self._spin("compacting")
+
     def on_retry(self, data: dict) -> None:
-        if self._streamed:
+        if self._streamed:  # the restart resends the answer: end what was shown of it
             self.end_out_line()
             self._streamed = False
-        delay = data.get("delay_s")
-        wait = f", again in {delay:.1f} s" if isinstance(delay, (int, float)) else ""
         kind = data.get("error_kind") or "error"
-        self.note(f"[retrying: {kind} (attempt {data.get('attempt')}{wait})]")
+        delay = data.get("delay_s")
+        when = [f"retry {data['attempt']}"] if data.get("attempt") else []
+        if isinstance(delay, (int, float)):
+            when.append(f"in {delay:.1f} s")
+        self.note(f"[retrying: {kind}" + (f" ({', '.join(when)})]" if when else "]"), YELLOW)
+        self._spin("retrying")
 
     def on_assistant_message(self, data: dict) -> None:
-        if data.get("finish_reason") == "max_steps":
+        if data.get("finish_reason") == "max_steps":  # said by the error line at the end
             self.end_out_line()
-            self.note(data["text"])
             return
         if not self._streamed and not data.get("partial"):
             self.write_out(data.get("text") or "")
@@ -113,24 +211,49 @@ class HumanPresenter:
         name, args = data.get("name", "?"), data.get("args")
         args = args if isinstance(args, dict) else {}
         if name == "bash":
-            self.note(f"› bash {_one_line(args.get('command', ''))}")
+            self.note(f"› bash {_one_line(args.get('command', ''))}", BOLD)
         elif name == "update_plan":
-            self.note("› plan")
+            self._plans.add(data.get("call_id"))
+            self.note("› plan", BOLD)
             for step in args.get("steps") or ():
                 if isinstance(step, dict):
                     mark = PLAN_MARKS.get(step.get("status"), "[?]")
                     self.note(f"  {mark} {_one_line(step.get('step', ''))}")
         elif "path" in args:
-            self.note(f"› {name} {_one_line(args['path'])}")
+            self.note(f"› {name} {_one_line(args['path'])}", BOLD)
         else:
-            self.note(f"› {name}")
+            self.note(f"› {name}", BOLD)
+
+    def on_permission_decision(self, data: dict) -> None:
+        if data.get("decision") == "approved":
+            return
+        self._denied.add(data.get("call_id"))
+        reason = _one_line(data.get("reason") or "refused")
+        self.note(f"  ✗ refused ({data.get('mode')}): {reason}", RED, always=True)
 
     def on_tool_result(self, data: dict) -> None:
+        call_id = data.get("call_id")
+        if call_id in self._denied:
+            self._denied.discard(call_id)
+            return
         if data.get("ok"):
-            self.note(f"  ✓ {data.get('summary') or 'done'}", dim=True)
-        else:
-            error = data.get("error") or {}
-            self.note(f"  ✗ {error.get('kind', 'failed')}: {_one_line(error.get('message', ''))}")
+            if call_id in self._plans:
+                self._plans.discard(call_id)
+                return
+            summary = data.get("summary") or "done"
+            if data.get("exit_code") not in (None, 0):  # a command that failed, reported
+                self.note(f"  ✗ {summary}", RED)
+            else:
+                self.note(f"  ✓ {summary}", GREEN)
+            return
+        error = data.get("error") or {}
+        kind = error.get("kind", "failed")
+        self.note(f"  ✗ {kind}: {_one_line(error.get('message', ''))}", RED)
+
+    def on_provider_usage(self, data: dict) -> None:
+        transport = data.get("active_transport") or data.get("transport")
+        if isinstance(transport, str):
+            self.transport = transport
 
     def on_compaction(self, data: dict) -> None:
         self.end_out_line()
@@ -144,25 +267,44 @@ class HumanPresenter:
         if data.get("trigger") == "overflow":
             line += "; retrying"
         self.note(line + "]")
+        self._spin("thinking")  # the step's own call follows
 
     def on_turn_interrupted(self, data: dict) -> None:
         self.end_out_line()
         if data.get("reason") == "sigint":
-            self.note("interrupted")
+            self.note("interrupted", YELLOW, always=True)
 
     # -- the end -----------------------------------------------------------------------------
 
-    def finish(self, outcome, *, session_id: str, model: str, resume_command: str) -> None:
-        """The closing lines on stderr: where the session is and how to continue it."""
+    def end_turn(self, outcome) -> None:
+        """Close the answer's line, stop the spinner, and report the error if any."""
+        if self.spinner is not None:
+            self.spinner.hide()
         try:
             self.end_out_line()
         except OutputClosed:
             pass
+        self._end_err_line()
+        err = outcome.error
+        if err is not None and err.kind != "interrupted":
+            for line in error_lines(err, color=self.color):
+                self.err.write(line + "\n")
+            self.err.flush()
+
+    def finish(self, outcome, *, session_id: str, model: str, resume_command: str) -> None:
+        """The closing lines on stderr: the error if any, where the session is and how to
+        continue it (with --quiet only when the Turn did not complete)."""
+        self.end_turn(outcome)
+        self.close()
         if self.quiet and outcome.status == "completed":
             return
-        self._end_err_line()
-        self.err.write(f"session {session_id} · continue with: {resume_command}\n")
+        self.err.write(self.paint(f"session {session_id} · continue with: ", DIM))
+        self.err.write(resume_command + "\n")
         self.err.flush()
+
+    def close(self) -> None:
+        if self.spinner is not None:
+            self.spinner.close()
 
 
 def _isatty(stream) -> bool:

@@ -271,7 +271,7 @@ def test_prompt_from_stdin(repo, fake):
 
 def test_a_run_killed_in_the_middle_of_bash_resumes_without_an_unpaired_call(repo, fake):
     fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
-    proc = repo.popen("run the slow thing")
+    proc = repo.popen("run the slow thing", stdin=subprocess.DEVNULL)
     try:
         pgid = int(wait_for_file(repo.path("bash.pid")))
         proc.send_signal(signal.SIGKILL)
@@ -303,7 +303,7 @@ def test_a_run_killed_in_the_middle_of_bash_resumes_without_an_unpaired_call(rep
 def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake):
     command = "echo $$ > bash.pid; sleep 1000 & echo $! > bg.pid; echo started; sleep 1000"
     fake.script(step(tool_call("bash", {"command": command})))
-    proc = repo.popen("run the server")
+    proc = repo.popen("run the server", stdin=subprocess.DEVNULL)
     try:
         bash_pid = int(wait_for_file(repo.path("bash.pid")))
         bg_pid = int(wait_for_file(repo.path("bg.pid")))
@@ -330,7 +330,7 @@ def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake
 
 def test_sigint_while_streaming_keeps_the_partial_answer(repo, fake):
     fake.script(step(text("Half of an answer that never ends"), fault=stall(30, after_events=6)))
-    proc = repo.popen("talk")
+    proc = repo.popen("talk", stdin=subprocess.DEVNULL)
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 15)
         assert ready, "no streamed text before the stall"
@@ -360,7 +360,7 @@ def test_two_resumes_of_one_session_at_once_the_second_exits_5(repo, fake):
     assert repo.run("start").code == 0
     sid = session_id_of(repo)
     fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
-    holder = repo.popen("resume", sid, "hold it")
+    holder = repo.popen("resume", sid, "hold it", stdin=subprocess.DEVNULL)
     try:
         pgid = int(wait_for_file(repo.path("bash.pid")))
         second = repo.run("resume", sid, "me too")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import select
 import signal
+import subprocess
 import time
 
 import pytest
@@ -260,7 +261,7 @@ def test_the_process_exits_and_closes_its_socket_though_the_server_keeps_it_open
 
 def test_ctrl_c_while_streaming_over_websocket_closes_the_socket_and_exits_130(loop_repo, fake):
     fake.script(step(text("Half of an answer that never ends"), fault=stall(30, after_events=6)))
-    proc = loop_repo.popen("talk")
+    proc = loop_repo.popen("talk", stdin=subprocess.DEVNULL)  # a piped stdin would be read
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 15)
         assert ready, "no streamed text before the stall"

@@ -6,8 +6,6 @@ import io
 import json
 import sys
 
-import pytest
-
 from pixir import cli
 from pixir import session as sessions
 from pixir.commands import run as run_command
@@ -84,12 +82,6 @@ def test_no_credential_fails_before_a_session_exists(ws, capsys):
     assert not (ws / ".pixir").exists()
 
 
-class Args:
-    def __init__(self, **kw):
-        self.no_stdin = False
-        self.__dict__.update(kw)
-
-
 class FakeStdin(io.StringIO):
     def __init__(self, text, tty=False):
         super().__init__(text)
@@ -98,29 +90,6 @@ class FakeStdin(io.StringIO):
 
     def isatty(self):
         return self._tty
-
-
-def test_prompt_from_words_or_stdin(monkeypatch):
-    monkeypatch.setattr(sys, "stdin", FakeStdin("from stdin\n"))
-    assert run_command.read_prompt(["fix", "it"], Args()) == "fix it"
-    assert run_command.read_prompt([], Args()) == "from stdin\n"
-    monkeypatch.setattr(sys, "stdin", FakeStdin("dash\n"))
-    assert run_command.read_prompt(["-"], Args()) == "dash\n"
-
-
-def test_empty_prompt_is_refused(monkeypatch):
-    from pixir.errors import PixirError
-
-    monkeypatch.setattr(sys, "stdin", FakeStdin("   \n"))
-    with pytest.raises(PixirError) as caught:
-        run_command.read_prompt([], Args())
-    assert caught.value.kind == "invalid_arguments"
-    monkeypatch.setattr(sys, "stdin", FakeStdin("", tty=True))
-    with pytest.raises(PixirError, match="interactive"):
-        run_command.read_prompt([], Args())
-    monkeypatch.setattr(sys, "stdin", FakeStdin("ignored"))
-    with pytest.raises(PixirError):
-        run_command.read_prompt([], Args(no_stdin=True))
 
 
 def test_targets(monkeypatch):

@@ -60,7 +60,7 @@ def test_plan_and_retry_and_reasoning_go_to_stderr():
     present(ev("retry", attempt=1, delay_s=0.5, error_kind="network"))
     assert out.getvalue() == ""
     assert err.getvalue() == (
-        "› plan\n  [x] a\n  [ ] b\nthinking\n[retrying: network (attempt 1, again in 0.5 s)]\n"
+        "› plan\n  [x] a\n  [ ] b\nthinking\n[retrying: network (retry 1, in 0.5 s)]\n"
     )
 
 

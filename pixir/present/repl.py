@@ -1,0 +1,129 @@
+"""The interactive mode: a line REPL on a terminal. Each line is a Turn in one session; lines
+starting with `/` are commands. The agent side (sessions, Turns, models) is a `host` that
+commands/run.py provides, so this module only reads lines and prints.
+
+Ctrl-C during a Turn stops it (the Log stays consistent, as in a one-shot run) and comes
+back to the prompt; at the prompt it clears the line. Ctrl-D or `/exit` leaves (exit 0).
+readline, with history in ~/.pixir/history, is imported here only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pixir.errors import PixirError
+
+PROMPT = "› "
+HISTORY_LENGTH = 1000
+
+HELP = """\
+/help          this list
+/status        the session, model, transport and tokens used
+/model [ID]    show the model, or use ID from the next message on
+/new           start a new session with the next message
+/exit          leave (Ctrl-D works too)
+Ctrl-C stops a running Turn, or clears the line at the prompt. A line that starts with //
+is sent as a message with its first / removed."""
+
+
+def run(host, *, history_file: Path | None = None, read_line=None, err=None) -> int:
+    """Read lines until /exit or end of input; returns the exit code (0)."""
+    err = err or sys.stderr
+    read_line = read_line or line_reader(history_file)
+    say(err, f"pixir · model {host.model} · /help for commands, Ctrl-D to leave")
+    while True:
+        try:
+            line = read_line(PROMPT)
+        except EOFError:
+            say(err, "")
+            break
+        except KeyboardInterrupt:  # at the prompt: drop the line, ask again
+            say(err, "")
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            if text.startswith("/") and not text.startswith("//"):
+                if command(host, text, err) == "exit":
+                    break
+            else:
+                host.turn(text[1:] if text.startswith("//") else text)
+        except KeyboardInterrupt:  # outside the Turn's own handling (e.g. opening it)
+            say(err, "\ninterrupted")
+        except PixirError as failure:
+            from pixir.present.human import error_lines
+
+            for out in error_lines(failure):
+                say(err, out)
+    footer = host.footer()
+    if footer:
+        say(err, footer)
+    return 0
+
+
+def command(host, text: str, err) -> str | None:
+    """Run one /command; returns "exit" to leave."""
+    name, _, rest = text.partition(" ")
+    rest = rest.strip()
+    if name in ("/exit", "/quit"):
+        return "exit"
+    if name == "/help":
+        say(err, HELP)
+    elif name == "/new":
+        host.new_session()
+        say(err, "new session: it starts with your next message")
+    elif name == "/model":
+        if not rest:
+            say(err, f"model: {host.model}")
+        else:
+            say(err, f"model: {host.set_model(rest)}")
+    elif name == "/status":
+        rows = host.status()
+        width = max(len(label) for label, _ in rows)
+        for label, value in rows:
+            say(err, f"{label:<{width}}  {value}")
+    else:
+        say(err, f"unknown command {name}; /help lists them")
+    return None
+
+
+def say(err, text: str) -> None:
+    err.write(text + "\n")
+    err.flush()
+
+
+def line_reader(history_file: Path | None):
+    """`input()` with readline editing and a persistent history when readline exists."""
+    try:
+        import readline
+    except ImportError:  # a Python built without it: plain lines
+        return input
+    if history_file is not None:
+        try:
+            readline.read_history_file(history_file)
+        except (OSError, ValueError):
+            pass
+    readline.set_history_length(HISTORY_LENGTH)
+
+    def read(prompt_text: str) -> str:
+        line = input(prompt_text)
+        if history_file is not None and line.strip():
+            _append_history(readline, history_file)
+        return line
+
+    return read
+
+
+def _append_history(readline, path: Path) -> None:
+    """Append the last line at once (a crash loses nothing); the file is private (0600),
+    since prompts may hold anything."""
+    try:
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        readline.append_history_file(1, path)  # also cuts the file to the history length
+    except (OSError, AttributeError):  # libedit without append_history_file, a full disk
+        pass

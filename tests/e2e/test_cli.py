@@ -1,0 +1,522 @@
+"""The command line for people and for CI (issue 7), end to end: the built `dist/pixir`
+against the fake backend — prompt and stdin rules, output modes, exit codes, colours."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.fake_backend import cut, reasoning, stall, step, text, tool_call, usage_limit
+
+pytestmark = pytest.mark.e2e
+
+ESC = "\x1b["
+
+
+@pytest.fixture
+def px(pixir):
+    pixir.login_api_key()
+    return pixir
+
+
+def user_texts(rec) -> list[str]:
+    """The user messages a recorded Responses request carried (a WebSocket continuation
+    carries only its new items: use what the fake reassembled)."""
+    items = rec.extra.get("effective_input") or rec.json["input"]
+    return [
+        part["text"]
+        for item in items
+        if item.get("role") == "user"
+        for part in item["content"]
+        if part.get("type") == "input_text"
+    ]
+
+
+def last_prompt(fake) -> str:
+    return user_texts(fake.responses_requests()[-1])[-1]
+
+
+def sh(px, script: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a shell pipeline with `pixir` meaning the built executable."""
+    command = " ".join(map(str, px.command()))
+    return subprocess.run(
+        ["bash", "-c", script.replace("PIXIR", command)],
+        cwd=px.workspace,
+        env=px._env(None),
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def wait_for_file(path, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never appeared")
+
+
+def read_until(stream, needle: bytes, timeout: float = 20) -> bytes:
+    """Read an unbuffered pipe until `needle` shows up (or fail)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([stream], [], [], max(0.0, left))
+        if not ready:
+            raise AssertionError(f"never saw {needle!r}; got {seen!r}")
+        chunk = os.read(stream.fileno(), 4096)
+        if not chunk:
+            raise AssertionError(f"stream ended before {needle!r}; got {seen!r}")
+        seen += chunk
+    return seen
+
+
+# -- the prompt: words, stdin, both -------------------------------------------------------------
+
+
+def test_piped_stdin_is_the_prompt(px, fake):
+    fake.script(step(text("It explains.")))
+    done = sh(px, 'echo "explain" | PIXIR')
+    assert done.returncode == 0, done
+    assert done.stdout == b"It explains.\n"
+    assert last_prompt(fake) == "explain"
+
+
+def test_git_diff_piped_with_a_prompt_is_a_stdin_block(px, fake):
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    px.write_file("app.py", "print('old')\n")
+    for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "start"]):
+        subprocess.run([*git, *command], cwd=px.workspace, check=True, capture_output=True)
+    px.write_file("app.py", "print('new')\n")
+    diff = subprocess.run(["git", "diff"], cwd=px.workspace, capture_output=True, text=True)
+    assert "+print('new')" in diff.stdout
+    fake.script(step(text("Looks fine.")))
+    done = sh(px, 'git diff | PIXIR --json "review"')
+    assert done.returncode == 0, done
+    body = json.loads(done.stdout)
+    assert body["ok"] is True and body["output"] == "Looks fine."
+    assert last_prompt(fake) == f"review\n\n<stdin>\n{diff.stdout.rstrip(chr(10))}\n</stdin>"
+
+
+def test_dash_means_stdin(px, fake):
+    fake.script(step(text("ok")))
+    assert px.run("-", stdin="from a dash\n").code == 0
+    assert last_prompt(fake) == "from a dash"
+
+
+def test_dev_null_stdin_adds_nothing_to_a_prompt(px, fake):
+    fake.script(step(text("ok")))
+    proc = px.popen("just", "this", stdin=subprocess.DEVNULL)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert last_prompt(fake) == "just this"
+
+
+def test_no_stdin_never_waits_for_a_pipe_that_stays_open(px, fake):
+    fake.script(step(text("done")))
+    proc = px.popen("--no-stdin", "go")  # stdin: a pipe this test never writes nor closes
+    try:
+        proc.wait(timeout=30)  # not communicate(): it would close stdin
+        out, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+    assert proc.returncode == 0, err
+    assert out == b"done\n" and last_prompt(fake) == "go"
+
+
+def test_a_silent_pipe_gets_a_notice_then_its_data_is_used(px, fake):
+    fake.script(step(text("checked")))
+    proc = px.popen("check", "this", bufsize=0)
+    try:
+        seen = read_until(proc.stderr, b"waiting for stdin")
+        assert b"--no-stdin" in seen
+        proc.stdin.write(b"late input\n")
+        proc.stdin.close()
+        out = proc.stdout.read()
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0
+    assert out == b"checked\n"
+    assert last_prompt(fake) == "check this\n\n<stdin>\nlate input\n</stdin>"
+
+
+def test_an_empty_prompt_is_exit_2_with_a_hint(px, fake):
+    result = px.run(stdin="  \n")
+    assert result.code == 2, result
+    assert "error: invalid_arguments: the prompt is empty" in result.stderr
+    assert "hint: " in result.stderr
+    as_json = px.run("--json", stdin="")
+    assert as_json.code == 2
+    body = px.json_out(as_json)
+    assert (
+        body["ok"] is False and body["exit_code"] == 2 and set(body) == {"ok", "error", "exit_code"}
+    )
+    assert body["error"]["kind"] == "invalid_arguments"
+    assert not (px.workspace / ".pixir").exists()
+    assert fake.responses_requests() == []
+
+
+# -- human output --------------------------------------------------------------------------------
+
+
+def tool_turn():
+    return [
+        step(reasoning("Reading the file"), tool_call("read", {"path": "a.txt"})),
+        step(tool_call("bash", {"command": "exit 3"}), match={"last_tool_output": "alpha"}),
+        step(text("The file says alpha."), match={"last_tool_output": "Exit code: 3"}),
+    ]
+
+
+def test_stdout_holds_only_the_answer_and_stderr_the_rest(px, fake):
+    px.write_file("a.txt", "alpha\n")
+    fake.script(*tool_turn())
+    result = px.run("what is in a.txt?")
+    assert result.code == 0, result
+    assert result.stdout == "The file says alpha.\n"
+    sid = px.sessions()[-1].stem
+    lines = result.stderr.splitlines()
+    assert "› read a.txt" in lines and "  ✓ 1 line" in lines
+    assert "› bash exit 3" in lines
+    assert any(line.startswith("  ✗ exit 3 · ") for line in lines)
+    assert lines[-1] == f"session {sid} · continue with: pixir resume {sid}"
+    assert ESC not in result.stdout + result.stderr  # NO_COLOR=1 and no terminal
+    assert "\r" not in result.stderr  # no spinner off a terminal
+
+
+def test_quiet_prints_only_the_answer(px, fake):
+    px.write_file("a.txt", "alpha\n")
+    fake.script(*tool_turn())
+    result = px.run("-q", "what is in a.txt?")
+    assert result.code == 0, result
+    assert result.stdout == "The file says alpha.\n" and result.stderr == ""
+
+
+def test_quiet_still_reports_errors(px, fake):
+    fake.script(step(fault=usage_limit()))
+    result = px.run("--quiet", "anything")
+    assert result.code == 7 and result.stdout == ""
+    assert "error: usage_limit_reached: " in result.stderr
+
+
+def test_errors_have_a_kind_and_a_hint(px, fake):
+    fake.script(step(fault=usage_limit(resets_in_seconds=1200)))
+    result = px.run("anything")
+    assert result.code == 7, result
+    lines = result.stderr.splitlines()
+    error = next(i for i, line in enumerate(lines) if line.startswith("error: "))
+    assert lines[error].startswith("error: usage_limit_reached: You have hit your ChatGPT")
+    assert re.match(r"hint: try again after \d\d:\d\d", lines[error + 1])
+    none = px.run("hi", env={"PIXIR_HOME": str(px.root / "empty-home")})
+    assert none.code == 4
+    assert "error: not_authenticated: " in none.stderr and "pixir login" in none.stderr
+
+
+def test_a_retry_after_streamed_text_is_marked_on_stderr(px, fake):
+    fake.script(
+        step(
+            text("First try that breaks", deltas=["First ", "try ", "that ", "breaks"]),
+            fault=cut(6),
+        ),
+        step(text("Second try.")),
+    )
+    result = px.run("hello")
+    assert result.code == 0, result
+    assert re.search(r"^\[retrying: \w+", result.stderr, re.M), result
+    assert result.stdout.endswith("Second try.\n")
+    # the text the failed attempt streamed ends its own line before the answer restarts
+    assert result.stdout.count("\n") == 2 and result.stdout.startswith("First")
+    answers = [e for e in px.log_events() if e["type"] == "assistant_message"]
+    assert [a["data"]["text"] for a in answers] == ["Second try."]
+
+
+def test_the_resume_command_names_the_workspace_given_with_cd(px, fake):
+    other = px.root / "other"
+    other.mkdir()
+    fake.script(step(text("ok")))
+    result = px.run("-C", str(other), "hi")
+    assert result.code == 0, result
+    sid = next((other / ".pixir" / "sessions").glob("*.jsonl")).stem
+    assert f"pixir -C {other} resume {sid}" in result.stderr
+
+
+# -- --json: one object, every outcome ------------------------------------------------------------
+
+
+def one_object(px, result) -> dict:
+    assert result.stdout.count("\n") == 1, result  # exactly one line
+    body = px.json_out(result)
+    assert body["exit_code"] == result.code
+    return body
+
+
+def test_json_completed(px, fake):
+    fake.script(step(text("Answer.")))
+    result = px.run("--json", "hi")
+    body = one_object(px, result)
+    sid = px.sessions()[-1].stem
+    assert result.code == 0
+    assert body["ok"] is True and body["status"] == "completed"
+    assert body["kind"] == "one_shot_turn" and body["session_id"] == sid
+    assert body["output"] == "Answer." and body["model"] == "gpt-5.5"
+    assert body["resume_command"] == f"pixir resume {sid}"
+    assert body["usage"]["output_tokens"] > 0 and "error" not in body
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "status", "kind"),
+    [
+        ("usage_limit", 7, "error", "usage_limit_reached"),
+        ("stall", 124, "timed_out", "stream_idle_timeout"),
+        ("max_steps", 6, "incomplete", "max_steps"),
+    ],
+)
+def test_json_failures_in_a_turn(px, fake, name, code, status, kind):
+    args = []
+    if name == "usage_limit":
+        fake.script(step(fault=usage_limit()))
+    elif name == "stall":
+        px.write_config({"stream_idle_timeout_ms": 300})
+        fake.script(*(step(text("slow"), fault=stall(5, after_events=2)) for _ in range(2)))
+    else:
+        fake.script(*(step(tool_call("bash", {"command": "true"})) for _ in range(2)))
+        args = ["--max-steps", "2"]
+    result = px.run("--json", *args, "go")
+    body = one_object(px, result)
+    assert result.code == code, result
+    assert body["ok"] is False and body["status"] == status
+    assert body["error"]["kind"] == kind and body["error"]["message"]
+    assert body["session_id"] == px.sessions()[-1].stem
+    assert body["resume_command"].startswith("pixir resume ")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "kind"),
+    [
+        (["-m", "gpt-0-nope", "hi"], 2, "unknown_model"),
+        (["hi"], 4, "not_authenticated"),
+        (["-o", "no/such/dir/answer.txt", "hi"], 2, "invalid_arguments"),
+        (["--output-schema", "missing.json", "hi"], 2, "invalid_arguments"),
+    ],
+)
+def test_json_failures_before_a_session(pixir, fake, args, code, kind):
+    if kind != "not_authenticated":
+        pixir.login_api_key()
+    for flag in ("--json", "--jsonl"):
+        result = pixir.run(flag, *args)
+        body = one_object(pixir, result)
+        assert result.code == code, result
+        assert body["ok"] is False and body["error"]["kind"] == kind
+    assert not (pixir.workspace / ".pixir").exists()
+    assert fake.responses_requests() == []
+
+
+def test_json_sigint_is_one_object_with_exit_130(px, fake):
+    fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    proc = px.popen("--json", "run it", stdin=subprocess.DEVNULL)
+    try:
+        wait_for_file(px.path("bash.pid"))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    body = json.loads(out)
+    assert out.count(b"\n") == 1
+    assert body["ok"] is False and body["status"] == "interrupted" and body["exit_code"] == 130
+    assert body["error"]["kind"] == "interrupted"
+    assert body["session_id"] == px.sessions()[-1].stem
+    assert px.log_events()[-1]["type"] == "turn_interrupted"
+
+
+def test_json_sigint_while_waiting_for_stdin_is_one_object(px, fake):
+    proc = px.popen("--json", "waiting", bufsize=0)
+    try:
+        read_until(proc.stderr, b"waiting for stdin")
+        proc.send_signal(signal.SIGINT)
+        out = proc.stdout.read()
+        proc.wait(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130
+    body = json.loads(out)
+    assert body == {"ok": False, "error": body["error"], "exit_code": 130}
+    assert body["error"]["kind"] == "interrupted"
+
+
+# -- --jsonl ---------------------------------------------------------------------------------------
+
+
+def test_jsonl_streams_every_event_then_the_result(px, fake):
+    px.write_file("a.txt", "alpha\n")
+    fake.script(*tool_turn())
+    result = px.run("--jsonl", "what is in a.txt?")
+    assert result.code == 0, result
+    lines = px.jsonl_out(result)
+    assert len(lines) == len(result.stdout.splitlines())  # every line is JSON
+    *events, last = lines
+    assert last["kind"] == "one_shot_turn" and last["output"] == "The file says alpha."
+    assert last["exit_code"] == 0
+    types = [e["type"] for e in events]
+    canonical = [e for e in events if "seq" in e]
+    # every canonical event of the Log, in order, and the ephemeral ones between them
+    assert canonical == px.log_events()
+    assert {"text_delta", "reasoning_delta", "status"} <= set(types)
+    assert types.index("tool_call") < types.index("tool_result") < types.index("text_delta")
+    assert all(e["session_id"] == last["session_id"] for e in events)
+    deltas = "".join(e["data"]["chunk"] for e in events if e["type"] == "text_delta")
+    assert deltas == "The file says alpha."
+
+
+def test_jsonl_failure_ends_with_the_result_object(px, fake):
+    fake.script(step(fault=usage_limit()))
+    result = px.run("--jsonl", "hi")
+    assert result.code == 7
+    *events, last = px.jsonl_out(result)
+    assert events[-1]["type"] == "turn_failed"
+    assert last["status"] == "error" and last["exit_code"] == 7
+
+
+# -- -o and --output-schema ------------------------------------------------------------------------
+
+
+def test_output_last_message_writes_the_answer(px, fake):
+    px.write_file("a.txt", "alpha\n")
+    fake.script(*tool_turn())
+    (px.workspace / "out").mkdir()
+    result = px.run("what is in a.txt?", "-o", "out/answer.md")
+    assert result.code == 0, result
+    assert px.read_file("out/answer.md") == "The file says alpha."
+    assert result.stdout == "The file says alpha.\n"
+    assert [p.name for p in (px.workspace / "out").iterdir()] == ["answer.md"]  # no temp left
+
+
+def test_output_last_message_in_a_missing_directory_fails_before_the_turn(px, fake):
+    result = px.run("-o", "nowhere/answer.md", "hi")
+    assert result.code == 2, result
+    assert "error: invalid_arguments: -o nowhere/answer.md: no such directory" in result.stderr
+    assert fake.responses_requests() == [] and not (px.workspace / ".pixir").exists()
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"verdict": {"type": "string"}},
+    "required": ["verdict"],
+    "additionalProperties": False,
+}
+
+
+def test_output_schema_is_sent_and_a_json_answer_passes(px, fake):
+    px.write_file("schema.json", json.dumps(SCHEMA))
+    fake.script(step(text('{"verdict": "ok"}')))
+    result = px.run("--json", "--output-schema", "schema.json", "judge")
+    assert result.code == 0, result
+    body = one_object(px, result)
+    assert body["status"] == "completed" and json.loads(body["output"]) == {"verdict": "ok"}
+    sent = fake.responses_requests()[0].json["text"]["format"]
+    assert sent == {"type": "json_schema", "name": "pixir_output", "strict": True, "schema": SCHEMA}
+
+
+def test_output_schema_refuses_an_answer_that_is_not_json(px, fake):
+    px.write_file("schema.json", json.dumps(SCHEMA))
+    fake.script(step(text("Sure! The verdict is ok.")), step(text('{"other": 1}')))
+    result = px.run("--output-schema", "schema.json", "judge", "-o", "answer.txt")
+    assert result.code == 6, result
+    assert "error: schema_mismatch: the final answer is not JSON" in result.stderr
+    assert px.read_file("answer.txt") == "Sure! The verdict is ok."  # kept, for a look
+    result = px.run("--json", "--output-schema", "schema.json", "judge")
+    body = one_object(px, result)
+    assert result.code == 6 and body["status"] == "incomplete"
+    assert body["error"]["kind"] == "schema_mismatch" and "verdict" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON (line 1 column 2"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"type": "array"}', 'top-level "type" must be "object"'),
+    ],
+)
+def test_output_schema_file_errors_name_the_file(px, fake, content, message):
+    px.write_file("bad.json", content)
+    result = px.run("--output-schema", "bad.json", "judge")
+    assert result.code == 2, result
+    assert "error: invalid_arguments: --output-schema bad.json: " in result.stderr
+    assert message in result.stderr
+    assert fake.responses_requests() == []
+
+
+# -- terminals: colour and the spinner -------------------------------------------------------------
+
+
+def run_on_terminal(px, *args, env=None) -> tuple[str, int]:
+    import pexpect
+
+    child = px.spawn(*args, env=env)
+    try:
+        child.expect(pexpect.EOF, timeout=30)
+        output = child.before
+    finally:
+        child.close(force=True)
+    return output, child.exitstatus
+
+
+def test_a_terminal_gets_colour_unless_no_color(px, fake):
+    px.write_file("a.txt", "alpha\n")
+    fake.script(*tool_turn())
+    output, code = run_on_terminal(px, "what is in a.txt?", env={"NO_COLOR": None})
+    assert code == 0, output
+    assert ESC in output and "The file says alpha." in output
+    fake.script(*tool_turn())
+    output, code = run_on_terminal(px, "what is in a.txt?")  # the harness sets NO_COLOR=1
+    assert code == 0, output
+    assert ESC not in output and "\x1b" not in output
+    assert "› read a.txt" in output and "The file says alpha." in output
+
+
+def test_interactive_mode_is_not_for_json(px, fake):
+    output, code = run_on_terminal(px, "--json")
+    assert code == 2
+    body = json.loads(output.strip())
+    assert body["error"]["kind"] == "invalid_arguments" and "--json" in body["error"]["message"]
+
+
+def test_a_busy_session_names_its_holder(px, fake):
+    fake.script(step(text("first")))
+    assert px.run("start").code == 0
+    sid = px.sessions()[-1].stem
+    fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    holder = px.popen("resume", sid, "hold it", stdin=subprocess.DEVNULL)
+    try:
+        wait_for_file(px.path("bash.pid"))
+        second = px.run("resume", sid, "me too")
+        assert second.code == 5, second
+        assert f"hint: pid {holder.pid} " in second.stderr
+    finally:
+        holder.send_signal(signal.SIGINT)
+        holder.communicate(timeout=15)
+
+
+def test_jsonl_into_a_reader_that_leaves_stops_quietly(px, fake):
+    long_answer = "".join(f"line {n} of a long answer\n" for n in range(20000))
+    chunks = [long_answer[i : i + 512] for i in range(0, len(long_answer), 512)]
+    fake.script(step(text(long_answer, deltas=chunks)))
+    done = sh(px, 'PIXIR --jsonl "write a lot" | head -1; echo "status=${PIPESTATUS[0]}" >&2')
+    assert json.loads(done.stdout)["type"] == "session_started"
+    assert b"status=141" in done.stderr and b"Traceback" not in done.stderr
+    assert px.log_events()[-1]["data"]["reason"] == "broken_pipe"

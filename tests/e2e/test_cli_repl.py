@@ -1,0 +1,200 @@
+"""The interactive mode (issue 7), driven through a pseudo-terminal: the built `dist/pixir`
+with no prompt on a terminal is a line REPL, each line a Turn in one session."""
+
+from __future__ import annotations
+
+import stat
+import time
+
+import pytest
+
+from tests.fake_backend import step, text, tool_call
+
+pytestmark = pytest.mark.e2e
+
+PROMPT = "› "
+
+
+@pytest.fixture
+def px(pixir):
+    pixir.login_api_key()
+    return pixir
+
+
+def user_texts(rec) -> list[str]:
+    items = rec.extra.get("effective_input") or rec.json["input"]
+    return [
+        part["text"]
+        for item in items
+        if item.get("role") == "user"
+        for part in item["content"]
+        if part.get("type") == "input_text"
+    ]
+
+
+def wait_for_file(path, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never appeared")
+
+
+def start(px, *args):
+    child = px.spawn(*args)
+    child.expect_exact("/help for commands")
+    child.expect_exact(PROMPT)
+    return child
+
+
+def test_two_turns_a_model_switch_ctrl_c_and_exit(px, fake):
+    import pexpect
+
+    fake.script(
+        step(text("First answer."), match={"last_user": "first question"}),
+        step(text("Second answer."), match={"last_user": "second question", "model": "gpt-5.4"}),
+        step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})),
+    )
+    child = start(px)
+    try:
+        child.sendline("first question")
+        child.expect_exact("First answer.")
+        child.expect_exact(PROMPT)
+        child.sendline("/model gpt-5.4")
+        child.expect_exact("model: gpt-5.4")
+        child.expect_exact(PROMPT)
+        child.sendline("second question")
+        child.expect_exact("Second answer.")
+        child.expect_exact(PROMPT)
+
+        child.sendline("run the slow thing")
+        child.expect_exact("› bash echo")
+        wait_for_file(px.path("bash.pid"))
+        child.sendintr()
+        child.expect_exact("interrupted")
+        child.expect_exact(PROMPT)
+
+        child.sendline("/status")
+        child.expect(r"session\s+(\d{8}T\d{6}-[0-9a-f]{6})")
+        sid = child.match.group(1)
+        child.expect(r"model\s+gpt-5\.4")
+        child.expect_exact(PROMPT)
+        child.sendline("/exit")
+        child.expect_exact(f"continue with: pixir resume {sid}")
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+    [log] = px.sessions()
+    assert log.stem == sid
+    events = px.log_events()
+    prompts = [e["data"]["text"] for e in events if e["type"] == "user_message"]
+    assert prompts == ["first question", "second question", "run the slow thing"]
+    assert [e["type"] for e in events[-3:]] == ["tool_call", "tool_result", "turn_interrupted"]
+    calls = fake.responses_requests()
+    assert [c.json["model"] for c in calls] == ["gpt-5.5", "gpt-5.4", "gpt-5.4"]
+    # one session: the second Turn carries the first one
+    assert user_texts(calls[1]) == ["first question", "second question"]
+    history = px.home / "history"
+    assert history.read_text().splitlines()[-6:] == [
+        "first question",
+        "/model gpt-5.4",
+        "second question",
+        "run the slow thing",
+        "/status",
+        "/exit",
+    ]
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+
+
+def test_ctrl_c_at_the_prompt_clears_the_line_and_ctrl_d_leaves(px, fake):
+    import pexpect
+
+    fake.script(step(text("Answer to the kept line."), match={"last_user": "kept"}))
+    child = start(px)
+    try:
+        child.send("thrown away")
+        child.sendintr()
+        child.expect_exact(PROMPT)
+        child.sendline("kept")
+        child.expect_exact("Answer to the kept line.")
+        child.expect_exact(PROMPT)
+        child.sendeof()
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    prompts = [e["data"]["text"] for e in px.log_events() if e["type"] == "user_message"]
+    assert prompts == ["kept"]
+
+
+def test_commands_new_bad_model_and_unknown(px, fake):
+    import pexpect
+
+    fake.script(step(text("one")), step(text("two")))
+    child = start(px)
+    try:
+        child.sendline("/model gpt-0-nope")
+        child.expect_exact("error: unknown_model: unknown model 'gpt-0-nope'")
+        child.expect_exact(PROMPT)
+        child.sendline("/frobnicate")
+        child.expect_exact("unknown command /frobnicate")
+        child.expect_exact(PROMPT)
+        child.sendline("/help")
+        child.expect_exact("/new")
+        child.expect_exact(PROMPT)
+        child.sendline("hello")
+        child.expect_exact("one")
+        child.expect_exact(PROMPT)
+        child.sendline("/new")
+        child.expect_exact("new session")
+        child.expect_exact(PROMPT)
+        child.sendline("//slash at the start")
+        child.expect_exact("two")
+        child.expect_exact(PROMPT)
+        child.sendline("/exit")
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    # two sessions (ids made in the same second need not sort in creation order)
+    prompts = [
+        [e["data"]["text"] for e in px.log_events(log.stem) if e["type"] == "user_message"]
+        for log in px.sessions()
+    ]
+    assert sorted(prompts) == [["/slash at the start"], ["hello"]]
+
+
+def test_leaving_at_once_creates_no_session(px, fake):
+    import pexpect
+
+    child = start(px)
+    try:
+        child.sendline("/exit")
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert not (px.workspace / ".pixir").exists()
+
+
+def test_resume_without_a_prompt_on_a_terminal_continues_the_session(px, fake):
+    import pexpect
+
+    fake.script(step(text("started")), step(text("continued"), match={"last_user": "more"}))
+    assert px.run("begin").code == 0
+    sid = px.sessions()[-1].stem
+    child = start(px, "resume", sid)
+    try:
+        child.sendline("more")
+        child.expect_exact("continued")
+        child.expect_exact(PROMPT)
+        child.sendeof()
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert user_texts(fake.responses_requests()[-1]) == ["begin", "more"]
+    assert len(px.sessions()) == 1
