@@ -40,11 +40,54 @@ build() {
     --python '/usr/bin/env python3' \
     --compressed --compile-pyc --reproducible \
     --no-build-isolation . >&2
+  single_worker_bootstrap dist/pixir.tmp
   mv dist/pixir.tmp dist/pixir
   rm -rf build
   local size
   size=$(du -k dist/pixir | cut -f1)
   echo "built $(pwd)/dist/pixir (${size} KiB)"
+}
+
+# On its first run a shiv zipapp extracts itself under ~/.shiv holding a flock, and with
+# --compile-pyc compiles the .pyc files in a process pool (one forked worker per CPU) that
+# inherits that lock. A first run killed there (SIGKILL, `timeout`'s SIGTERM, the OOM killer)
+# leaves the workers behind, blocked forever and still holding the lock, and every later
+# pixir run waits on it forever. So compile in the extracting process itself: replace the
+# zip's __main__.py with one that makes shiv's extraction use one worker (no pool). The
+# entries keep their order, timestamps and modes, so the build stays reproducible.
+single_worker_bootstrap() {
+  "$PY" - "$1" <<'EOF'
+import sys, zipfile
+
+MAIN = b'''# -*- coding: utf-8 -*-
+import _bootstrap
+
+_extract = _bootstrap.extract_site_packages
+
+
+def extract_site_packages(archive, target, compile_pyc=False, compile_workers=0, force=False):
+    # One worker: compileall then runs in this process, and no forked child can outlive a
+    # killed first run while holding shiv's extraction lock (see build.sh).
+    return _extract(archive, target, compile_pyc, 1, force)
+
+
+_bootstrap.extract_site_packages = extract_site_packages
+_bootstrap.bootstrap()
+'''
+
+path = sys.argv[1]
+data = open(path, "rb").read()
+shebang = data[: data.index(b"\n") + 1]
+with zipfile.ZipFile(path) as src:
+    entries = [(info, src.read(info)) for info in src.infolist()]
+assert any(info.filename == "__main__.py" for info, _ in entries), "no __main__.py in the zipapp"
+with open(path, "wb") as fh:
+    fh.write(shebang)
+    with zipfile.ZipFile(fh, "w") as out:
+        for info, body in entries:
+            out.writestr(info, MAIN if info.filename == "__main__.py" else body)
+EOF
+  chmod +x "$1"
 }
 
 run_tests() {
