@@ -53,3 +53,39 @@ if _LOG:
     socket.getaddrinfo = getaddrinfo
     socket.socket.connect = connect
     socket.socket.connect_ex = connect_ex
+
+
+# PIXIR_TEST_CRASH=module:Class.attr makes that function raise an unexpected exception (a
+# stand-in for a bug) so a test can look at the crash report and the Log it leaves. Done from
+# here, by the test's own process setup, so pixir itself carries no test hook.
+_CRASH = os.environ.get("PIXIR_TEST_CRASH")
+if _CRASH:
+    import importlib.abc
+    import importlib.util
+    import sys
+
+    _module, _, _attr = _CRASH.partition(":")
+
+    def _boom(*args, **kwargs):
+        raise RuntimeError("a bug injected by the reliability suite (PIXIR_TEST_CRASH)")
+
+    class _Injector(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != _module:
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            real = spec.loader.exec_module
+
+            def exec_module(module):
+                real(module)
+                owner = module
+                *parents, last = _attr.split(".")
+                for part in parents:
+                    owner = getattr(owner, part)
+                setattr(owner, last, _boom)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, _Injector())
