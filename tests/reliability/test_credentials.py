@@ -157,7 +157,7 @@ def test_a_refused_refresh_is_final_one_request_exit_4_file_untouched(pixir, fak
     check_log(pixir.sessions()[-1])
 
 
-# -- a credential file others can read --------------------------------------------------------------
+# -- a credential file others can read ---------------------------------------------------------
 
 
 def test_a_group_or_world_readable_auth_file_is_warned_about(pixir, fake):
