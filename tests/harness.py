@@ -133,9 +133,11 @@ class PixirRunner:
         cwd: Path | str | None = None,
         **kw: Any,
     ) -> subprocess.Popen:
-        """Start without waiting (signal tests). Pipes for all three streams unless overridden;
-        the caller owns the process (kill/wait it)."""
-        kw.setdefault("stdin", subprocess.PIPE)
+        """Start without waiting (signal tests). stdin is empty (/dev/null) like `run`'s — a
+        prompt plus an open pipe would make pixir wait for stdin (SPEC §8) — unless the test
+        passes `stdin=subprocess.PIPE`; stdout and stderr are pipes. The caller owns the
+        process (kill/wait it)."""
+        kw.setdefault("stdin", subprocess.DEVNULL)
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
         return subprocess.Popen(

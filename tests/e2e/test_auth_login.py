@@ -7,6 +7,7 @@ import json
 import signal
 import socket
 import stat
+import subprocess
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -107,7 +108,7 @@ def test_device_code_disabled_is_exit_4_with_how_to_enable_it(fake, pixir):
 
 def test_ctrl_c_while_waiting_exits_130_and_stores_nothing(fake, pixir):
     fake.configure(device_interval="0.05", pending_polls=10_000)
-    proc = pixir.popen("login", bufsize=0)
+    proc = pixir.popen("login", bufsize=0, stdin=subprocess.PIPE)
     try:
         read_until(proc.stderr, "Waiting for the sign-in")
         proc.send_signal(signal.SIGINT)
@@ -133,7 +134,7 @@ def test_debug_wire_log_of_a_login_shows_no_secret(fake, pixir):
 def start_browser_login(pixir, port: int, *flags: str):
     # Unbuffered pipes: what read_until leaves unread must still reach communicate().
     env = {"PIXIR_LOGIN_PORT": str(port)}
-    proc = pixir.popen("login", "--browser", *flags, env=env, bufsize=0)
+    proc = pixir.popen("login", "--browser", *flags, env=env, bufsize=0, stdin=subprocess.PIPE)
     url, lines = read_until(proc.stderr, "/oauth/authorize?")
     assert url.startswith(pixir.fake.url + "/oauth/authorize?")  # alone on its line
     return proc, url, lines

@@ -123,7 +123,8 @@ def test_dev_null_stdin_adds_nothing_to_a_prompt(px, fake):
 
 def test_no_stdin_never_waits_for_a_pipe_that_stays_open(px, fake):
     fake.script(step(text("done")))
-    proc = px.popen("--no-stdin", "go")  # stdin: a pipe this test never writes nor closes
+    # stdin: a pipe this test never writes nor closes
+    proc = px.popen("--no-stdin", "go", stdin=subprocess.PIPE)
     try:
         proc.wait(timeout=30)  # not communicate(): it would close stdin
         out, err = proc.stdout.read(), proc.stderr.read()
@@ -137,7 +138,7 @@ def test_no_stdin_never_waits_for_a_pipe_that_stays_open(px, fake):
 
 def test_a_silent_pipe_gets_a_notice_then_its_data_is_used(px, fake):
     fake.script(step(text("checked")))
-    proc = px.popen("check", "this", bufsize=0)
+    proc = px.popen("check", "this", bufsize=0, stdin=subprocess.PIPE)
     try:
         seen = read_until(proc.stderr, b"waiting for stdin")
         assert b"--no-stdin" in seen
@@ -343,7 +344,7 @@ def test_json_sigint_is_one_object_with_exit_130(px, fake):
 
 
 def test_json_sigint_while_waiting_for_stdin_is_one_object(px, fake):
-    proc = px.popen("--json", "waiting", bufsize=0)
+    proc = px.popen("--json", "waiting", bufsize=0, stdin=subprocess.PIPE)
     try:
         read_until(proc.stderr, b"waiting for stdin")
         proc.send_signal(signal.SIGINT)
