@@ -140,6 +140,7 @@ def test_sigkill_during_a_refresh_leaves_the_old_or_the_new_file_and_a_clear_nex
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         assert fake.steps_left == 0
         record("refresh_kills")
+        record(f"refresh_kill: {outcome}")
     assert "old file, spent refresh token: exit 4" in outcomes, outcomes
 
 
