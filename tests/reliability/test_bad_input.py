@@ -348,3 +348,19 @@ def test_bad_tool_calls_fail_clearly_and_write_nothing_outside_the_workspace(pix
     assert pixir.read_file("sub/ok.txt") == "inside\n"
     assert pixir.read_file("a.txt") == "a\nb\nc\n"
     assert (ws / "blob.bin").read_bytes() == b"\x7fELF\x00\x01\x02" * 1000
+
+
+def test_a_one_line_edit_in_a_big_file_of_repeated_lines_shows_a_one_line_diff(tmp_path):
+    """difflib gives up matching lines that repeat in more than 1 % of a big file, and
+    reported this one-line edit as 7 000 lines replaced (found by test_crash.py)."""
+    from pixir.tools.registry import ToolContext, run_tool
+
+    big = "version = 1\n" + "filler line\n" * 7000
+    (tmp_path / "b.txt").write_text(big)
+    args = {"path": "b.txt", "old_string": "version = 1", "new_string": "version = 2"}
+    result = run_tool("edit", args, ToolContext(workspace=tmp_path))
+    assert result.ok and result.summary == "+1 −1", result.summary
+    hunk = "@@ -1,4 +1,4 @@\n-version = 1\n+version = 2\n" + " filler line\n" * 2 + " filler line"
+    assert result.output.endswith(hunk), result.output[:300]
+    assert (tmp_path / "b.txt").read_text() == big.replace("version = 1", "version = 2")
+    record("bad_inputs")
