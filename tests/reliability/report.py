@@ -242,6 +242,8 @@ test hook.
 - A `.pixir` file in the workspace crashed `pixir PROMPT` with a crash report.
 - A NUL byte in a tool path or command was reported as a tool crash; `write`/`edit` took
   `~/x` as a folder named `~` inside the workspace.
+- A one-line `edit` in a big file of repeated lines showed the whole file as replaced
+  (difflib's autojunk heuristic); the diff now covers only the changed span.
 
 ## Known limits
 
@@ -249,6 +251,8 @@ test hook.
   (`.NAME.XXXX.pixir-tmp`) beside the target: the target itself is intact, old or new.
 - Tool output is cleared of whole credential values and of a JWT's payload or signature;
   a command that prints only part of a token (`head -c 30`) is not caught.
+- The `PIXIR_DEBUG` wire log redacts every field named `code`, so an OAuth error's code
+  (`refresh_token_expired`) shows as `[redacted]` there; the error line itself names it.
 - A refresh whose answer is lost with the process (killed after the server rotated the
   token) signs the user out: exit 4, `pixir login` again. No client can avoid this; the
   lock makes sure no *two* pixir processes ever spend one token.

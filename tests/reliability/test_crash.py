@@ -304,3 +304,35 @@ def processes_with(token: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_killed_at_the_first_log_writes_of_a_new_session_leaves_no_or_a_whole_session(
+    tmp_path, nth
+):
+    """SIGKILL exactly at the n-th Log append of a new run (netguard's PIXIR_TEST_KILL): the
+    first one is session_started itself. Whatever is left, `pixir -c` and `pixir sessions`
+    work — an empty Log would be picked as the latest session and refuse to resume."""
+    fake, runner = prepare(tmp_path, f"first{nth}")
+    try:
+        kill_env = {"PIXIR_TEST_KILL": f"pixir.log:Log.append@{nth}"}
+        result = runner.run(APPLY, env=kill_env)
+        assert result.code == -signal.SIGKILL, result
+        log = log_path(runner)
+        if log is not None:
+            events = check_log(log, finished=False)
+            assert len(events) == nth - 1 and events[0]["type"] == "session_started"
+        else:
+            assert nth == 1
+        assert runner.run("sessions").code == 0
+        assert_files_whole(runner)
+        if log is not None:
+            result = runner.run("-c", FINISH, timeout=60)
+        else:
+            result = runner.run(FINISH, timeout=60)
+        assert result.code == 0 and result.stdout.endswith("Finished.\n"), result
+        record("crash_points")
+        record("crash_phase: at the n-th Log append (exact)")
+    finally:
+        fake.stop()

@@ -58,16 +58,34 @@ if _LOG:
 # PIXIR_TEST_CRASH=module:Class.attr makes that function raise an unexpected exception (a
 # stand-in for a bug) so a test can look at the crash report and the Log it leaves. Done from
 # here, by the test's own process setup, so pixir itself carries no test hook.
-_CRASH = os.environ.get("PIXIR_TEST_CRASH")
+# PIXIR_TEST_KILL=module:Class.attr@N instead makes the N-th call of that function SIGKILL
+# its own process: a crash at an exact point (the random ones are in test_crash.py).
+_CRASH = os.environ.get("PIXIR_TEST_CRASH") or os.environ.get("PIXIR_TEST_KILL")
 if _CRASH:
     import importlib.abc
     import importlib.util
+    import signal
     import sys
 
     _module, _, _attr = _CRASH.partition(":")
+    _attr, _, _nth = _attr.partition("@")
+    _calls = [0]
 
-    def _boom(*args, **kwargs):
-        raise RuntimeError("a bug injected by the reliability suite (PIXIR_TEST_CRASH)")
+    def _replacement(real):
+        if not os.environ.get("PIXIR_TEST_KILL"):
+
+            def boom(*args, **kwargs):
+                raise RuntimeError("a bug injected by the reliability suite (PIXIR_TEST_CRASH)")
+
+            return boom
+
+        def kill_at_nth(*args, **kwargs):
+            _calls[0] += 1
+            if _calls[0] == int(_nth or 1):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+
+        return kill_at_nth
 
     class _Injector(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
@@ -83,7 +101,7 @@ if _CRASH:
                 *parents, last = _attr.split(".")
                 for part in parents:
                     owner = getattr(owner, part)
-                setattr(owner, last, _boom)
+                setattr(owner, last, _replacement(getattr(owner, last)))
 
             spec.loader.exec_module = exec_module
             return spec
