@@ -163,7 +163,7 @@ code into a paired input, and a `resume` that the fake's request validation acce
 **Crashes** (`test_crash.py`). SIGKILL at 24 seeded points of a five-step Turn (128 KiB
 write, 128 KiB edit, a bash call that takes 0.3 s, a rewrite, the answer), half at a
 random time and half at a random moment after a random Log line appeared, alternating
-HTTP/SSE and WebSocket. After each: the files are exactly old or new; the Log (a torn last
+HTTP/SSE and WebSocket; and at exactly the 1st, 2nd and 3rd Log append of a new session. After each: the files are exactly old or new; the Log (a torn last
 line allowed) folds; `pixir log` reads it; `pixir resume` finishes the task, closing the
 killed call with a real `tool_result`. Landing inside a Log write needs no hook in pixir:
 a `write` call carrying 8 MiB makes one 8 MiB `os.write`, during which the file grows page
@@ -222,7 +222,8 @@ connection to anything but loopback is refused and written down, and a test fail
 was tried. For `insecure_transport` this is the proof that nothing was sent: a control
 test shows an `https://` URL to a remote host is tried (and caught). The same file can
 inject a crash (`PIXIR_TEST_CRASH=module:attr`) from the test's side, so pixir carries no
-test hook.
+test hook; `PIXIR_TEST_KILL=module:attr@N` makes the N-th call SIGKILL the process (used to
+kill exactly at the first Log appends of a new session).
 
 ## Bugs these tests found (fixed)
 
@@ -240,6 +241,9 @@ test hook.
   text or output, a non-object compaction range) crashed the fold on every resume or put
   fields the API refuses into the next request.
 - A `.pixir` file in the workspace crashed `pixir PROMPT` with a crash report.
+- A run killed between creating its Log and writing `session_started` left an empty Log that
+  became "the latest session": `pixir -c` failed with `corrupt_log` until it was deleted.
+  A new Log now appears with its first line already in it.
 - A NUL byte in a tool path or command was reported as a tool crash; `write`/`edit` took
   `~/x` as a folder named `~` inside the workspace.
 - A one-line `edit` in a big file of repeated lines showed the whole file as replaced
@@ -249,6 +253,8 @@ test hook.
 
 - A write killed between creating its temp file and the rename leaves that temp file
   (`.NAME.XXXX.pixir-tmp`) beside the target: the target itself is intact, old or new.
+  Likewise a run killed while creating its Log may leave a hidden
+  `.pixir/sessions/.ID.jsonl.PID.tmp` (never listed or resumed).
 - Tool output is cleared of whole credential values and of a JWT's payload or signature;
   a command that prints only part of a token (`head -c 30`) is not caught.
 - The `PIXIR_DEBUG` wire log redacts every field named `code`, so an OAuth error's code
