@@ -147,7 +147,7 @@ What the run after each SIGKILL during a refresh found, and did:
 **Faults** (`test_faults.py`). One Turn — write a file, edit it, run bash on it, answer — with
 one fault at one step, over the built `dist/pixir`: a closed port (connection refused) at
 the first call and, through a gate in front of the fake, in the middle of the Turn; a TCP
-reset mid-stream (HTTP/SSE and WebSocket); a stall beyond a 500 ms
+reset mid-stream (HTTP/SSE and WebSocket); a stall beyond a 1.5 s
 `stream_idle_timeout_ms` once (retried) and every time (exit 124); 429 with
 `Retry-After` (the retry waits the server's 1 s, read from the `--jsonl` retry event); 500
 then success, twice, every time (exit 1); an in-stream `response.failed`; the stream cut

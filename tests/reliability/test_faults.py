@@ -107,13 +107,13 @@ CASES = [
     Case(
         "stall once, http_sse",
         faulty(1, stall(5, after_events=3)),
-        config={"stream_idle_timeout_ms": 500},
+        config={"stream_idle_timeout_ms": 1500},
     ),
     Case(
         "stall once, websocket",
         faulty(2, stall(5, after_events=3)),
         transport="auto",
-        config={"stream_idle_timeout_ms": 500},
+        config={"stream_idle_timeout_ms": 1500},
     ),
     Case(
         "stall every time: exit 124",
@@ -121,7 +121,7 @@ CASES = [
         code=124,
         kind="stream_idle_timeout",
         tools=[("write", True)],
-        config={"stream_idle_timeout_ms": 500},
+        config={"stream_idle_timeout_ms": 1500},
     ),
     # 429 with Retry-After, then the answer
     Case("429 with Retry-After", faulty(2, rate_limit(retry_after="1"))),
