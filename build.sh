@@ -36,11 +36,13 @@ build() {
   rm -rf build
   "$VENV/bin/shiv" --quiet \
     --console-script pixir \
-    --output-file dist/pixir.tmp \
+    --output-file dist/pixir.shiv \
     --python '/usr/bin/env python3' \
     --compressed --compile-pyc --reproducible \
     --no-build-isolation . >&2
-  single_worker_bootstrap dist/pixir.tmp
+  fast_launcher dist/pixir.shiv dist/pixir.tmp
+  rm dist/pixir.shiv
+  chmod +x dist/pixir.tmp
   mv dist/pixir.tmp dist/pixir
   rm -rf build
   local size
@@ -48,46 +50,87 @@ build() {
   echo "built $(pwd)/dist/pixir (${size} KiB)"
 }
 
-# On its first run a shiv zipapp extracts itself under ~/.shiv holding a flock, and with
-# --compile-pyc compiles the .pyc files in a process pool (one forked worker per CPU) that
-# inherits that lock. A first run killed there (SIGKILL, `timeout`'s SIGTERM, the OOM killer)
-# leaves the workers behind, blocked forever and still holding the lock, and every later
-# pixir run waits on it forever. So compile in the extracting process itself: replace the
-# zip's __main__.py with one that makes shiv's extraction use one worker (no pool). The
-# entries keep their order, timestamps and modes, so the build stays reproducible.
-single_worker_bootstrap() {
-  "$PY" - "$1" <<'EOF'
-import sys, zipfile
+# Replace shiv's __main__.py with a launcher that, once this build is extracted, runs pixir
+# straight from the extracted site-packages: shiv's bootstrap imports zipfile, pathlib,
+# subprocess, compileall, hashlib, shutil... on every run, ~50 ms that tripled the start-up
+# of `pixir --version` (SPEC §1, §11; measured in bench/, docs/performance.md). The first
+# run, and any run with a SHIV_* setting other than SHIV_ROOT, still goes through shiv's
+# own bootstrap, which extracts and honours every option. Entries, order and timestamps are
+# kept, so the build stays reproducible.
+#
+# That first run extracts under ~/.shiv holding a flock, and with --compile-pyc shiv compiles
+# in a process pool (one forked worker per CPU) that inherits the lock. A first run killed
+# there (SIGKILL, `timeout`'s SIGTERM, the OOM killer) would leave workers behind, blocked
+# and still holding the lock, and every later run would wait on it forever. So the launcher
+# makes shiv compile with one worker, in the extracting process itself.
+fast_launcher() {
+  "$PY" - "$1" "$2" <<'EOF'
+import json
+import sys
+import zipfile
 
-MAIN = b'''# -*- coding: utf-8 -*-
-import _bootstrap
-
-_extract = _bootstrap.extract_site_packages
-
-
-def extract_site_packages(archive, target, compile_pyc=False, compile_workers=0, force=False):
-    # One worker: compileall then runs in this process, and no forked child can outlive a
-    # killed first run while holding shiv's extraction lock (see build.sh).
-    return _extract(archive, target, compile_pyc, 1, force)
+LAUNCHER = """\
+# -*- coding: utf-8 -*-
+# pixir's launcher (build.sh): shiv's bootstrap only when extraction or a SHIV_* option
+# needs it.
+import os
+import sys
 
 
-_bootstrap.extract_site_packages = extract_site_packages
-_bootstrap.bootstrap()
-'''
+def _extracted():
+    if any(k.startswith("SHIV_") and k != "SHIV_ROOT" for k in os.environ):
+        return None
+    root = os.environ.get("SHIV_ROOT") or "~/.shiv"
+    if root.startswith("$"):
+        return None
+    name = os.path.basename(os.path.realpath(sys.argv[0]))
+    path = os.path.join(os.path.expanduser(root), name + "_@BUILD_ID@", "site-packages")
+    return path if os.path.isdir(path) else None
 
-path = sys.argv[1]
-data = open(path, "rb").read()
-shebang = data[: data.index(b"\n") + 1]
-with zipfile.ZipFile(path) as src:
-    entries = [(info, src.read(info)) for info in src.infolist()]
-assert any(info.filename == "__main__.py" for info, _ in entries), "no __main__.py in the zipapp"
-with open(path, "wb") as fh:
-    fh.write(shebang)
-    with zipfile.ZipFile(fh, "w") as out:
-        for info, body in entries:
-            out.writestr(info, MAIN if info.filename == "__main__.py" else body)
+
+_site_packages = _extracted()
+if _site_packages is None:
+    import _bootstrap
+
+    _extract = _bootstrap.extract_site_packages
+
+    def _extract_in_this_process(archive, target, compile_pyc=False, workers=0, force=False):
+        # one worker: compileall runs here, so no forked child outlives a killed first run
+        # while holding shiv's extraction lock (build.sh)
+        return _extract(archive, target, compile_pyc, 1, force)
+
+    _bootstrap.extract_site_packages = _extract_in_this_process
+    _bootstrap.bootstrap()
+else:
+    import site
+
+    # as shiv does: our site-packages before the interpreter's own
+    _length = len(sys.path)
+    _index = next(
+        (i for i, p in enumerate(sys.path)
+         if os.path.splitext(os.path.basename(p))[0] in ("site-packages", "dist-packages")),
+        _length,
+    )
+    site.addsitedir(_site_packages)
+    sys.path = sys.path[:_index] + sys.path[_length:] + sys.path[_index:_length]
+    from pixir.cli import main
+
+    sys.exit(main())
+"""
+
+source, target = sys.argv[1], sys.argv[2]
+with open(source, "rb") as fh:
+    shebang = fh.read(4096).split(b"PK\x03\x04", 1)[0]
+with zipfile.ZipFile(source) as zin, open(target, "wb") as out:
+    build_id = json.loads(zin.read("environment.json"))["build_id"]
+    out.write(shebang)
+    with zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info)
+            if info.filename == "__main__.py":
+                body = LAUNCHER.replace("@BUILD_ID@", build_id).encode()
+            zout.writestr(info, body)
 EOF
-  chmod +x "$1"
 }
 
 run_tests() {

@@ -15,6 +15,7 @@ Run from the repository root after ./build.sh:  .venv/bin/python bench/agent.py
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from pixir import paths  # noqa: E402
 from pixir import session as sessions  # noqa: E402
-from pixir.log import Log, new_session_id, parse  # noqa: E402
+from pixir.log import PARSE_CHUNK, Log, _type_marker, new_session_id, parse  # noqa: E402
 from tests.fake_backend import FakeBackend, reasoning, step, text, tool_call  # noqa: E402
 
 PIXIR = os.environ.get("PIXIR_BIN", str(ROOT / "dist" / "pixir"))
@@ -84,7 +85,7 @@ def _turn(fake: FakeBackend, workspace: Path, env: dict, steps: int, shape: str)
     return wall, server, sum(r.bytes_received for r in calls), loop
 
 
-def step_overhead(steps: int = 50) -> dict:
+def step_overhead(steps: int = 50, runs: int = RUNS, shapes=("minimal", "realistic")) -> dict:
     fake = FakeBackend().start()
     fake.configure(chunk_pause_s=0.0)
     results = {}
@@ -96,9 +97,9 @@ def step_overhead(steps: int = 50) -> dict:
             (workspace / "small.txt").write_text("hello\n")
             (workspace / "out.txt").write_text(("x" * 69 + "\n") * 51)  # 3.5 KiB
             env = _env(fake, root)
-            for shape in ("minimal", "realistic"):
+            for shape in shapes:
                 one, many = [], []
-                for _ in range(RUNS):  # interleaved, so drifts hit both alike
+                for _ in range(runs):  # interleaved, so drifts hit both alike
                     one.append(_turn(fake, workspace, env, 1, shape))
                     many.append(_turn(fake, workspace, env, steps, shape))
                 loop = statistics.median(r[3] for r in many)
@@ -114,6 +115,7 @@ def step_overhead(steps: int = 50) -> dict:
                     "n_step_wall_s": round(statistics.median(r[0] for r in many), 3),
                     "server_s": round(statistics.median(r[1] for r in many), 3),
                     "uploaded_kib": round(many[0][2] / 1024, 1),
+                    "runs_ms_per_step": [r[3] * 1000 for r in many],
                 }
     finally:
         fake.stop()
@@ -204,23 +206,53 @@ def generate_log(path: Path, events: int, shape: str = "heavy") -> int:
     return path.stat().st_size
 
 
-def fold_time(events: int, shape: str) -> dict:
-    """What `pixir resume` does before its first request: find, lock, read, parse, fold."""
+def decoding_floor(data: bytes, skip: frozenset[str]):
+    """A function doing only the JSON decoding a resume cannot avoid: `json.loads` of the
+    lines the fold needs (the skipped types left out beforehand, untimed), in the same
+    ~64 KiB array pieces, with the cyclic GC paused as `parse` does. The floor of a fold."""
+    marker = _type_marker(skip)
+    pieces, lines, size = [], [], 0
+    for line in data.split(b"\n")[:-1]:
+        if not marker.match(line):
+            lines.append(line)
+            size += len(line) + 1
+            if size >= PARSE_CHUNK:
+                pieces.append(b"[" + b",".join(lines) + b"]")
+                lines, size = [], 0
+    if lines:
+        pieces.append(b"[" + b",".join(lines) + b"]")
+
+    def decode() -> None:
+        gc.disable()
+        try:
+            for piece in pieces:
+                json.loads(piece)
+        finally:
+            gc.enable()
+
+    return decode
+
+
+def fold_time(events: int, shape: str, runs: int = RUNS) -> dict:
+    """What `pixir resume` does before its first request: find, lock, read, parse, fold;
+    interleaved with the decoding floor (`decoding_floor`) and a parse of every event."""
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
         folder = paths.ensure_sessions_dir(workspace)
         path = folder / f"{new_session_id()}.jsonl"
         size = generate_log(path, events, shape)
-        times = []
-        for _ in range(RUNS):
+        data = path.read_bytes()
+        floor = decoding_floor(data, sessions.NOT_FOLDED)
+        times, floors, parse_only = [], [], []
+        for _ in range(runs):
             started = time.perf_counter()
             session, _ = sessions.resume(workspace, path.stem, model=None, permission_mode="auto")
             items = session.history.input_items()
             times.append(time.perf_counter() - started)
             session.close()
-        parse_only = []
-        data = path.read_bytes()
-        for _ in range(RUNS):
+            started = time.perf_counter()
+            floor()
+            floors.append(time.perf_counter() - started)
             started = time.perf_counter()
             parse(data, path)
             parse_only.append(time.perf_counter() - started)
@@ -230,7 +262,10 @@ def fold_time(events: int, shape: str) -> dict:
             "mib": round(size / 2**20, 1),
             "fold_s": round(statistics.median(times), 3),
             "parse_only_s": round(statistics.median(parse_only), 3),
+            "decoding_floor_s": round(statistics.median(floors), 3),
             "input_items": len(items),
+            "runs_s": times,
+            "floor_runs_s": floors,
         }
 
 
@@ -245,7 +280,7 @@ print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]))
 """
 
 
-def peak_rss() -> dict:
+def peak_rss(transport: str = "http_sse") -> dict:
     fake = FakeBackend().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -266,7 +301,7 @@ def peak_rss() -> dict:
             # Measured by a small helper parent: a child's ru_maxrss starts from its
             # parent's high-water mark, and this process holds the fake and the fold bench.
             done = subprocess.run(
-                [sys.executable, "-c", RSS_HELPER, PIXIR, "--transport", "http_sse", "go"],
+                [sys.executable, "-c", RSS_HELPER, PIXIR, "--transport", transport, "go"],
                 cwd=workspace,
                 env=_env(fake, root),
                 capture_output=True,

@@ -47,7 +47,8 @@ def compacted_log(workspace: Path, events: int, shape: str) -> tuple[Path, dict]
     return path, data
 
 
-def resume_time(workspace: Path, path: Path, skip: bool) -> tuple[float, int]:
+def resume_times(workspace: Path, path: Path, skip: bool, runs: int = RUNS) -> tuple[list, int]:
+    """Seconds of each of `runs` resumes, and the number of input items they give."""
     times, items = [], 0
     original = Log.open.__func__
 
@@ -56,12 +57,17 @@ def resume_time(workspace: Path, path: Path, skip: bool) -> tuple[float, int]:
         return original(cls, *args, **kw)
 
     with mock.patch.object(Log, "open", classmethod(open_)):
-        for _ in range(RUNS):
+        for _ in range(runs):
             started = time.perf_counter()
             session, _ = sessions.resume(workspace, path.stem, model=None, permission_mode="auto")
             items = len(session.history.input_items())
             times.append(time.perf_counter() - started)
             session.close()
+    return times, items
+
+
+def resume_time(workspace: Path, path: Path, skip: bool) -> tuple[float, int]:
+    times, items = resume_times(workspace, path, skip)
     return statistics.median(times), items
 
 

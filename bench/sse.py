@@ -305,9 +305,9 @@ def openai_runner():
     return run
 
 
-def measure(jobs: dict, runs: int) -> dict:
-    """Median seconds of each job. The jobs run interleaved, run after run, so a machine
-    whose speed drifts (other work, CPU boost) shifts them all alike and the ratios hold."""
+def measure(jobs: dict, runs: int) -> dict[str, list[float]]:
+    """Seconds of each job, run after run. The jobs run interleaved, so a machine whose
+    speed drifts (other work, CPU boost) shifts them all alike and the ratios hold."""
     times: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(runs):
         for name, (fn, arg) in jobs.items():
@@ -315,7 +315,47 @@ def measure(jobs: dict, runs: int) -> dict:
             start = time.perf_counter()
             fn(arg)
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def collect(
+    events: int = 200_000,
+    runs: int = 5,
+    seed: int = 1,
+    big_count: int = 10,
+    big_size: int = 1_000_000,
+) -> dict:
+    """Every workload's seconds per run (`times`) and the shape of the inputs (`inputs`);
+    `openai` is missing from `times` when openai-python is not installed."""
+    stream = realistic_events(events, seed)
+    data, payloads = encode(stream)
+    chunks = chop(data, 1, 4096, seed)
+    result = run_pixir(chunks)  # a correctness check before timing
+    assert result.status == "completed" and result.function_calls, "bench stream did not assemble"
+    inputs = {"stream": {"events": len(payloads), "bytes": len(data), "chunks": len(chunks)}}
+
+    big = {}
+    for shape in ("realistic", "worst"):
+        raw, big_payloads = encode(
+            big_events(big_count, big_size, seed, realistic=shape == "realistic")
+        )
+        big_chunks = chop(raw, 1, 4096, seed + 1)
+        assert len(run_pixir(big_chunks).function_calls) == big_count
+        big[shape] = (big_payloads, big_chunks)
+        inputs[f"big_{shape}"] = {
+            "events": len(big_payloads),
+            "bytes": len(raw),
+            "chunks": len(big_chunks),
+        }
+
+    openai = openai_runner()
+    jobs = {"floor": (run_floor, payloads), "pixir": (run_pixir, chunks)}
+    if openai:
+        jobs["openai"] = (openai, chunks)
+    for shape, (big_payloads, big_chunks) in big.items():
+        jobs[f"big_{shape}_floor"] = (run_floor, big_payloads)
+        jobs[f"big_{shape}_pixir"] = (run_pixir, big_chunks)
+    return {"times": measure(jobs, runs), "inputs": inputs}
 
 
 def main() -> int:
@@ -328,48 +368,24 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args()
 
-    events = realistic_events(args.events, args.seed)
-    data, payloads = encode(events)
-    chunks = chop(data, 1, 4096, args.seed)
-    result = run_pixir(chunks)  # a correctness check before timing
-    assert result.status == "completed" and result.function_calls, "bench stream did not assemble"
-
-    big = {}
-    for shape in ("realistic", "worst"):
-        raw, big_payloads = encode(
-            big_events(args.big_count, args.big_size, args.seed, realistic=shape == "realistic")
-        )
-        big_chunks = chop(raw, 1, 4096, args.seed + 1)
-        assert len(run_pixir(big_chunks).function_calls) == args.big_count
-        big[shape] = (raw, big_payloads, big_chunks)
-
-    openai = openai_runner()
-    jobs = {"floor": (run_floor, payloads), "pixir": (run_pixir, chunks)}
-    if openai:
-        jobs["openai"] = (openai, chunks)
-    for shape, (_, big_payloads, big_chunks) in big.items():
-        jobs[f"big_{shape}_floor"] = (run_floor, big_payloads)
-        jobs[f"big_{shape}_pixir"] = (run_pixir, big_chunks)
-    medians = measure(jobs, args.runs)
+    collected = collect(args.events, args.runs, args.seed, args.big_count, args.big_size)
+    medians = {name: statistics.median(v) for name, v in collected["times"].items()}
+    inputs = collected["inputs"]
     floor, pixir, theirs = medians["floor"], medians["pixir"], medians.get("openai")
 
-    n = len(payloads)
+    n = inputs["stream"]["events"]
     report = {
-        "events": n,
-        "bytes": len(data),
-        "chunks": len(chunks),
+        **inputs["stream"],
         "floor_us_per_event": round(floor / n * 1e6, 3),
         "pixir_us_per_event": round(pixir / n * 1e6, 3),
         "openai_us_per_event": round(theirs / n * 1e6, 3) if theirs else None,
         "floor_ratio": round(pixir / floor, 3),
         "openai_speedup": round(theirs / pixir, 3) if theirs else None,
     }
-    for shape, (raw, big_payloads, big_chunks) in big.items():
+    for shape in ("realistic", "worst"):
         big_floor, big_pixir = medians[f"big_{shape}_floor"], medians[f"big_{shape}_pixir"]
         report[f"big_{shape}"] = {
-            "events": len(big_payloads),
-            "bytes": len(raw),
-            "chunks": len(big_chunks),
+            **inputs[f"big_{shape}"],
             "floor_ms": round(big_floor * 1000, 1),
             "pixir_ms": round(big_pixir * 1000, 1),
             "floor_ratio": round(big_pixir / big_floor, 3),
@@ -387,8 +403,8 @@ def main() -> int:
         print(json.dumps(report))
         return 0
     print(
-        f"realistic stream: {n} events, {len(data) / 1e6:.1f} MB, "
-        f"{len(chunks)} chunks of 1-4096 bytes"
+        f"realistic stream: {n} events, {report['bytes'] / 1e6:.1f} MB, "
+        f"{report['chunks']} chunks of 1-4096 bytes"
     )
     print(
         f"  floor (json.loads only)    {floor * 1000:8.1f} ms  {report['floor_us_per_event']} µs/ev"

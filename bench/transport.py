@@ -91,7 +91,7 @@ def turn(
     }
 
 
-def measure(steps_list=(20, 50), shapes=("read", "mixed")) -> dict:
+def measure(steps_list=(20, 50), shapes=("read", "mixed"), runs: int = RUNS) -> dict:
     fake = FakeBackend().start()
     fake.configure(chunk_pause_s=0.0)
     report: dict = {}
@@ -112,15 +112,17 @@ def measure(steps_list=(20, 50), shapes=("read", "mixed")) -> dict:
             }
             for shape in shapes:
                 for steps in steps_list:
-                    report[f"{shape}_{steps}_steps"] = compare(fake, workspace, env, steps, shape)
+                    report[f"{shape}_{steps}_steps"] = compare(
+                        fake, workspace, env, steps, shape, runs
+                    )
     finally:
         fake.stop()
     return report
 
 
-def compare(fake, workspace: Path, env: dict, steps: int, shape: str) -> dict:
+def compare(fake, workspace: Path, env: dict, steps: int, shape: str, n: int = RUNS) -> dict:
     runs: dict = {t: {"one": [], "many": []} for t in TRANSPORTS}
-    for _ in range(RUNS):
+    for _ in range(n):
         for transport in TRANSPORTS:
             runs[transport]["one"].append(turn(fake, workspace, env, 1, transport, shape))
             runs[transport]["many"].append(turn(fake, workspace, env, steps, transport, shape))
@@ -137,6 +139,7 @@ def compare(fake, workspace: Path, env: dict, steps: int, shape: str) -> dict:
             "overhead_ms_per_step": round(statistics.median(r["loop"] for r in many) * 1000, 2),
             "overhead_ms_per_step_whole_runs": round(whole * 1000, 2),
             "turn_wall_s": round(statistics.median(r["wall"] for r in many), 3),
+            "runs_ms_per_step": [r["loop"] * 1000 for r in many],
         }
     ws, http = figures["websocket"], figures["http_sse"]
     ratio = round(ws["uploaded_kib"] / http["uploaded_kib"], 4)
@@ -162,12 +165,12 @@ provider.close()
 """
 
 
-def provider_only(steps: int = 50) -> dict:
+def provider_only(steps: int = 50, runs: int = RUNS) -> dict:
     fake = FakeBackend().start()
     fake.configure(chunk_pause_s=0.0)
     per_step: dict = {t: [] for t in TRANSPORTS}
     try:
-        for _ in range(RUNS):
+        for _ in range(runs):
             for transport in TRANSPORTS:
                 fake.script(*script(steps, "read"))
                 since = len(fake.requests)
@@ -189,7 +192,10 @@ def provider_only(steps: int = 50) -> dict:
     finally:
         fake.stop()
     return {
-        t: {"overhead_ms_per_step": round(statistics.median(v) * 1000, 2)}
+        t: {
+            "overhead_ms_per_step": round(statistics.median(v) * 1000, 2),
+            "runs_ms_per_step": [x * 1000 for x in v],
+        }
         for t, v in per_step.items()
     }
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import NamedTuple
 
 from pixir import __version__
 from pixir.errors import PixirError
@@ -54,12 +53,22 @@ TURN: list[Option] = [
 PROMPT: Option = (("prompt",), {"nargs": "*", "metavar": "PROMPT", "help": "the task ('-': stdin)"})
 
 
-class Command(NamedTuple):
-    # A NamedTuple, not a dataclass: `dataclasses` costs ~10 ms of start-up (SPEC §11).
-    module: str  # pixir.commands.<module> exposes run(args) -> int
-    summary: str
-    options: list[Option] = []  # noqa: RUF012 - never mutated
-    turn_options: bool = False
+class Command:
+    # A plain class: a NamedTuple imports `typing` (~8 ms of start-up) and a dataclass
+    # `dataclasses` (~10 ms), paid by every `pixir --version` (SPEC §1, §11).
+    __slots__ = ("module", "options", "summary", "turn_options")
+
+    def __init__(
+        self,
+        module: str,  # pixir.commands.<module> exposes run(args) -> int
+        summary: str,
+        options: list[Option] | None = None,
+        turn_options: bool = False,
+    ) -> None:
+        self.module = module
+        self.summary = summary
+        self.options = options or []
+        self.turn_options = turn_options
 
 
 COMMANDS: dict[str, Command] = {
@@ -142,6 +151,9 @@ def build_parser(name: str):
         def error(self, message: str):
             raise PixirError("invalid_arguments", message, hint=f"see `{self.prog} --help`")
 
+    def formatter(prog: str):
+        return argparse.RawDescriptionHelpFormatter(prog, width=_help_width())
+
     command = COMMANDS[name]
     if name == "run":
         labels = {n: "PROMPT" if n == "run" else n for n in COMMANDS}
@@ -153,14 +165,14 @@ def build_parser(name: str):
             description=f"pixir {__version__}: a minimal coding agent for the terminal.\n\n"
             f"commands (each has --help):\n{listing}",
             epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=formatter,
         )
     else:
         parser = ArgumentParser(
             prog=f"pixir {name}",
             description=command.summary,
             epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=formatter,
         )
     if name == "login":
         group = parser.add_mutually_exclusive_group()
@@ -172,6 +184,22 @@ def build_parser(name: str):
     for flags, kwargs in COMMON + (TURN if command.turn_options else []):
         parser.add_argument(*flags, **kwargs)
     return parser
+
+
+def _help_width() -> int:
+    """What argparse's help formatter computes with `shutil.get_terminal_size()` (COLUMNS,
+    else the terminal, else 80; minus 2), without importing shutil: it pulls in bz2 and lzma,
+    ~9 ms of every `pixir --help` (SPEC §1)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def split_command(argv: list[str]) -> tuple[str, list[str]]:

@@ -116,6 +116,10 @@ def test_ctrl_c_at_the_prompt_clears_the_line_and_ctrl_d_leaves(px, fake):
     child = start(px)
     try:
         child.send("thrown away")
+        # Wait for readline's echo: a SIGINT that lands while readline is still handling
+        # the typed keys, outside its select(), is only noticed at the next key (CPython's
+        # readline loop), and the prompt would never come back.
+        child.expect_exact("thrown away")
         child.sendintr()
         child.expect_exact(PROMPT)
         child.sendline("kept")

@@ -163,14 +163,15 @@ code into a paired input, and a `resume` that the fake's request validation acce
 **Crashes** (`test_crash.py`). SIGKILL at 24 seeded points of a five-step Turn (128 KiB
 write, 128 KiB edit, a bash call that takes 0.3 s, a rewrite, the answer), half at a
 random time and half at a random moment after a random Log line appeared, alternating
-HTTP/SSE and WebSocket; and at exactly the 1st, 2nd and 3rd Log append of a new session. After each: the files are exactly old or new; the Log (a torn last
-line allowed) folds; `pixir log` reads it; `pixir resume` finishes the task, closing the
-killed call with a real `tool_result`. Landing inside a Log write needs no hook in pixir:
-a `write` call carrying 8 MiB makes one 8 MiB `os.write`, during which the file grows page
-by page; the test kills when it has grown by more than 1 MiB past the last line, and
-checks the torn line is ignored, then terminated and recorded (`log_repaired`) by the
-resume. A first run killed while the zipapp unpacks itself must leave no process behind
-(this found a bug: see below).
+HTTP/SSE and WebSocket; and at exactly the 1st, 2nd and 3rd Log append of a new session.
+After each: the files are exactly old or new; the Log (a torn last line allowed) folds;
+`pixir log` reads it; `pixir resume` finishes the task, closing the killed call with a
+real `tool_result`. Landing inside a Log write needs no hook in pixir: a `write` call
+carrying 8 MiB makes one 8 MiB `os.write`, during which the file grows page by page; the
+test kills when it has grown by more than 1 MiB past the last line, and checks the torn
+line is ignored, then terminated and recorded (`log_repaired`) by the resume. A first run
+killed while the zipapp unpacks itself must leave no process behind (this found a bug: see
+below).
 
 **Credentials** (`test_credentials.py`). Eight tool-using Turns started at once on one
 expiring sign-in make exactly one refresh and all finish. SIGKILL during a refresh (seeded

@@ -13,6 +13,7 @@ injected by the fake backend (or by a gate in front of it) at one step, and chec
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -279,13 +280,20 @@ def test_connection_refused_in_the_middle_of_a_turn(pixir, fake, tmp_path):
     gate = Gate(fake.port)
     try:
         pixir.login_api_key()
-        flag = tmp_path / "gate-closed"
-        waiting = f"while [ ! -e {flag} ]; do sleep 0.02; done; echo hello > notes.txt"
+        started, flag = tmp_path / "tool-started", tmp_path / "gate-closed"
+        waiting = (
+            f"touch {started}; while [ ! -e {flag} ]; do sleep 0.02; done; echo hello > notes.txt"
+        )
         fake.script(*plan(first_tool=tool_call("bash", {"command": waiting})))
         env = {"OPENAI_BASE_URL": gate.url("/v1")}
         proc = pixir.popen(PROMPT, "--transport", "http_sse", "--json", env=env)
         try:
-            assert fake.wait_for_responses(1, timeout=20)
+            # the tool running, not the request arriving: on a loaded machine the first
+            # response may still be on its way through the gate when the request is seen
+            deadline = time.monotonic() + 30
+            while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.02)
+            assert started.exists(), proc.communicate()
             gate.close()
             flag.touch()
             out, err = proc.communicate(timeout=60)

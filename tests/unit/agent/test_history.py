@@ -211,3 +211,12 @@ def test_incremental_add_equals_a_fresh_fold():
 
 def test_fold_accepts_a_generator():
     assert History.fold(iter(events(user())), MODEL).input_items() == fold(user())
+
+
+def test_call_arguments_are_the_compact_json_of_args():
+    # The fold's fast encoder must give exactly json.dumps' compact, non-ASCII output.
+    args = {"path": "é/ü.py", "n": [1, 2.5, None, True, False], "nested": {"q": '"\n\t\\'}}
+    event = {"seq": 1, "type": "tool_call", "data": {"call_id": "c", "name": "x", "args": args}}
+    history = History.fold([event], "m")
+    expected = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+    assert history.items[0]["arguments"] == expected

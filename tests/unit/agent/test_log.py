@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -259,3 +260,26 @@ def test_big_logs_parse_in_pieces_with_lines_longer_than_a_piece(path):
     assert [e["data"]["n"] for e in events] == list(range(200))
     skip = frozenset({"user_message"})
     assert len(parse(path.read_bytes(), path, skip)) == 200
+
+
+def test_skipping_equals_decoding_everything_and_dropping(path):
+    # Skipped lines first, last, in runs, and the skipped type's envelope text inside data
+    # (a key, and a string, whose JSON escapes its quotes) of lines that must be kept.
+    rng = random.Random(7)
+    log = new_log(path)
+    log.append("provider_usage", {"step": 0})
+    for n in range(300):
+        kind = rng.choice(["provider_usage", "provider_usage", "tool_result", "user_message"])
+        data = {"n": n, "type": "provider_usage", "text": '"type":"provider_usage"\n' * (n % 3)}
+        log.append(kind, data)
+    log.append("provider_usage", {"step": 1})
+    log.close()
+    with path.open("ab") as fh:
+        fh.write(b'{"id":"0000000000000000","session_id":"x","seq":9,"ts":"t","type":"us')  # torn
+    data = path.read_bytes()
+    skip = frozenset({"provider_usage"})
+    everything = parse(data, path)
+    assert parse(data, path, skip) == [e for e in everything if e["type"] not in skip]
+    assert parse(data, path, frozenset({"provider_usage", "user_message"})) == [
+        e for e in everything if e["type"] == "tool_result"
+    ]
