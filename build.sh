@@ -57,6 +57,12 @@ build() {
 # run, and any run with a SHIV_* setting other than SHIV_ROOT, still goes through shiv's
 # own bootstrap, which extracts and honours every option. Entries, order and timestamps are
 # kept, so the build stays reproducible.
+#
+# That first run extracts under ~/.shiv holding a flock, and with --compile-pyc shiv compiles
+# in a process pool (one forked worker per CPU) that inherits the lock. A first run killed
+# there (SIGKILL, `timeout`'s SIGTERM, the OOM killer) would leave workers behind, blocked
+# and still holding the lock, and every later run would wait on it forever. So the launcher
+# makes shiv compile with one worker, in the extracting process itself.
 fast_launcher() {
   "$PY" - "$1" "$2" <<'EOF'
 import json
@@ -86,6 +92,14 @@ _site_packages = _extracted()
 if _site_packages is None:
     import _bootstrap
 
+    _extract = _bootstrap.extract_site_packages
+
+    def _extract_in_this_process(archive, target, compile_pyc=False, workers=0, force=False):
+        # one worker: compileall runs here, so no forked child outlives a killed first run
+        # while holding shiv's extraction lock (build.sh)
+        return _extract(archive, target, compile_pyc, 1, force)
+
+    _bootstrap.extract_site_packages = _extract_in_this_process
     _bootstrap.bootstrap()
 else:
     import site

@@ -72,7 +72,8 @@ def assistant_item(text: str) -> dict:
 def call_item(data: dict) -> dict:
     arguments = data.get("arguments")
     if not isinstance(arguments, str):
-        arguments = _compact(data.get("args") or {})
+        args = data.get("args")
+        arguments = _compact(args if isinstance(args, dict) else {})
     return {
         "type": "function_call",
         "call_id": data["call_id"],
@@ -161,11 +162,12 @@ class History:
     def _user_message(self, seq: int, data: dict) -> None:
         self._close_open_calls()
         self._pending.clear()  # reasoning followed by a user message is refused by the API
-        self._push(seq, user_item(data.get("text", "")))
+        text = data.get("text", "")
+        self._push(seq, user_item(text if isinstance(text, str) else _compact(text)))
 
     def _assistant_message(self, seq: int, data: dict) -> None:
         text = data.get("text") or ""
-        if data.get("partial") or not text:
+        if data.get("partial") or not text or not isinstance(text, str):
             self._pending.clear()
             return
         self._flush_reasoning()
@@ -179,7 +181,9 @@ class History:
 
     def _tool_call(self, seq: int, data: dict) -> None:
         call_id = data.get("call_id")
-        if not call_id or call_id in self._open or call_id in self._answered:
+        if not _text(call_id) or not _text(data.get("name")):
+            return  # not a call pixir wrote (an edited Log): nothing that could be sent
+        if call_id in self._open or call_id in self._answered:
             return
         self._flush_reasoning()
         self._push(seq, call_item(data))
@@ -187,15 +191,19 @@ class History:
 
     def _tool_result(self, seq: int, data: dict) -> None:
         call_id = data.get("call_id")
-        if call_id not in self._open:
+        if not _text(call_id) or call_id not in self._open:
             return  # no call, or already answered: an unpaired output fails the request
         self._pending.clear()
         del self._open[call_id]
         self._answered.add(call_id)
-        self._push(seq, output_item(call_id, data.get("output", "")))
+        output = data.get("output", "")
+        self._push(
+            seq, output_item(call_id, output if isinstance(output, str) else _compact(output))
+        )
 
     def _history_compaction(self, seq: int, data: dict) -> None:
-        covered = data.get("range") or {}
+        covered = data.get("range")
+        covered = covered if isinstance(covered, dict) else {}
         low, high = covered.get("from_seq"), covered.get("to_seq")
         if not isinstance(low, int) or not isinstance(high, int):
             return
@@ -233,3 +241,8 @@ _HANDLERS = {
     "tool_result": History._tool_result,
     "history_compaction": History._history_compaction,
 }
+
+
+def _text(value: object) -> bool:
+    """A non-empty string: what a call id or a tool name in a Log pixir wrote always is."""
+    return isinstance(value, str) and bool(value)

@@ -101,6 +101,42 @@ class Log:
         return cls(path, fd, session_id, 0)
 
     @classmethod
+    def create_with(cls, path: Path, session_id: str, type_: str, data: dict) -> tuple[Log, dict]:
+        """A new locked Log at `path` (which must not exist) that holds its first event from
+        the moment it has that name: the line is written, synced and locked under a hidden
+        temporary name, which is then linked to `path`. A process killed at any point leaves
+        no Log or a complete one — never an empty file that `resume --last` would pick and
+        fail on. Returns the Log and the event written."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            tmp.unlink(missing_ok=True)  # a leftover of a killed process with our pid
+            fd = os.open(tmp, flags, 0o600)
+        except OSError:
+            log = cls.create(path, session_id)  # no temporary file here: the plain way
+            return log, log.append(type_, data)
+        log = cls(path, fd, session_id, 0)
+        try:
+            _lock(fd, path, session_id)
+            event = log.append(type_, data)
+            log.sync()
+            try:
+                os.link(tmp, path)  # FileExistsError when the id is taken
+            except FileExistsError:
+                raise
+            except OSError:  # a filesystem without hard links: rename (may replace, rarely)
+                if path.exists():
+                    raise FileExistsError(path) from None
+                os.rename(tmp, path)
+        except BaseException:
+            log.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        return log, event
+
+    @classmethod
     def open(
         cls,
         path: Path,

@@ -66,11 +66,21 @@ def ensure_sessions_dir(workspace: Path) -> Path:
     """Create `<workspace>/.pixir/sessions`; a new `.pixir/` gets a `.gitignore` of `*`
     so the repository's `git status` stays clean."""
     state = state_dir(workspace)
-    if not state.is_dir():
-        state.mkdir(parents=True, exist_ok=True)
-    ignore = state / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
     sessions = sessions_dir(workspace)
-    sessions.mkdir(exist_ok=True)
+    try:
+        if not state.is_dir():
+            state.mkdir(parents=True, exist_ok=True)
+        ignore = state / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+        sessions.mkdir(exist_ok=True)
+        if not sessions.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
+    except OSError as exc:  # `.pixir` is a file, a read-only or full disk, ...
+        raise PixirError(
+            "io_error",
+            f"cannot create the session folder {sessions}: {exc.strerror or exc}",
+            {"path": str(sessions)},
+            hint=f"pixir keeps its session Logs in {state}; make it a writable directory",
+        ) from None
     return sessions

@@ -54,15 +54,6 @@ class Session:
 def create(workspace: Path, *, model: str, transport: str, permission_mode: str) -> Session:
     """A new session with its `session_started` event written and synced."""
     folder = paths.ensure_sessions_dir(workspace)
-    for _ in range(5):  # 3 random bytes per second: a collision is rare, retrying is cheap
-        session_id = new_session_id()
-        try:
-            log = Log.create(folder / f"{session_id}.jsonl", session_id)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise PixirError("internal", "could not allocate a new session id")
     started = {
         "workspace": str(workspace),
         "model": model,
@@ -70,9 +61,22 @@ def create(workspace: Path, *, model: str, transport: str, permission_mode: str)
         "permission_mode": permission_mode,
         "pixir_version": __version__,
     }
+    for _ in range(5):  # 3 random bytes per second: a collision is rare, retrying is cheap
+        session_id = new_session_id()
+        try:
+            # The Log appears with its session_started line already in it (a crash can leave
+            # no session, never an empty one).
+            with shielded:
+                log, event = Log.create_with(
+                    folder / f"{session_id}.jsonl", session_id, "session_started", started
+                )
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise PixirError("internal", "could not allocate a new session id")
     session = Session(session_id, workspace, log, History(model), model, permission_mode, started)
-    session.append("session_started", started)
-    session.sync()
+    session.history.add(event)
     return session
 
 

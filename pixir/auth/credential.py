@@ -9,6 +9,7 @@ process gets the lock first refreshes, the others find its fresh pair and use it
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -112,6 +113,23 @@ def _stored_subscription() -> dict:
             hint="run `pixir login`",
         )
     return current
+
+
+def secret_values(credential) -> list[str]:
+    """Every credential value a tool's output must not show: the one in use, whatever
+    auth.json holds now (another process may have refreshed it), and OPENAI_API_KEY."""
+    values = [os.environ.get("OPENAI_API_KEY", "")]
+    if isinstance(credential, ApiKeyCredential):
+        values.append(credential.api_key)
+    elif isinstance(credential, SubscriptionCredential):
+        values += [credential.record.get(k) for k in ("access_token", "refresh_token", "id_token")]
+    try:
+        stored = json.loads(paths.auth_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = None
+    if isinstance(stored, dict):
+        values += [stored.get(k) for k in ("access_token", "refresh_token", "id_token", "api_key")]
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
 
 
 def resolve(settings: Settings, forced: str | None = None):

@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,7 +50,26 @@ def load(path: Path | None = None) -> dict | None:
         isinstance(expires_at, bool) or not isinstance(expires_at, (int, float))
     ):
         _corrupt(path, "expires_at is not a number of epoch milliseconds")
+    _warn_if_loose(path)
     return data
+
+
+_warned: set[str] = set()
+
+
+def _warn_if_loose(path: Path) -> None:
+    """Say once per process, on stderr, when others may read the credential file (a copy
+    or an editor can leave it 0644). It is still used: refusing would lock the user out
+    for a mode bit; the next save (a refresh, a login) writes it back as 0600."""
+    if str(path) in _warned or not loose_permissions(path):
+        return
+    _warned.add(str(path))
+    mode = stat.S_IMODE(path.stat().st_mode)
+    print(
+        f"warning: {path} can be read or changed by other users (mode {mode:04o}) and holds your "
+        f"credentials; run: chmod 600 {path}",
+        file=sys.stderr,
+    )
 
 
 def save(data: dict, path: Path | None = None) -> None:

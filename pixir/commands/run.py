@@ -159,10 +159,13 @@ class TurnRunner:
         head = developer_context_item(options)
         bare = replace(options, workspace=None)
         self._provider = Provider(self.settings, self.credential, session_id=session.id)
+        from pixir.auth.credential import secret_values
+
         tools = ToolContext(
             workspace=session.workspace,
             bash_timeout_ms=self.settings.bash_timeout_ms,
             bash_timeout_max_ms=self.settings.bash_timeout_max_ms,
+            secrets=lambda: secret_values(self.credential),
         )
         return Turn(
             session,

@@ -79,7 +79,8 @@ class Assembler:
 
     def feed(self, event: dict) -> bool | None:
         """Apply one event; truthy when it was the terminal one. Unknown types are ignored."""
-        handler = self.handlers.get(event.get("type"))
+        kind = event.get("type")
+        handler = self.handlers.get(kind) if type(kind) is str else None
         return handler(event) if handler is not None else False
 
     def run(self, events: Iterable[dict]) -> Result:
@@ -88,7 +89,8 @@ class Assembler:
         loop runs once per event of every model call."""
         handler_for = self.handlers.get
         for event in events:
-            handler = handler_for(event.get("type"))
+            kind = event.get("type")
+            handler = handler_for(kind) if type(kind) is str else None  # `"type": []` happens
             if handler is not None and handler(event):
                 return self.result()
         raise stream_incomplete()
@@ -165,8 +167,9 @@ class Assembler:
 
     def _rate_limits_event(self, event: dict) -> None:
         limits = event.get("rate_limits")
-        found = {k: v for k, v in (limits or {}).items() if k in ("primary", "secondary")}
-        if isinstance(limits, dict) and found:
+        limits = limits if isinstance(limits, dict) else {}
+        found = {k: v for k, v in limits.items() if k in ("primary", "secondary")}
+        if found:
             self.rate_limits = {**(self.rate_limits or {}), **found}
         if isinstance(event.get("plan_type"), str):
             self.rate_limits = {**(self.rate_limits or {}), "plan_type": event["plan_type"]}

@@ -118,8 +118,10 @@ class Provider:
         recovered = False
         while True:
             state: dict = {}
+            answered = False  # a 401 counts only when the Responses endpoint said it
             try:
                 headers = self.request_headers()
+                answered = True
                 result = self.transport.run(
                     url,
                     headers,
@@ -128,7 +130,13 @@ class Provider:
                     record,
                 )
             except PixirError as err:
-                if err.kind == "not_authenticated" and err.details.get("status") == 401:
+                # A refresh refused inside headers() is final (SPEC §3.5): trying the same
+                # refresh token again cannot help, and would spend another request on it.
+                if (
+                    answered
+                    and err.kind == "not_authenticated"
+                    and err.details.get("status") == 401
+                ):
                     if not recovered and self.credential.recover_unauthorized():
                         recovered = True
                         continue

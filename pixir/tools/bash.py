@@ -106,6 +106,8 @@ def run(args: dict, ctx) -> ToolResult:
     command = args.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ToolFailure("invalid_arguments", "command must be a non-empty string")
+    if "\0" in command:  # no argv can carry one: exec would refuse it
+        raise ToolFailure("invalid_arguments", "command contains a NUL byte")
     timeout_ms = args.get("timeout_ms")
     if timeout_ms is None:
         timeout_ms = ctx.bash_timeout_ms

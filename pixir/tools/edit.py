@@ -6,6 +6,7 @@ and BOM, is replaced atomically, and the result carries a short unified diff."""
 from __future__ import annotations
 
 import difflib
+import re
 
 from pixir.fsutil import atomic_write
 from pixir.tools.result import ToolFailure, ToolResult
@@ -162,20 +163,48 @@ def fuzzy_span(text: str, old: str, shown: str) -> tuple[int, int]:
 
 
 def unified_diff(before: str, after: str, shown: str) -> tuple[str, int, int]:
-    """A short unified diff (cut after DIFF_MAX_LINES lines) and the added/removed counts."""
+    """A short unified diff (cut after DIFF_MAX_LINES lines) and the added/removed counts.
+
+    Only the span between the first and the last changed line (plus context) is diffed:
+    in a big file whose lines repeat, difflib's popularity heuristic (autojunk) would
+    otherwise match nothing and report a one-line edit as the whole file replaced — and
+    the common head and tail cost nothing to skip."""
+    a = before.replace("\r\n", "\n").splitlines()
+    b = after.replace("\r\n", "\n").splitlines()
+    head, limit = 0, min(len(a), len(b))
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    low = max(0, head - 3)
+    keep = max(0, tail - 3)
     lines = list(
         difflib.unified_diff(
-            before.replace("\r\n", "\n").splitlines(),
-            after.replace("\r\n", "\n").splitlines(),
+            a[low : len(a) - keep],
+            b[low : len(b) - keep],
             f"a/{shown}",
             f"b/{shown}",
             n=3,
             lineterm="",
         )
     )
+    if low:  # hunk positions are relative to the window: make them the file's
+        lines = [
+            _HUNK.sub(lambda m: _shift(m, low), line, count=1) if line.startswith("@@") else line
+            for line in lines
+        ]
     added = sum(1 for line in lines[2:] if line.startswith("+"))
     removed = sum(1 for line in lines[2:] if line.startswith("-"))
     if len(lines) > DIFF_MAX_LINES:
         cut = len(lines) - DIFF_MAX_LINES
         lines = [*lines[:DIFF_MAX_LINES], f"[... diff cut: {cut} more lines ...]"]
     return "\n".join(lines), added, removed
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _shift(match: re.Match, by: int) -> str:
+    old, old_len, new, new_len = match.groups()
+    return f"@@ -{int(old) + by}{old_len or ''} +{int(new) + by}{new_len or ''} @@"

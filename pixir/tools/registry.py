@@ -3,11 +3,12 @@ Every expected failure comes back as a failed ToolResult for the model; only Ctr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pixir.tools import bash, edit, plan, read, write
-from pixir.tools.result import ToolFailure, ToolResult, failed
+from pixir.tools.result import ToolFailure, ToolInterrupted, ToolResult, failed
 from pixir.tools.schemas import TOOLS
 
 RUNNERS = {
@@ -35,10 +36,51 @@ class ToolContext:
     workspace: Path
     bash_timeout_ms: int = 120_000
     bash_timeout_max_ms: int = 600_000
+    # The credential values no tool output may carry (into the Log, the terminal and the
+    # model): `bash cat ~/.pixir/auth.json` or `env` would otherwise show them.
+    secrets: Callable[[], Iterable[str]] | None = None
+
+
+REDACTED = "[redacted: pixir credential]"
 
 
 def run_tool(name: str, args: object, ctx: ToolContext) -> ToolResult:
-    """Run one call. Raises only KeyboardInterrupt (ToolInterrupted from bash)."""
+    """Run one call, its output cleared of credential values. Raises only KeyboardInterrupt
+    (ToolInterrupted from bash, whose partial result is cleared too)."""
+    try:
+        result = _run_tool(name, args, ctx)
+    except ToolInterrupted as stop:
+        stop.result = scrub(stop.result, ctx)
+        raise
+    return scrub(result, ctx)
+
+
+def scrub(result: ToolResult, ctx: ToolContext) -> ToolResult:
+    """Replace every credential value in the result — and each of a JWT's payload and
+    signature alone — with a marker."""
+    if ctx.secrets is None:
+        return result
+    pieces: set[str] = set()
+    for secret in ctx.secrets():
+        if not isinstance(secret, str) or len(secret) < 8:
+            continue
+        pieces.add(secret)
+        parts = secret.split(".")
+        if len(parts) == 3:  # a JWT: its header is public, its payload and signature not
+            pieces.update(part for part in parts[1:] if len(part) >= 16)
+    error = result.error or {}
+    texts = [result.output, result.summary, str(error.get("message", ""))]
+    if not any(piece in text for piece in pieces for text in texts if text):
+        return result
+    for piece in sorted(pieces, key=len, reverse=True):
+        result.output = result.output.replace(piece, REDACTED)
+        result.summary = result.summary.replace(piece, REDACTED)
+        if isinstance(error.get("message"), str):
+            error["message"] = error["message"].replace(piece, REDACTED)
+    return result
+
+
+def _run_tool(name: str, args: object, ctx: ToolContext) -> ToolResult:
     runner = RUNNERS.get(name)
     if runner is None:
         known = ", ".join(RUNNERS)

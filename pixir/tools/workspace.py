@@ -14,8 +14,7 @@ def resolve_for_read(workspace: Path, path: str) -> Path:
     """Where `read` looks: relative paths start at the workspace; absolute paths are allowed
     (reading is harmless to the workspace), except pixir's own credential file, whose tokens
     would otherwise end up in the Log."""
-    if not isinstance(path, str) or not path.strip():
-        raise ToolFailure("invalid_arguments", "path must be a non-empty string")
+    _check_path(path)
     target = workspace / os.path.expanduser(path)
     if os.path.realpath(target) in _credential_files():
         raise ToolFailure("protected_path", f"{path} holds pixir's credentials; it is not shown")
@@ -29,10 +28,11 @@ def _credential_files() -> set[str]:
 def resolve_for_write(workspace: Path, path: str) -> Path:
     """The real path a write/edit will replace, after refusing anything that resolves outside
     the workspace (`..`, absolute paths, symlinks pointing out) or into `.pixir/`."""
-    if not isinstance(path, str) or not path.strip():
-        raise ToolFailure("invalid_arguments", "path must be a non-empty string")
+    _check_path(path)
     root = Path(os.path.realpath(workspace))
-    target = Path(os.path.realpath(workspace / path))
+    # `~` means the home directory here as it does for read (and in the model's shell), not
+    # a folder named "~" in the workspace (which `rm -rf ~` would later be fatal to remove).
+    target = Path(os.path.realpath(workspace / os.path.expanduser(path)))
     if target != root and root not in target.parents:
         raise ToolFailure(
             "outside_workspace",
@@ -47,6 +47,13 @@ def resolve_for_write(workspace: Path, path: str) -> Path:
             "protected_path", f"{path} is inside .pixir/, where pixir keeps its session Logs"
         )
     return target
+
+
+def _check_path(path: object) -> None:
+    if not isinstance(path, str) or not path.strip():
+        raise ToolFailure("invalid_arguments", "path must be a non-empty string")
+    if "\0" in path:  # the OS refuses it: say so instead of crashing the tool
+        raise ToolFailure("invalid_arguments", "path contains a NUL byte")
 
 
 def display_path(workspace: Path, path: Path) -> str:
