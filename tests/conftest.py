@@ -87,6 +87,19 @@ def fake():
         pytest.fail("the fake backend crashed:\n" + "\n".join(backend.errors), pytrace=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_unpacking(tmp_path_factory):
+    """dist/pixir unpacks itself on its first run under a HOME (about a second); every
+    runner shares one SHIV_ROOT so that happens once per session, and the runs test the
+    launcher's fast path that users meet on every run after their first. First runs are
+    tested on their own (tests/e2e/test_launcher.py, a runner's env={"SHIV_ROOT": None})."""
+    from tests import harness
+
+    harness.SHIV_ROOT = tmp_path_factory.mktemp("shiv")
+    yield
+    harness.SHIV_ROOT = None
+
+
 @pytest.fixture
 def pixir(fake, tmp_path):
     """A PixirRunner: runs dist/pixir (or $PIXIR_BIN) against `fake` in tmp dirs."""

@@ -8,8 +8,9 @@
         assert pixir.json_out(result)["output"] == "Hello"
 
 Every run gets a clean environment: a fresh HOME, a temporary PIXIR_HOME, the three base URLs
-pointing at the fake, NO_COLOR=1, and nothing else of the caller's (no OPENAI_API_KEY, no
-PYTHONDONTWRITEBYTECODE) unless the test passes it in `env=`.
+pointing at the fake, NO_COLOR=1, the session's shared SHIV_ROOT (see tests/conftest.py), and
+nothing else of the caller's (no OPENAI_API_KEY, no PYTHONDONTWRITEBYTECODE) unless the test
+passes it in `env=`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BIN = REPO_ROOT / "dist" / "pixir"
+SHIV_ROOT: Path | None = None  # where dist/pixir unpacks itself, shared by the session
 
 
 @dataclass
@@ -79,6 +81,8 @@ class PixirRunner:
             "TMPDIR": str(self.root),
             **fake.env(),
         }
+        if SHIV_ROOT is not None:
+            self.env["SHIV_ROOT"] = str(SHIV_ROOT)
 
     # -- running ----------------------------------------------------------------------------
 

@@ -42,19 +42,6 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 # -- the runner -----------------------------------------------------------------------------------
 
 
-SHIV_ROOT: list[Path] = []  # one unpacked dist/pixir for the whole session (see below)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def shared_unpacking(tmp_path_factory):
-    """dist/pixir unpacks itself on its first run in a HOME (~0.8 s); the runners here share
-    one SHIV_ROOT so that happens once per session. test_crash.py kills first runs while
-    they unpack on purpose, with SHIV_ROOT removed."""
-    SHIV_ROOT.append(tmp_path_factory.mktemp("shiv"))
-    yield
-    SHIV_ROOT.clear()
-
-
 class GuardedRunner(PixirRunner):
     """A PixirRunner whose processes may only use loopback (see netguard/)."""
 
@@ -63,8 +50,6 @@ class GuardedRunner(PixirRunner):
         self.netguard_log = self.root / "netguard.log"
         self.env["PYTHONPATH"] = str(NETGUARD)
         self.env["PIXIR_NETGUARD_LOG"] = str(self.netguard_log)
-        if SHIV_ROOT:
-            self.env["SHIV_ROOT"] = str(SHIV_ROOT[0])
         self.expect_netguard = False
 
     def netguard_hits(self) -> list[str]:
