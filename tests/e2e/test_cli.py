@@ -13,7 +13,17 @@ import time
 
 import pytest
 
-from tests.fake_backend import cut, reasoning, stall, step, text, tool_call, usage_limit
+from pixir.errors import exit_code_for
+from tests.fake_backend import (
+    cut,
+    http_error,
+    reasoning,
+    stall,
+    step,
+    text,
+    tool_call,
+    usage_limit,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -521,3 +531,165 @@ def test_jsonl_into_a_reader_that_leaves_stops_quietly(px, fake):
     assert json.loads(done.stdout)["type"] == "session_started"
     assert b"status=141" in done.stderr and b"Traceback" not in done.stderr
     assert px.log_events()[-1]["data"]["reason"] == "broken_pipe"
+
+
+# -- every option of SPEC §8, in its long form, anywhere on the line ------------------------------
+
+
+def test_every_turn_option_works_wherever_it_stands(px, fake):
+    other = px.root / "other"
+    (other / "out").mkdir(parents=True)
+    answer = other / "out" / "answer.txt"
+    fake.configure(models=["my-own-model"])
+    fake.script(step(text("Done.")), step(text("Again."), match={"last_user": "and more"}))
+    result = px.run(
+        "say",
+        "--model",
+        "my-own-model",
+        "hello",
+        "--reasoning-effort",
+        "high",
+        "--allow-unknown-model",
+        "--transport",
+        "http_sse",
+        "--auth",
+        "api_key",
+        "--cd",
+        str(other),
+        "--quiet",
+        "--output-last-message",
+        str(answer),
+        "--no-stdin",
+        "--max-steps",
+        "3",
+        "--",
+        "--read-only",
+        "-m",
+    )
+    assert result.code == 0, result
+    assert result.stdout == "Done.\n" and result.stderr == ""  # --quiet
+    assert answer.read_text() == "Done."
+    [call] = fake.responses_requests()
+    assert call.transport == "http" and call.kind == "http"  # http_sse: no WebSocket tried
+    assert call.json["model"] == "my-own-model" and call.json["reasoning"]["effort"] == "high"
+    assert call.headers["authorization"] == f"Bearer {fake.api_key}"
+    # after `--` the words are the prompt, even when they look like options
+    assert user_texts(call) == ["say hello --read-only -m"]
+    [log] = (other / ".pixir" / "sessions").glob("*.jsonl")
+    started = json.loads(log.read_text().splitlines()[0])["data"]
+    assert started["permission_mode"] == "auto" and started["model"] == "my-own-model"
+    assert not (px.workspace / ".pixir").exists()
+
+    again = px.run("and", "--continue", "--cd", str(other), "more", "--transport", "http_sse")
+    assert again.code == 0, again
+    assert again.stdout == "Again.\n"
+    assert user_texts(fake.responses_requests()[-1]) == ["say hello --read-only -m", "and more"]
+    assert [p.stem for p in (other / ".pixir" / "sessions").glob("*.jsonl")] == [log.stem]
+
+
+def test_a_command_word_after_double_dash_is_a_prompt(px, fake):
+    fake.script(step(text("Not a login.")))
+    result = px.run("--", "login")
+    assert result.code == 0, result
+    assert result.stdout == "Not a login.\n"
+    assert last_prompt(fake) == "login"
+    assert px.auth_file() == {"kind": "api_key", "api_key": fake.api_key}  # nobody logged in
+
+
+# -- exit codes: the same code for the same outcome in every output mode ---------------------------
+
+MODES = {"human": [], "quiet": ["-q"], "json": ["--json"], "jsonl": ["--jsonl"]}
+
+
+def outcome(px, fake, name: str) -> tuple[list[str], str | None]:
+    """Script the fake (and the setup) for one outcome; returns (extra args, error kind)."""
+    if name == "completed":
+        fake.script(step(text("Fine.")))
+        return [], None
+    if name == "provider_error":
+        px.write_config({"max_retries": 0})
+        fake.script(step(fault=http_error(500)))
+        return [], "server_error"
+    if name == "permission":
+        fake.script(step(tool_call("bash", {"command": "touch made.txt"})))
+        return ["--ask"], "permission_denied"
+    if name == "max_steps":
+        fake.script(*(step(tool_call("bash", {"command": "true"})) for _ in range(2)))
+        return ["--max-steps", "2"], "max_steps"
+    if name == "usage_limit":
+        fake.script(step(fault=usage_limit()))
+        return [], "usage_limit_reached"
+    if name == "stall":
+        px.write_config({"stream_idle_timeout_ms": 300})
+        fake.script(*(step(text("slow"), fault=stall(5, after_events=2)) for _ in range(2)))
+        return [], "stream_idle_timeout"
+    if name == "unknown_model":
+        return ["-m", "gpt-0-nope"], "unknown_model"
+    if name == "no_credential":
+        (px.home / "auth.json").unlink()
+        return [], "not_authenticated"
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("completed", 0),
+        ("provider_error", 1),
+        ("unknown_model", 2),
+        ("permission", 3),
+        ("no_credential", 4),
+        ("max_steps", 6),
+        ("usage_limit", 7),
+        ("stall", 124),
+    ],
+)
+def test_each_outcome_has_its_exit_code_in_every_mode(px, fake, mode, name, code):
+    args, kind = outcome(px, fake, name)
+    result = px.run(*MODES[mode], *args, "do it")
+    assert result.code == code, result
+    if kind is not None:
+        assert exit_code_for(kind) == code  # the code comes from the one table
+    if mode in ("human", "quiet"):
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        if kind is None:
+            assert errors == [], result
+        else:
+            assert len(errors) == 1 and errors[0].startswith(f"error: {kind}: "), result
+        assert "{" not in result.stdout, result  # no JSON object in human output
+        if mode == "quiet" and kind is None:
+            assert result.stderr == "", result
+        return
+    body = one_object(px, result) if mode == "json" else px.jsonl_out(result)[-1]
+    assert body["exit_code"] == code, result
+    assert body["ok"] is (kind is None)
+    if kind is None:
+        assert body["status"] == "completed" and "error" not in body
+    else:
+        assert body["error"]["kind"] == kind and body["error"]["message"]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_ctrl_c_is_exit_130_in_every_mode(px, fake, mode):
+    fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    proc = px.popen(*MODES[mode], "run it", stdin=subprocess.DEVNULL)
+    try:
+        wait_for_file(px.path("bash.pid"))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    sid = px.sessions()[-1].stem
+    if mode in ("human", "quiet"):
+        assert out == b""  # no answer, and nothing else on stdout
+        assert f"pixir resume {sid}".encode() in err  # how to continue, even when quiet
+        return
+    lines = out.decode().splitlines()
+    body = json.loads(lines[-1])
+    assert body["exit_code"] == 130 and body["status"] == "interrupted"
+    assert body["error"]["kind"] == "interrupted" and body["session_id"] == sid
+    if mode == "jsonl":
+        assert json.loads(lines[-2])["type"] == "turn_interrupted"
