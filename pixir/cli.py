@@ -32,7 +32,11 @@ COMMON: list[Option] = [
     ),
     (
         ("--reasoning-effort",),
-        {"choices": ("minimal", "low", "medium", "high", "xhigh"), "metavar": "EFFORT"},
+        {
+            "choices": ("minimal", "low", "medium", "high", "xhigh"),
+            "metavar": "EFFORT",
+            "help": "minimal|low|medium|high|xhigh (default: the server's)",
+        },
     ),
 ]
 
@@ -174,6 +178,9 @@ def build_parser(name: str):
             epilog=EPILOG,
             formatter_class=formatter,
         )
+    if name == "run":
+        # main() answers --version before any parsing; listed here so --help shows it.
+        parser.add_argument("--version", action="store_true", help="print the version and exit")
     if name == "login":
         group = parser.add_mutually_exclusive_group()
         for flags, kwargs in command.options:

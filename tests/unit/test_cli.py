@@ -101,6 +101,8 @@ def test_version_and_help(capsys):
         if name != "run":
             assert f"  {name} " in out
     assert "exit codes:" in out and "--output-schema" in out
+    assert "--version" in out  # answered before parsing, but still listed
+    assert "minimal|low|medium|high|xhigh" in out  # --reasoning-effort's values, not EFFORT
 
 
 @pytest.mark.parametrize("name", [n for n in cli.COMMANDS if n != "run"])
