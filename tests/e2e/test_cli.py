@@ -393,6 +393,26 @@ def test_jsonl_streams_every_event_then_the_result(px, fake):
     assert deltas == "The file says alpha."
 
 
+def test_jsonl_lines_come_as_the_events_happen(px, fake):
+    # the stream stalls after its first deltas: whatever is on stdout by then was written
+    # while the Turn was still running, not at the end
+    fake.script(step(text("Half of an answer that never ends"), fault=stall(30, after_events=6)))
+    proc = px.popen("--jsonl", "talk", bufsize=0)
+    try:
+        seen = read_until(proc.stdout, b'"text_delta"')
+        assert proc.poll() is None  # still running
+        proc.send_signal(signal.SIGINT)
+        rest, _err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    lines = [json.loads(line) for line in (seen + rest).decode().splitlines()]
+    types = [line.get("type") for line in lines]
+    assert types[:2] == ["session_started", "user_message"]
+    assert "text_delta" in types and types[-2] == "turn_interrupted"
+    assert lines[-1]["status"] == "interrupted" and lines[-1]["exit_code"] == proc.returncode == 130
+
+
 def test_jsonl_failure_ends_with_the_result_object(px, fake):
     fake.script(step(fault=usage_limit()))
     result = px.run("--jsonl", "hi")
