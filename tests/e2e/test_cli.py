@@ -520,6 +520,18 @@ def test_a_terminal_gets_colour_unless_no_color(px, fake):
     assert "› read a.txt" in output and "The file says alpha." in output
 
 
+def test_a_terminal_shows_the_elapsed_time_while_waiting(px, fake):
+    fake.script(step(text("Late answer."), delay_s=1.5))
+    output, code = run_on_terminal(px, "wait for it")
+    assert code == 0, output
+    assert re.search(r"\r[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] thinking · \d+ s\r", output), output
+    assert "Late answer." in output
+    # off a terminal the same wait draws nothing
+    fake.script(step(text("Late answer."), delay_s=1.5))
+    result = px.run("wait for it")
+    assert result.code == 0 and "thinking" not in result.stderr and "\r" not in result.stderr
+
+
 def test_interactive_mode_is_not_for_json(px, fake):
     output, code = run_on_terminal(px, "--json")
     assert code == 2
