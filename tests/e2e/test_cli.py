@@ -284,6 +284,28 @@ def test_json_completed(px, fake):
     assert body["output"] == "Answer." and body["model"] == "gpt-5.5"
     assert body["resume_command"] == f"pixir resume {sid}"
     assert body["usage"]["output_tokens"] > 0 and "error" not in body
+    # the shape README.md documents, field for field
+    assert set(body) == {
+        "ok",
+        "status",
+        "kind",
+        "session_id",
+        "output",
+        "usage",
+        "model",
+        "steps",
+        "resume_command",
+        "exit_code",
+    }
+    assert set(body["usage"]) >= {
+        "input_tokens",
+        "cached_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cache_hit_rate",
+    }
+    assert body["steps"] == 1
 
 
 @pytest.mark.parametrize(
