@@ -117,6 +117,15 @@ def test_git_diff_piped_with_a_prompt_is_a_stdin_block(px, fake):
     assert last_prompt(fake) == f"review\n\n<stdin>\n{diff.stdout.rstrip(chr(10))}\n</stdin>"
 
 
+def test_a_file_on_stdin_with_a_prompt_is_a_stdin_block(px, fake):
+    px.write_file("notes.txt", "first note\nsecond note\n")
+    fake.script(step(text("Summarised.")))
+    done = sh(px, 'PIXIR "summarise" < notes.txt')
+    assert done.returncode == 0, done
+    assert done.stdout == b"Summarised.\n"
+    assert last_prompt(fake) == "summarise\n\n<stdin>\nfirst note\nsecond note\n</stdin>"
+
+
 def test_dash_means_stdin(px, fake):
     fake.script(step(text("ok")))
     assert px.run("-", stdin="from a dash\n").code == 0
