@@ -157,6 +157,23 @@ def test_unexpected_exception_prints_one_line_and_writes_a_crash_report(
     assert os.stat(report).st_mode & 0o077 == 0
 
 
+def test_an_unexpected_exception_in_json_mode_is_still_one_object(capsys, monkeypatch, pixir_home):
+    def boom(args):
+        raise RuntimeError("bug")
+
+    import pixir.commands.models as models_command
+
+    monkeypatch.setattr(models_command, "run", boom)
+    assert cli.main(["models", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    body = json.loads(captured.out)
+    assert captured.out.count("\n") == 1
+    assert body["ok"] is False and body["exit_code"] == 1
+    assert body["error"]["kind"] == "internal"
+    assert os.path.exists(body["error"]["details"]["crash_report"])
+
+
 def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
     def interrupted(args):
         raise KeyboardInterrupt
