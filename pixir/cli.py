@@ -16,7 +16,7 @@ Option = tuple[tuple[str, ...], dict]
 COMMON: list[Option] = [
     (("-C", "--cd"), {"metavar": "DIR", "help": "use DIR as the workspace (default: cwd)"}),
     (("--json",), {"action": "store_true", "help": "print one JSON object on stdout"}),
-    (("-q", "--quiet"), {"action": "store_true", "help": "print only the answer / result"}),
+    (("-q", "--quiet"), {"action": "store_true", "help": "a Turn prints only its answer"}),
     (("-m", "--model"), {"metavar": "ID", "help": "model id (see `pixir models`)"}),
     (
         ("--allow-unknown-model",),

@@ -78,6 +78,26 @@ def test_resume_words_and_last():
     assert getattr(args, "continue") and args.prompt == ["more"]
 
 
+COMMON_LINE = ["-C", "/tmp", "-m", "x", "--allow-unknown-model", "--transport", "http_sse"]
+COMMON_LINE += ["--reasoning-effort", "low", "--auth", "api_key", "--json", "-q"]
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_every_command_accepts_the_common_options_and_only_turns_take_turn_options(name):
+    # README "Options": the common ones may stand anywhere, whatever the command
+    words = ["ID"] if name in ("log", "compact") else []
+    _, args = cli.parse([*COMMON_LINE[:4], name, *words, *COMMON_LINE[4:]])
+    assert (args.cd, args.model, args.transport, args.auth) == ("/tmp", "x", "http_sse", "api_key")
+    assert args.allow_unknown_model and args.json and args.quiet
+    assert args.reasoning_effort == "low"
+    if cli.COMMANDS[name].turn_options:
+        assert cli.parse([name, *words, "--read-only", "--jsonl"])[1].read_only
+    else:
+        with pytest.raises(PixirError) as info:
+            cli.parse([name, *words, "--read-only"])
+        assert info.value.kind == "invalid_arguments"
+
+
 def test_unknown_option_is_invalid_arguments():
     with pytest.raises(PixirError) as info:
         cli.parse(["status", "--frobnicate"])
