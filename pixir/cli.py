@@ -263,11 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         report_error(err, json_mode)
         return err.exit_code
     except KeyboardInterrupt:  # Ctrl-C outside a Turn (e.g. while waiting for stdin)
+        err = PixirError("interrupted", "interrupted (Ctrl-C)")
         if json_mode:
-            report_error(PixirError("interrupted", "interrupted (Ctrl-C)"), json_mode)
+            report_error(err, json_mode)
         else:
             print("\ninterrupted", file=sys.stderr)
-        return 130
+        return err.exit_code
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except Exception as exc:  # the one place an unexpected bug is caught
@@ -334,4 +335,4 @@ def _crash(exc: BaseException, json_mode: bool) -> int:
     if os.environ.get("PIXIR_DEBUG"):
         sys.stderr.write(report)
     report_error(err, json_mode)
-    return 1
+    return err.exit_code

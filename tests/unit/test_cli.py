@@ -40,6 +40,26 @@ def test_exit_codes_use_only_the_documented_values():
     assert set(EXIT_CODES.values()) <= {1, 2, 3, 4, 5, 6, 7, 124, 130}
 
 
+def test_exit_codes_come_from_the_one_table(monkeypatch, capsys):
+    # change the table and every path follows: nothing decides a code on its own
+    from pixir.turn import TurnOutcome
+
+    monkeypatch.setitem(EXIT_CODES, "interrupted", 99)
+    monkeypatch.setitem(EXIT_CODES, "incomplete", 98)
+    assert TurnOutcome("interrupted").exit_code == 99
+    assert TurnOutcome("incomplete").exit_code == 98
+    assert TurnOutcome("completed").exit_code == 0
+    assert TurnOutcome("error", error=PixirError("max_steps", "m")).exit_code == 6
+
+    import pixir.commands.models as models_command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models_command, "run", interrupted)
+    assert cli.main(["models"]) == 99
+
+
 def test_retryable_follows_the_kind_unless_overridden():
     assert PixirError("network", "x").retryable
     assert not PixirError("usage_limit_reached", "x").retryable
