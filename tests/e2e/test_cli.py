@@ -650,6 +650,24 @@ def test_every_turn_option_works_wherever_it_stands(px, fake):
     assert [p.stem for p in (other / ".pixir" / "sessions").glob("*.jsonl")] == [log.stem]
 
 
+def test_settings_precedence_flag_env_file_default_on_the_wire(px, fake):
+    fake.script(*(step(text("ok")) for _ in range(4)))
+    env = {"OPENAI_ORGANIZATION": "org-e2e", "OPENAI_PROJECT": "proj-e2e"}
+    assert px.run("--transport", "http_sse", "hi", env=env).code == 0  # built-in default model
+    px.write_config({"model": "gpt-5.4", "transport": "http_sse"})
+    assert px.run("hi").code == 0  # config.json
+    env["PIXIR_MODEL"] = "gpt-5.2"
+    assert px.run("hi", env=env).code == 0  # environment over the file
+    assert px.run("-m", "gpt-5.6", "hi", env=env).code == 0  # flag over the environment
+    calls = fake.responses_requests()
+    assert [c.json["model"] for c in calls] == ["gpt-5.5", "gpt-5.4", "gpt-5.2", "gpt-5.6"]
+    assert [c.kind for c in calls] == ["http"] * 4  # the flag, then config's http_sse
+    for call in (calls[0], calls[2]):
+        assert call.headers["openai-organization"] == "org-e2e"
+        assert call.headers["openai-project"] == "proj-e2e"
+    assert "openai-organization" not in calls[1].headers
+
+
 def test_a_command_word_after_double_dash_is_a_prompt(px, fake):
     fake.script(step(text("Not a login.")))
     result = px.run("--", "login")
