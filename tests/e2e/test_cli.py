@@ -680,6 +680,12 @@ def test_a_command_word_after_double_dash_is_a_prompt(px, fake):
 # -- exit codes: the same code for the same outcome in every output mode ---------------------------
 
 MODES = {"human": [], "quiet": ["-q"], "json": ["--json"], "jsonl": ["--jsonl"]}
+HINTS = {
+    "not_authenticated": "pixir login",
+    "max_steps": "pixir resume ",
+    "usage_limit_reached": "try again after",
+    "unknown_model": "-m",
+}
 
 
 def outcome(px, fake, name: str) -> tuple[list[str], str | None]:
@@ -738,6 +744,11 @@ def test_each_outcome_has_its_exit_code_in_every_mode(px, fake, mode, name, code
             assert errors == [], result
         else:
             assert len(errors) == 1 and errors[0].startswith(f"error: {kind}: "), result
+            lines = result.stderr.splitlines()
+            after = lines[lines.index(errors[0]) + 1] if errors[0] != lines[-1] else ""
+            if kind in HINTS:  # the next action README promises: in the message or a hint
+                hint = after if after.startswith("hint: ") else ""
+                assert HINTS[kind] in errors[0] + hint, result
         assert "{" not in result.stdout, result  # no JSON object in human output
         if mode == "quiet" and kind is None:
             assert result.stderr == "", result
