@@ -467,6 +467,14 @@ def test_output_last_message_writes_the_answer(px, fake):
     assert [p.name for p in (px.workspace / "out").iterdir()] == ["answer.md"]  # no temp left
 
 
+def test_output_last_message_is_untouched_when_there_is_no_answer(px, fake):
+    px.write_file("answer.md", "the previous answer")
+    fake.script(step(fault=usage_limit()))
+    result = px.run("-o", "answer.md", "hi")
+    assert result.code == 7, result
+    assert px.read_file("answer.md") == "the previous answer"
+
+
 def test_output_last_message_in_a_missing_directory_fails_before_the_turn(px, fake):
     result = px.run("-o", "nowhere/answer.md", "hi")
     assert result.code == 2, result
