@@ -197,6 +197,21 @@ def test_unexpected_exception_prints_one_line_and_writes_a_crash_report(
     assert os.stat(report).st_mode & 0o077 == 0
 
 
+def test_pixir_debug_adds_the_traceback_of_a_crash(capsys, monkeypatch, pixir_home):
+    def boom(args):
+        raise ZeroDivisionError("x")
+
+    import pixir.commands.models as models_command
+
+    monkeypatch.setattr(models_command, "run", boom)
+    monkeypatch.setenv("PIXIR_DEBUG", "1")
+    assert cli.main(["models"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "ZeroDivisionError" in err
+    assert err.splitlines()[-2].startswith("error: internal: unexpected ZeroDivisionError")
+
+
 def test_an_unexpected_exception_in_json_mode_is_still_one_object(capsys, monkeypatch, pixir_home):
     def boom(args):
         raise RuntimeError("bug")
