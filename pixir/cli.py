@@ -16,7 +16,7 @@ Option = tuple[tuple[str, ...], dict]
 COMMON: list[Option] = [
     (("-C", "--cd"), {"metavar": "DIR", "help": "use DIR as the workspace (default: cwd)"}),
     (("--json",), {"action": "store_true", "help": "print one JSON object on stdout"}),
-    (("-q", "--quiet"), {"action": "store_true", "help": "print only the answer / result"}),
+    (("-q", "--quiet"), {"action": "store_true", "help": "a Turn prints only its answer"}),
     (("-m", "--model"), {"metavar": "ID", "help": "model id (see `pixir models`)"}),
     (
         ("--allow-unknown-model",),
@@ -32,7 +32,11 @@ COMMON: list[Option] = [
     ),
     (
         ("--reasoning-effort",),
-        {"choices": ("minimal", "low", "medium", "high", "xhigh"), "metavar": "EFFORT"},
+        {
+            "choices": ("minimal", "low", "medium", "high", "xhigh"),
+            "metavar": "EFFORT",
+            "help": "minimal|low|medium|high|xhigh (default: the server's)",
+        },
     ),
 ]
 
@@ -174,6 +178,9 @@ def build_parser(name: str):
             epilog=EPILOG,
             formatter_class=formatter,
         )
+    if name == "run":
+        # main() answers --version before any parsing; listed here so --help shows it.
+        parser.add_argument("--version", action="store_true", help="print the version and exit")
     if name == "login":
         group = parser.add_mutually_exclusive_group()
         for flags, kwargs in command.options:
@@ -256,11 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         report_error(err, json_mode)
         return err.exit_code
     except KeyboardInterrupt:  # Ctrl-C outside a Turn (e.g. while waiting for stdin)
+        err = PixirError("interrupted", "interrupted (Ctrl-C)")
         if json_mode:
-            report_error(PixirError("interrupted", "interrupted (Ctrl-C)"), json_mode)
+            report_error(err, json_mode)
         else:
             print("\ninterrupted", file=sys.stderr)
-        return 130
+        return err.exit_code
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except Exception as exc:  # the one place an unexpected bug is caught
@@ -327,4 +335,4 @@ def _crash(exc: BaseException, json_mode: bool) -> int:
     if os.environ.get("PIXIR_DEBUG"):
         sys.stderr.write(report)
     report_error(err, json_mode)
-    return 1
+    return err.exit_code

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 
+from pixir.errors import exit_code_for
+
 
 class OutputClosed(BaseException):
     """stdout's reader went away (`pixir ... | head`). A BaseException, like KeyboardInterrupt,
@@ -28,7 +30,7 @@ def _handler(signum, frame) -> None:
     if state.interrupted:
         # Second Ctrl-C: the user wants out now, whatever is half done.
         _kill_child()
-        os._exit(130)
+        os._exit(exit_code_for("interrupted"))
     state.interrupted = True
     if state.depth:
         state.pending = True

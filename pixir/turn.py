@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pixir import compaction
-from pixir.errors import PixirError
+from pixir.errors import PixirError, exit_code_for
 from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
 from pixir.interrupt import OutputClosed
 from pixir.session import Session
@@ -24,7 +24,8 @@ from pixir.tools.result import ToolInterrupted, ToolResult, failed
 
 Emit = Callable[[dict], None]
 USAGE_KEYS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "total_tokens")
-STATUS_EXIT = {"completed": 0, "incomplete": 6, "interrupted": 130}
+# A Turn that ends without an error object exits with its status's kind (one table: errors.py).
+STATUS_KIND = {"incomplete": "incomplete", "interrupted": "interrupted"}
 
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -44,7 +45,9 @@ class TurnOutcome:
     def exit_code(self) -> int:
         if self.error is not None:
             return self.error.exit_code
-        return STATUS_EXIT.get(self.status, 1)
+        if self.status == "completed":
+            return 0
+        return exit_code_for(STATUS_KIND.get(self.status, self.status))
 
 
 def empty_usage() -> dict:

@@ -53,7 +53,9 @@ def run(args) -> int:
     body = build_body(options, [*history, user_message(prompt)] if prompt else history)
     url = endpoint(settings, kind)
     headers = preview_headers(settings, kind, session_id, credential)
-    if args.json:
+    # --jsonl too: a preview has no Events, so its stream is the result object alone, and
+    # `pixir preview` with a run's exact flags stays parseable (its errors are JSON anyway).
+    if args.json or args.jsonl:
         print_json(
             {
                 "ok": True,

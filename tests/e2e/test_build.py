@@ -41,6 +41,22 @@ def test_built_executable_runs_outside_the_checkout_with_a_fresh_home(tmp_path, 
     assert not (Path(clean_env["HOME"]) / ".pixir").exists()
 
 
+def test_built_executable_is_the_zipapp_build_sh_promises():
+    # issue 2: `#!/usr/bin/env python3`, compressed, --compile-pyc, reproducible, entry point
+    import zipfile
+
+    require_binary()
+    assert BIN.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    with zipfile.ZipFile(BIN) as archive:
+        environment = json.loads(archive.read("environment.json"))
+        entries = archive.infolist()
+    assert environment["entry_point"] == "pixir.cli:main"
+    assert environment["compile_pyc"] is True and environment["reproducible"] is True
+    assert {entry.compress_type for entry in entries} == {zipfile.ZIP_DEFLATED}
+    assert len({entry.date_time for entry in entries}) == 1  # SOURCE_DATE_EPOCH, not mtimes
+    assert any(entry.filename == "site-packages/pixir/cli.py" for entry in entries)
+
+
 PROBE = """
 import atexit, runpy, sys
 def report():

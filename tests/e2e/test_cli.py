@@ -13,7 +13,17 @@ import time
 
 import pytest
 
-from tests.fake_backend import cut, reasoning, stall, step, text, tool_call, usage_limit
+from pixir.errors import exit_code_for
+from tests.fake_backend import (
+    cut,
+    http_error,
+    reasoning,
+    stall,
+    step,
+    text,
+    tool_call,
+    usage_limit,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -105,6 +115,15 @@ def test_git_diff_piped_with_a_prompt_is_a_stdin_block(px, fake):
     body = json.loads(done.stdout)
     assert body["ok"] is True and body["output"] == "Looks fine."
     assert last_prompt(fake) == f"review\n\n<stdin>\n{diff.stdout.rstrip(chr(10))}\n</stdin>"
+
+
+def test_a_file_on_stdin_with_a_prompt_is_a_stdin_block(px, fake):
+    px.write_file("notes.txt", "first note\nsecond note\n")
+    fake.script(step(text("Summarised.")))
+    done = sh(px, 'PIXIR "summarise" < notes.txt')
+    assert done.returncode == 0, done
+    assert done.stdout == b"Summarised.\n"
+    assert last_prompt(fake) == "summarise\n\n<stdin>\nfirst note\nsecond note\n</stdin>"
 
 
 def test_dash_means_stdin(px, fake):
@@ -274,6 +293,28 @@ def test_json_completed(px, fake):
     assert body["output"] == "Answer." and body["model"] == "gpt-5.5"
     assert body["resume_command"] == f"pixir resume {sid}"
     assert body["usage"]["output_tokens"] > 0 and "error" not in body
+    # the shape README.md documents, field for field
+    assert set(body) == {
+        "ok",
+        "status",
+        "kind",
+        "session_id",
+        "output",
+        "usage",
+        "model",
+        "steps",
+        "resume_command",
+        "exit_code",
+    }
+    assert set(body["usage"]) >= {
+        "input_tokens",
+        "cached_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cache_hit_rate",
+    }
+    assert body["steps"] == 1
 
 
 @pytest.mark.parametrize(
@@ -383,6 +424,26 @@ def test_jsonl_streams_every_event_then_the_result(px, fake):
     assert deltas == "The file says alpha."
 
 
+def test_jsonl_lines_come_as_the_events_happen(px, fake):
+    # the stream stalls after its first deltas: whatever is on stdout by then was written
+    # while the Turn was still running, not at the end
+    fake.script(step(text("Half of an answer that never ends"), fault=stall(30, after_events=6)))
+    proc = px.popen("--jsonl", "talk", bufsize=0)
+    try:
+        seen = read_until(proc.stdout, b'"text_delta"')
+        assert proc.poll() is None  # still running
+        proc.send_signal(signal.SIGINT)
+        rest, _err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    lines = [json.loads(line) for line in (seen + rest).decode().splitlines()]
+    types = [line.get("type") for line in lines]
+    assert types[:2] == ["session_started", "user_message"]
+    assert "text_delta" in types and types[-2] == "turn_interrupted"
+    assert lines[-1]["status"] == "interrupted" and lines[-1]["exit_code"] == proc.returncode == 130
+
+
 def test_jsonl_failure_ends_with_the_result_object(px, fake):
     fake.script(step(fault=usage_limit()))
     result = px.run("--jsonl", "hi")
@@ -404,6 +465,14 @@ def test_output_last_message_writes_the_answer(px, fake):
     assert px.read_file("out/answer.md") == "The file says alpha."
     assert result.stdout == "The file says alpha.\n"
     assert [p.name for p in (px.workspace / "out").iterdir()] == ["answer.md"]  # no temp left
+
+
+def test_output_last_message_is_untouched_when_there_is_no_answer(px, fake):
+    px.write_file("answer.md", "the previous answer")
+    fake.script(step(fault=usage_limit()))
+    result = px.run("-o", "answer.md", "hi")
+    assert result.code == 7, result
+    assert px.read_file("answer.md") == "the previous answer"
 
 
 def test_output_last_message_in_a_missing_directory_fails_before_the_turn(px, fake):
@@ -490,6 +559,18 @@ def test_a_terminal_gets_colour_unless_no_color(px, fake):
     assert "› read a.txt" in output and "The file says alpha." in output
 
 
+def test_a_terminal_shows_the_elapsed_time_while_waiting(px, fake):
+    fake.script(step(text("Late answer."), delay_s=1.5))
+    output, code = run_on_terminal(px, "wait for it")
+    assert code == 0, output
+    assert re.search(r"\r[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] thinking · \d+ s\r", output), output
+    assert "Late answer." in output
+    # off a terminal the same wait draws nothing
+    fake.script(step(text("Late answer."), delay_s=1.5))
+    result = px.run("wait for it")
+    assert result.code == 0 and "thinking" not in result.stderr and "\r" not in result.stderr
+
+
 def test_interactive_mode_is_not_for_json(px, fake):
     output, code = run_on_terminal(px, "--json")
     assert code == 2
@@ -521,3 +602,194 @@ def test_jsonl_into_a_reader_that_leaves_stops_quietly(px, fake):
     assert json.loads(done.stdout)["type"] == "session_started"
     assert b"status=141" in done.stderr and b"Traceback" not in done.stderr
     assert px.log_events()[-1]["data"]["reason"] == "broken_pipe"
+
+
+# -- every option of SPEC §8, in its long form, anywhere on the line ------------------------------
+
+
+def test_every_turn_option_works_wherever_it_stands(px, fake):
+    other = px.root / "other"
+    (other / "out").mkdir(parents=True)
+    answer = other / "out" / "answer.txt"
+    fake.configure(models=["my-own-model"])
+    fake.script(step(text("Done.")), step(text("Again."), match={"last_user": "and more"}))
+    result = px.run(
+        "say",
+        "--model",
+        "my-own-model",
+        "hello",
+        "--reasoning-effort",
+        "high",
+        "--allow-unknown-model",
+        "--transport",
+        "http_sse",
+        "--auth",
+        "api_key",
+        "--cd",
+        str(other),
+        "--quiet",
+        "--output-last-message",
+        str(answer),
+        "--no-stdin",
+        "--max-steps",
+        "3",
+        "--",
+        "--read-only",
+        "-m",
+    )
+    assert result.code == 0, result
+    assert result.stdout == "Done.\n" and result.stderr == ""  # --quiet
+    assert answer.read_text() == "Done."
+    [call] = fake.responses_requests()
+    assert call.transport == "http" and call.kind == "http"  # http_sse: no WebSocket tried
+    assert call.json["model"] == "my-own-model" and call.json["reasoning"]["effort"] == "high"
+    assert call.headers["authorization"] == f"Bearer {fake.api_key}"
+    # after `--` the words are the prompt, even when they look like options
+    assert user_texts(call) == ["say hello --read-only -m"]
+    [log] = (other / ".pixir" / "sessions").glob("*.jsonl")
+    started = json.loads(log.read_text().splitlines()[0])["data"]
+    assert started["permission_mode"] == "auto" and started["model"] == "my-own-model"
+    assert not (px.workspace / ".pixir").exists()
+
+    again = px.run("and", "--continue", "--cd", str(other), "more", "--transport", "http_sse")
+    assert again.code == 0, again
+    assert again.stdout == "Again.\n"
+    assert user_texts(fake.responses_requests()[-1]) == ["say hello --read-only -m", "and more"]
+    assert [p.stem for p in (other / ".pixir" / "sessions").glob("*.jsonl")] == [log.stem]
+
+
+def test_settings_precedence_flag_env_file_default_on_the_wire(px, fake):
+    fake.script(*(step(text("ok")) for _ in range(4)))
+    env = {"OPENAI_ORGANIZATION": "org-e2e", "OPENAI_PROJECT": "proj-e2e"}
+    assert px.run("--transport", "http_sse", "hi", env=env).code == 0  # built-in default model
+    px.write_config({"model": "gpt-5.4", "transport": "http_sse"})
+    assert px.run("hi").code == 0  # config.json
+    env["PIXIR_MODEL"] = "gpt-5.2"
+    assert px.run("hi", env=env).code == 0  # environment over the file
+    assert px.run("-m", "gpt-5.6", "hi", env=env).code == 0  # flag over the environment
+    calls = fake.responses_requests()
+    assert [c.json["model"] for c in calls] == ["gpt-5.5", "gpt-5.4", "gpt-5.2", "gpt-5.6"]
+    assert [c.kind for c in calls] == ["http"] * 4  # the flag, then config's http_sse
+    for call in (calls[0], calls[2]):
+        assert call.headers["openai-organization"] == "org-e2e"
+        assert call.headers["openai-project"] == "proj-e2e"
+    assert "openai-organization" not in calls[1].headers
+
+
+def test_a_command_word_after_double_dash_is_a_prompt(px, fake):
+    fake.script(step(text("Not a login.")))
+    result = px.run("--", "login")
+    assert result.code == 0, result
+    assert result.stdout == "Not a login.\n"
+    assert last_prompt(fake) == "login"
+    assert px.auth_file() == {"kind": "api_key", "api_key": fake.api_key}  # nobody logged in
+
+
+# -- exit codes: the same code for the same outcome in every output mode ---------------------------
+
+MODES = {"human": [], "quiet": ["-q"], "json": ["--json"], "jsonl": ["--jsonl"]}
+HINTS = {
+    "not_authenticated": "pixir login",
+    "max_steps": "pixir resume ",
+    "usage_limit_reached": "try again after",
+    "unknown_model": "-m",
+}
+
+
+def outcome(px, fake, name: str) -> tuple[list[str], str | None]:
+    """Script the fake (and the setup) for one outcome; returns (extra args, error kind)."""
+    if name == "completed":
+        fake.script(step(text("Fine.")))
+        return [], None
+    if name == "provider_error":
+        px.write_config({"max_retries": 0})
+        fake.script(step(fault=http_error(500)))
+        return [], "server_error"
+    if name == "permission":
+        fake.script(step(tool_call("bash", {"command": "touch made.txt"})))
+        return ["--ask"], "permission_denied"
+    if name == "max_steps":
+        fake.script(*(step(tool_call("bash", {"command": "true"})) for _ in range(2)))
+        return ["--max-steps", "2"], "max_steps"
+    if name == "usage_limit":
+        fake.script(step(fault=usage_limit()))
+        return [], "usage_limit_reached"
+    if name == "stall":
+        px.write_config({"stream_idle_timeout_ms": 300})
+        fake.script(*(step(text("slow"), fault=stall(5, after_events=2)) for _ in range(2)))
+        return [], "stream_idle_timeout"
+    if name == "unknown_model":
+        return ["-m", "gpt-0-nope"], "unknown_model"
+    if name == "no_credential":
+        (px.home / "auth.json").unlink()
+        return [], "not_authenticated"
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("completed", 0),
+        ("provider_error", 1),
+        ("unknown_model", 2),
+        ("permission", 3),
+        ("no_credential", 4),
+        ("max_steps", 6),
+        ("usage_limit", 7),
+        ("stall", 124),
+    ],
+)
+def test_each_outcome_has_its_exit_code_in_every_mode(px, fake, mode, name, code):
+    args, kind = outcome(px, fake, name)
+    result = px.run(*MODES[mode], *args, "do it")
+    assert result.code == code, result
+    if kind is not None:
+        assert exit_code_for(kind) == code  # the code comes from the one table
+    if mode in ("human", "quiet"):
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        if kind is None:
+            assert errors == [], result
+        else:
+            assert len(errors) == 1 and errors[0].startswith(f"error: {kind}: "), result
+            lines = result.stderr.splitlines()
+            after = lines[lines.index(errors[0]) + 1] if errors[0] != lines[-1] else ""
+            if kind in HINTS:  # the next action README promises: in the message or a hint
+                hint = after if after.startswith("hint: ") else ""
+                assert HINTS[kind] in errors[0] + hint, result
+        assert "{" not in result.stdout, result  # no JSON object in human output
+        if mode == "quiet" and kind is None:
+            assert result.stderr == "", result
+        return
+    body = one_object(px, result) if mode == "json" else px.jsonl_out(result)[-1]
+    assert body["exit_code"] == code, result
+    assert body["ok"] is (kind is None)
+    if kind is None:
+        assert body["status"] == "completed" and "error" not in body
+    else:
+        assert body["error"]["kind"] == kind and body["error"]["message"]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_ctrl_c_is_exit_130_in_every_mode(px, fake, mode):
+    fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    proc = px.popen(*MODES[mode], "run it", stdin=subprocess.DEVNULL)
+    try:
+        wait_for_file(px.path("bash.pid"))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    sid = px.sessions()[-1].stem
+    if mode in ("human", "quiet"):
+        assert out == b""  # no answer, and nothing else on stdout
+        assert f"pixir resume {sid}".encode() in err  # how to continue, even when quiet
+        return
+    lines = out.decode().splitlines()
+    body = json.loads(lines[-1])
+    assert body["exit_code"] == 130 and body["status"] == "interrupted"
+    assert body["error"]["kind"] == "interrupted" and body["session_id"] == sid
+    if mode == "jsonl":
+        assert json.loads(lines[-2])["type"] == "turn_interrupted"

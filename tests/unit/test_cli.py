@@ -40,6 +40,26 @@ def test_exit_codes_use_only_the_documented_values():
     assert set(EXIT_CODES.values()) <= {1, 2, 3, 4, 5, 6, 7, 124, 130}
 
 
+def test_exit_codes_come_from_the_one_table(monkeypatch, capsys):
+    # change the table and every path follows: nothing decides a code on its own
+    from pixir.turn import TurnOutcome
+
+    monkeypatch.setitem(EXIT_CODES, "interrupted", 99)
+    monkeypatch.setitem(EXIT_CODES, "incomplete", 98)
+    assert TurnOutcome("interrupted").exit_code == 99
+    assert TurnOutcome("incomplete").exit_code == 98
+    assert TurnOutcome("completed").exit_code == 0
+    assert TurnOutcome("error", error=PixirError("max_steps", "m")).exit_code == 6
+
+    import pixir.commands.models as models_command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models_command, "run", interrupted)
+    assert cli.main(["models"]) == 99
+
+
 def test_retryable_follows_the_kind_unless_overridden():
     assert PixirError("network", "x").retryable
     assert not PixirError("usage_limit_reached", "x").retryable
@@ -78,6 +98,26 @@ def test_resume_words_and_last():
     assert getattr(args, "continue") and args.prompt == ["more"]
 
 
+COMMON_LINE = ["-C", "/tmp", "-m", "x", "--allow-unknown-model", "--transport", "http_sse"]
+COMMON_LINE += ["--reasoning-effort", "low", "--auth", "api_key", "--json", "-q"]
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_every_command_accepts_the_common_options_and_only_turns_take_turn_options(name):
+    # README "Options": the common ones may stand anywhere, whatever the command
+    words = ["ID"] if name in ("log", "compact") else []
+    _, args = cli.parse([*COMMON_LINE[:4], name, *words, *COMMON_LINE[4:]])
+    assert (args.cd, args.model, args.transport, args.auth) == ("/tmp", "x", "http_sse", "api_key")
+    assert args.allow_unknown_model and args.json and args.quiet
+    assert args.reasoning_effort == "low"
+    if cli.COMMANDS[name].turn_options:
+        assert cli.parse([name, *words, "--read-only", "--jsonl"])[1].read_only
+    else:
+        with pytest.raises(PixirError) as info:
+            cli.parse([name, *words, "--read-only"])
+        assert info.value.kind == "invalid_arguments"
+
+
 def test_unknown_option_is_invalid_arguments():
     with pytest.raises(PixirError) as info:
         cli.parse(["status", "--frobnicate"])
@@ -101,6 +141,8 @@ def test_version_and_help(capsys):
         if name != "run":
             assert f"  {name} " in out
     assert "exit codes:" in out and "--output-schema" in out
+    assert "--version" in out  # answered before parsing, but still listed
+    assert "minimal|low|medium|high|xhigh" in out  # --reasoning-effort's values, not EFFORT
 
 
 @pytest.mark.parametrize("name", [n for n in cli.COMMANDS if n != "run"])
@@ -153,6 +195,38 @@ def test_unexpected_exception_prints_one_line_and_writes_a_crash_report(
         text = fh.read()
     assert "ZeroDivisionError" in text and "Traceback" in text
     assert os.stat(report).st_mode & 0o077 == 0
+
+
+def test_pixir_debug_adds_the_traceback_of_a_crash(capsys, monkeypatch, pixir_home):
+    def boom(args):
+        raise ZeroDivisionError("x")
+
+    import pixir.commands.models as models_command
+
+    monkeypatch.setattr(models_command, "run", boom)
+    monkeypatch.setenv("PIXIR_DEBUG", "1")
+    assert cli.main(["models"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "ZeroDivisionError" in err
+    assert err.splitlines()[-2].startswith("error: internal: unexpected ZeroDivisionError")
+
+
+def test_an_unexpected_exception_in_json_mode_is_still_one_object(capsys, monkeypatch, pixir_home):
+    def boom(args):
+        raise RuntimeError("bug")
+
+    import pixir.commands.models as models_command
+
+    monkeypatch.setattr(models_command, "run", boom)
+    assert cli.main(["models", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    body = json.loads(captured.out)
+    assert captured.out.count("\n") == 1
+    assert body["ok"] is False and body["exit_code"] == 1
+    assert body["error"]["kind"] == "internal"
+    assert os.path.exists(body["error"]["details"]["crash_report"])
 
 
 def test_keyboard_interrupt_exits_130(capsys, monkeypatch):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from pixir import cli
+from pixir import __version__, cli
 
 
 def doctor(capsys, *extra):
@@ -33,6 +33,8 @@ def subscription(expires_in_s):
 def test_no_credential_blocks(capsys, workspace):
     code, body, checks = doctor(capsys)
     assert code == 1 and body["status"] == "blocked" and body["ok"] is False
+    assert set(body) == {"ok", "status", "version", "checks"} and body["version"] == __version__
+    assert all(set(check) == {"name", "status", "detail"} for check in body["checks"])
     assert checks["credential"]["status"] == "fail"
     assert "pixir login" in checks["credential"]["detail"]
     for name in ("pixir", "python", "home", "workspace", "config", "model", "transport", "bash"):

@@ -66,6 +66,13 @@ def test_models_command_json_follows_flag_env_and_config(capsys, monkeypatch, pi
     body = json.loads(capsys.readouterr().out)
     assert body["ok"] and body["default"] == "x-2"
     assert [m["id"] for m in body["models"]] == ["x-1", "x-2"]
+    assert set(body) == {"ok", "default", "models"}
+    assert body["models"][1] == {
+        "id": "x-2",
+        "name": "x-2",
+        "default": True,
+        "context_window": 272000,
+    }
     monkeypatch.setenv("PIXIR_MODEL", "x-1")
     assert cli.main(["models", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["default"] == "x-1"

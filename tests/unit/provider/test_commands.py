@@ -44,6 +44,16 @@ def test_preview_human_output_has_url_headers_and_body(workspace, capsys, monkey
     assert json.loads(body)["input"][-1]["content"][0]["text"] == "hello there"
 
 
+def test_preview_with_jsonl_prints_the_json_object(workspace, capsys):
+    # the flags of a `--jsonl` run, previewed: one parseable line, as its errors are
+    assert main(["preview", "hello", "--jsonl", "--no-stdin"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    body = json.loads(out)
+    assert body["ok"] is True and body["method"] == "POST"
+    assert body["body"]["input"][-1]["content"][0]["text"] == "hello"
+
+
 def test_preview_bad_output_schema_is_invalid_arguments(workspace, capsys):
     (workspace / "schema.json").write_text("{not json")
     assert main(["preview", "x", "--output-schema", "schema.json", "--no-stdin"]) == 2

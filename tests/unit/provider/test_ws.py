@@ -372,3 +372,19 @@ def test_a_genuine_error_is_still_raised_after_the_full_resend(fake):
     assert err.value.kind == "provider_http_error" and err.value.details["status"] == 400
     assert "Invalid 'tools'." in err.value.message
     assert len(frames(fake)) == 3  # the continued call, then the full body once
+
+
+def test_wss_trusts_the_ca_bundle_requests_would(monkeypatch):
+    # README: REQUESTS_CA_BUNDLE / SSL_CERT_FILE as `requests` reads them, for both transports
+    import certifi
+
+    from pixir.provider.ws import _ssl_options
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert _ssl_options("ws://127.0.0.1:9/v1/responses") == {}  # loopback tests: no TLS
+    assert _ssl_options("wss://api.example/v1/responses") == {"ca_certs": certifi.where()}
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/second.pem")
+    assert _ssl_options("wss://api.example/v1/responses") == {"ca_certs": "/etc/ssl/second.pem"}
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/first.pem")
+    assert _ssl_options("wss://api.example/v1/responses") == {"ca_certs": "/etc/ssl/first.pem"}
