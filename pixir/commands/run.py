@@ -57,11 +57,15 @@ def run(args) -> int:
     finally:
         runner.close()
     outcome = post.settle(outcome)
+    resume_command = resume_hint(runner.session_id, args)
+    if outcome.error is not None and outcome.error.kind == "max_steps":
+        # the Turn does not know the -C this command line was given
+        outcome.error.hint = f"continue with `{resume_command}`, or raise --max-steps"
     presenter.finish(
         outcome,
         session_id=runner.session_id,
         model=runner.model,
-        resume_command=resume_hint(runner.session_id, args),
+        resume_command=resume_command,
     )
     if outcome.reason == "broken_pipe" or getattr(presenter, "closed", False):
         raise BrokenPipeError  # cli.main exits 141 quietly

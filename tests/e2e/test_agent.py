@@ -547,3 +547,14 @@ def test_a_tool_turn_over_the_chatgpt_backend(pixir, fake):
         "function_call",
         "function_call_output",
     ]
+
+
+def test_the_max_steps_hint_names_the_same_resume_command_as_the_footer(repo, fake):
+    """With -C the footer's command carries the folder; the hint must not send the user to
+    a `pixir resume` that would look in the wrong workspace."""
+    fake.script(*(step(tool_call("bash", {"command": "true"})) for _ in range(2)))
+    result = repo.run("-C", str(repo.workspace), "--max-steps", "2", "go", cwd=repo.root)
+    assert result.code == 6, result
+    footer = result.stderr.splitlines()[-1].split("continue with: ", 1)[1]
+    assert footer.startswith("pixir -C ")
+    assert f"hint: continue with `{footer}`, or raise --max-steps" in result.stderr, result
