@@ -250,5 +250,10 @@ def test_garbage_requests_do_not_crash_the_fake(fake):
 def test_wait_for_responses(fake):
     fake.script(step(text("x")))
     assert not fake.wait_for_responses(1, timeout=0.05)
-    threading.Timer(0.1, lambda: stream_events(post(fake, body()))).start()
+    late = threading.Timer(0.1, lambda: stream_events(post(fake, body())))
+    late.start()
     assert fake.wait_for_responses(1, timeout=5)
+    # the request is recorded before its answer is read: let the client finish before the
+    # fixture stops the fake, or its thread fails in whatever test runs next
+    late.join(timeout=5)
+    assert not late.is_alive()
