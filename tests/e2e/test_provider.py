@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -237,6 +238,21 @@ def test_a_stalled_stream_times_out_with_exit_124_after_one_retry(pixir, fake):
     assert result.code == 124, result
     assert "error: stream_idle_timeout: no data from the server for 0.3 s" in result.stderr
     assert len(model_calls(fake)) == 2  # the idle timeout is retried once, not max_retries
+
+
+def test_any_byte_resets_the_idle_timeout(pixir, fake):
+    """A slow stream is not a stalled one: 0.2 s between writes, far longer than the 0.3 s
+    idle timeout in total, completes on the first attempt."""
+    pixir.write_config({"stream_idle_timeout_ms": 300, "max_retries": 0})
+    fake.configure(small_write_bytes=512)  # the fake pauses only after writes this small
+    fake.script(step(text("pong"), chunking={"size": 512, "pause_s": 0.2}))
+    pixir.login_api_key()
+    started = time.monotonic()
+    result = ping(pixir, "--json")
+    assert result.code == 0, result
+    assert pixir.json_out(result)["reply"] == "pong"
+    assert time.monotonic() - started > 1.0  # the stream really outlasted the timeout
+    assert len(model_calls(fake)) == 1
 
 
 def test_plain_http_to_a_remote_host_sends_nothing(pixir, fake):
