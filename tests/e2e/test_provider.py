@@ -321,6 +321,29 @@ def test_preview_follows_the_mode_and_output_schema_flags(pixir, fake):
     assert fake.requests == []
 
 
+def test_preview_of_a_session_is_the_body_its_resume_sends(pixir, fake):
+    """Same code path as a real call (issue 4): what `preview --session` prints is byte for
+    byte the body `resume` then sends, and the header names match, values aside."""
+    pixir.write_file("AGENTS.md", "Always run the tests.\n")
+    pixir.login_api_key()
+    fake.script(step(text("First answer.")), step(text("Second answer.")))
+    first = pixir.run("first question", "--transport", "http_sse", "--json")
+    assert first.code == 0, first
+    sid = pixir.json_out(first)["session_id"]
+    shown = pixir.run("preview", "next question", "--session", sid, "--json")
+    assert shown.code == 0, shown
+    preview = pixir.json_out(shown)
+    resumed = pixir.run("resume", sid, "next question", "--transport", "http_sse")
+    assert resumed.code == 0, resumed
+    sent = model_calls(fake)[-1]
+    assert sent.json == preview["body"]
+    assert preview["url"].endswith(sent.path)
+    missing = [k for k in preview["headers"] if sent.headers.get(k.lower()) is None]
+    assert missing == [], missing
+    assert preview["headers"]["session_id"] == sent.headers["session_id"] == sid
+    assert fake.api_key not in shown.stdout + shown.stderr
+
+
 def test_preview_of_a_missing_session_is_not_found(pixir):
     result = pixir.run("preview", "--session", "20261121T143000-a1b2c3")
     assert result.code == 2
