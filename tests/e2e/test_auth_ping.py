@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.fake_backend import step, text
+from tests.fake_backend import step, text, tool_call
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +39,28 @@ def test_a_token_that_expired_mid_session_is_refreshed_before_the_call(fake, pix
     assert fake.refresh_count == 1
     [call] = fake.responses_requests()
     assert call.headers["authorization"] == f"Bearer {pixir.auth_file()['access_token']}"
+
+
+def test_a_token_that_expires_between_two_steps_of_a_turn_is_refreshed_before_the_second(
+    fake, pixir
+):
+    """Mid-session for real: 65 s left when the Turn starts, so its first call goes out with
+    the old token; the tool then takes 6 s, so less than 60 s are left at the second call,
+    which is refreshed first (SPEC §3.5, proactive)."""
+    data = pixir.login_subscription(ttl=65)
+    fake.script(
+        step(tool_call("bash", {"command": "sleep 6"}, call_id="call_1")),
+        step(text("Slept.")),
+    )
+    result = pixir.run("sleep a bit", "--transport", "http_sse", timeout=60)
+    assert result.code == 0, result
+    assert result.stdout == "Slept.\n"
+    assert fake.refresh_count == 1
+    first, second = fake.responses_requests()
+    assert first.headers["authorization"] == f"Bearer {data['access_token']}"
+    saved = pixir.auth_file()
+    assert saved["access_token"] != data["access_token"]
+    assert second.headers["authorization"] == f"Bearer {saved['access_token']}"
 
 
 @pytest.mark.parametrize("transport", ["http_sse", "auto"])
