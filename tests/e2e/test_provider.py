@@ -62,6 +62,10 @@ def test_ping_with_an_api_key_sends_the_right_request_and_reports(pixir, fake):
     assert body["tools"] == [] and body["prompt_cache_key"] == h["session_id"]
     assert "reasoning" not in body or "summary" not in body["reasoning"]
     assert not set(FORBIDDEN) & set(body)
+    # tiny: no developer context, only the prompt; reasoning effort low unless configured
+    [item] = body["input"]
+    assert item["role"] == "user"
+    assert body["reasoning"]["effort"] == "low"
     assert fake.api_key not in result.stdout + result.stderr
 
 
