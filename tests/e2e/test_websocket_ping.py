@@ -97,7 +97,8 @@ def test_websocket_only_fails_with_websocket_connect_failed(pixir, fake, mode, s
 
 def test_auto_never_hides_a_provider_error_behind_a_fallback(pixir, fake):
     """An error frame is the provider speaking, not a broken socket: under `auto` the usage
-    limit is exit 7 with its plan and reset, and nothing is replayed over HTTP/SSE."""
+    limit is exit 7 with its plan, nothing is replayed over HTTP/SSE, and the socket is
+    closed on this error path too (issue 8: "in every path")."""
     fake.script(step(fault=usage_limit(plan_type="pro", resets_in_seconds=600)))
     pixir.login_api_key()
     result = pixir.run("ping")
@@ -106,6 +107,9 @@ def test_auto_never_hides_a_provider_error_behind_a_fallback(pixir, fake):
     assert line.startswith("error: usage_limit_reached: You have hit your ChatGPT usage limit")
     assert "(Pro plan)" in line
     assert len(frames(fake)) == 1 and not posts(fake)
+    # the error path closes the socket too, with a close frame, before the process exits
+    [shake] = handshakes(fake)
+    assert wait_for(lambda: (shake.connection_id, "close_frame") in fake.ws_closes)
 
 
 def test_the_transport_comes_from_the_environment_and_config(pixir, fake):
