@@ -341,6 +341,8 @@ def test_preview_of_a_session_is_the_body_its_resume_sends(pixir, fake):
     assert resumed.code == 0, resumed
     sent = model_calls(fake)[-1]
     assert sent.json == preview["body"]
+    # the prompt cache key is the root session's, the same before and after the resume
+    assert sent.json["prompt_cache_key"] == model_calls(fake)[0].json["prompt_cache_key"] == sid
     assert preview["url"].endswith(sent.path)
     missing = [k for k in preview["headers"] if sent.headers.get(k.lower()) is None]
     assert missing == [], missing
