@@ -41,6 +41,31 @@ def test_a_token_that_expired_mid_session_is_refreshed_before_the_call(fake, pix
     assert call.headers["authorization"] == f"Bearer {pixir.auth_file()['access_token']}"
 
 
+def test_resolution_order_on_the_wire(fake, pixir):
+    """SPEC §3: OPENAI_API_KEY works without any login; a stored ChatGPT sign-in wins over
+    it; `--auth api_key` forces the key. Proven by the Authorization the fake received."""
+    env = {"OPENAI_API_KEY": fake.api_key}
+    fake.script(step(text("pong")), step(text("pong")), step(text("pong")))
+    alone = pixir.run("ping", "--transport", "http_sse", env=env)
+    assert alone.code == 0, alone
+    data = pixir.login_subscription()
+    stored = pixir.run("ping", "--transport", "http_sse", env=env)
+    assert stored.code == 0, stored
+    forced = pixir.run("ping", "--transport", "http_sse", "--auth", "api_key", env=env)
+    assert forced.code == 0, forced
+    calls = fake.responses_requests()
+    assert [c.headers["authorization"] for c in calls] == [
+        f"Bearer {fake.api_key}",
+        f"Bearer {data['access_token']}",
+        f"Bearer {fake.api_key}",
+    ]
+    assert [c.path for c in calls] == [
+        "/v1/responses",
+        "/backend-api/codex/responses",
+        "/v1/responses",
+    ]
+
+
 def test_a_token_that_expires_between_two_steps_of_a_turn_is_refreshed_before_the_second(
     fake, pixir
 ):
