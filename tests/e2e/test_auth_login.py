@@ -175,6 +175,21 @@ def test_browser_login_when_the_test_plays_the_browser(fake, pixir):
     assert_no_secret(fake, out.decode(), err.decode())
 
 
+def test_ctrl_c_during_a_browser_login_exits_130_and_stores_nothing(fake, pixir):
+    """The browser flow waits in select() over its listener and stdin: Ctrl-C ends it like
+    the device flow (docs/auth.md: "Ctrl-C at any point")."""
+    proc, _, _ = start_browser_login(pixir, free_port())
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err and b"Traceback" not in err
+    assert pixir.auth_file() is None
+    assert [r for r in fake.requests if r.path.endswith("/oauth/token")] == []
+
+
 def test_pasted_redirect_url_with_the_port_occupied(fake, pixir):
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.fake_backend import step, text
+from tests.fake_backend import step, text, tool_call
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +39,53 @@ def test_a_token_that_expired_mid_session_is_refreshed_before_the_call(fake, pix
     assert fake.refresh_count == 1
     [call] = fake.responses_requests()
     assert call.headers["authorization"] == f"Bearer {pixir.auth_file()['access_token']}"
+
+
+def test_resolution_order_on_the_wire(fake, pixir):
+    """SPEC §3: OPENAI_API_KEY works without any login; a stored ChatGPT sign-in wins over
+    it; `--auth api_key` forces the key. Proven by the Authorization the fake received."""
+    env = {"OPENAI_API_KEY": fake.api_key}
+    fake.script(step(text("pong")), step(text("pong")), step(text("pong")))
+    alone = pixir.run("ping", "--transport", "http_sse", env=env)
+    assert alone.code == 0, alone
+    data = pixir.login_subscription()
+    stored = pixir.run("ping", "--transport", "http_sse", env=env)
+    assert stored.code == 0, stored
+    forced = pixir.run("ping", "--transport", "http_sse", "--auth", "api_key", env=env)
+    assert forced.code == 0, forced
+    calls = fake.responses_requests()
+    assert [c.headers["authorization"] for c in calls] == [
+        f"Bearer {fake.api_key}",
+        f"Bearer {data['access_token']}",
+        f"Bearer {fake.api_key}",
+    ]
+    assert [c.path for c in calls] == [
+        "/v1/responses",
+        "/backend-api/codex/responses",
+        "/v1/responses",
+    ]
+
+
+def test_a_token_that_expires_between_two_steps_of_a_turn_is_refreshed_before_the_second(
+    fake, pixir
+):
+    """Mid-session for real: 65 s left when the Turn starts, so its first call goes out with
+    the old token; the tool then takes 6 s, so less than 60 s are left at the second call,
+    which is refreshed first (SPEC §3.5, proactive)."""
+    data = pixir.login_subscription(ttl=65)
+    fake.script(
+        step(tool_call("bash", {"command": "sleep 6"}, call_id="call_1")),
+        step(text("Slept.")),
+    )
+    result = pixir.run("sleep a bit", "--transport", "http_sse", timeout=60)
+    assert result.code == 0, result
+    assert result.stdout == "Slept.\n"
+    assert fake.refresh_count == 1
+    first, second = fake.responses_requests()
+    assert first.headers["authorization"] == f"Bearer {data['access_token']}"
+    saved = pixir.auth_file()
+    assert saved["access_token"] != data["access_token"]
+    assert second.headers["authorization"] == f"Bearer {saved['access_token']}"
 
 
 @pytest.mark.parametrize("transport", ["http_sse", "auto"])

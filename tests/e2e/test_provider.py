@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -61,6 +62,10 @@ def test_ping_with_an_api_key_sends_the_right_request_and_reports(pixir, fake):
     assert body["tools"] == [] and body["prompt_cache_key"] == h["session_id"]
     assert "reasoning" not in body or "summary" not in body["reasoning"]
     assert not set(FORBIDDEN) & set(body)
+    # tiny: no developer context, only the prompt; reasoning effort low unless configured
+    [item] = body["input"]
+    assert item["role"] == "user"
+    assert body["reasoning"]["effort"] == "low"
     assert fake.api_key not in result.stdout + result.stderr
 
 
@@ -239,6 +244,21 @@ def test_a_stalled_stream_times_out_with_exit_124_after_one_retry(pixir, fake):
     assert len(model_calls(fake)) == 2  # the idle timeout is retried once, not max_retries
 
 
+def test_any_byte_resets_the_idle_timeout(pixir, fake):
+    """A slow stream is not a stalled one: 0.2 s between writes, far longer than the 0.3 s
+    idle timeout in total, completes on the first attempt."""
+    pixir.write_config({"stream_idle_timeout_ms": 300, "max_retries": 0})
+    fake.configure(small_write_bytes=512)  # the fake pauses only after writes this small
+    fake.script(step(text("pong"), chunking={"size": 512, "pause_s": 0.2}))
+    pixir.login_api_key()
+    started = time.monotonic()
+    result = ping(pixir, "--json")
+    assert result.code == 0, result
+    assert pixir.json_out(result)["reply"] == "pong"
+    assert time.monotonic() - started > 1.0  # the stream really outlasted the timeout
+    assert len(model_calls(fake)) == 1
+
+
 def test_plain_http_to_a_remote_host_sends_nothing(pixir, fake):
     pixir.login_api_key()
     result = ping(pixir, env={"OPENAI_BASE_URL": "http://example.com/v1"})
@@ -303,6 +323,31 @@ def test_preview_follows_the_mode_and_output_schema_flags(pixir, fake):
     assert "read-only" in ro["instructions"]
     assert ro["text"]["format"]["schema"] == {"type": "object", "properties": {}}
     assert fake.requests == []
+
+
+def test_preview_of_a_session_is_the_body_its_resume_sends(pixir, fake):
+    """Same code path as a real call (issue 4): what `preview --session` prints is byte for
+    byte the body `resume` then sends, and the header names match, values aside."""
+    pixir.write_file("AGENTS.md", "Always run the tests.\n")
+    pixir.login_api_key()
+    fake.script(step(text("First answer.")), step(text("Second answer.")))
+    first = pixir.run("first question", "--transport", "http_sse", "--json")
+    assert first.code == 0, first
+    sid = pixir.json_out(first)["session_id"]
+    shown = pixir.run("preview", "next question", "--session", sid, "--json")
+    assert shown.code == 0, shown
+    preview = pixir.json_out(shown)
+    resumed = pixir.run("resume", sid, "next question", "--transport", "http_sse")
+    assert resumed.code == 0, resumed
+    sent = model_calls(fake)[-1]
+    assert sent.json == preview["body"]
+    # the prompt cache key is the root session's, the same before and after the resume
+    assert sent.json["prompt_cache_key"] == model_calls(fake)[0].json["prompt_cache_key"] == sid
+    assert preview["url"].endswith(sent.path)
+    missing = [k for k in preview["headers"] if sent.headers.get(k.lower()) is None]
+    assert missing == [], missing
+    assert preview["headers"]["session_id"] == sent.headers["session_id"] == sid
+    assert fake.api_key not in shown.stdout + shown.stderr
 
 
 def test_preview_of_a_missing_session_is_not_found(pixir):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.fake_backend import cut, step, text
+from tests.fake_backend import cut, step, text, usage_limit
 
 pytestmark = pytest.mark.e2e
 
@@ -93,6 +93,23 @@ def test_websocket_only_fails_with_websocket_connect_failed(pixir, fake, mode, s
     assert as_json.code == 1
     error = pixir.json_out(as_json)["error"]
     assert error["kind"] == "websocket_connect_failed" and error["details"]["status"] == status
+
+
+def test_auto_never_hides_a_provider_error_behind_a_fallback(pixir, fake):
+    """An error frame is the provider speaking, not a broken socket: under `auto` the usage
+    limit is exit 7 with its plan, nothing is replayed over HTTP/SSE, and the socket is
+    closed on this error path too (issue 8: "in every path")."""
+    fake.script(step(fault=usage_limit(plan_type="pro", resets_in_seconds=600)))
+    pixir.login_api_key()
+    result = pixir.run("ping")
+    assert result.code == 7, result
+    line = result.stderr.splitlines()[0]
+    assert line.startswith("error: usage_limit_reached: You have hit your ChatGPT usage limit")
+    assert "(Pro plan)" in line
+    assert len(frames(fake)) == 1 and not posts(fake)
+    # the error path closes the socket too, with a close frame, before the process exits
+    [shake] = handshakes(fake)
+    assert wait_for(lambda: (shake.connection_id, "close_frame") in fake.ws_closes)
 
 
 def test_the_transport_comes_from_the_environment_and_config(pixir, fake):

@@ -6,6 +6,7 @@ Asserted on the fake's records, exit codes and the Log's `provider_usage` events
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
@@ -255,6 +256,31 @@ def test_a_socket_closed_after_output_is_retried_and_the_log_keeps_one_answer(lo
 def test_the_process_exits_and_closes_its_socket_though_the_server_keeps_it_open(loop_repo, fake):
     """The fake never closes an idle WebSocket (quirk 16): pixir must, before it exits."""
     run_loop(loop_repo, fake, 2)
+    [shake] = handshakes(fake)
+    assert wait_for(lambda: (shake.connection_id, "close_frame") in fake.ws_closes)
+
+
+def test_the_process_exits_within_1_s_of_the_final_answer(loop_repo, fake):
+    """Issue 8's acceptance: the fake keeps the idle socket open, and still the one-shot run
+    is gone within 1 s of its final answer reaching stdout (SPEC §12.16)."""
+    fake.script(*tool_loop(3))
+    proc = loop_repo.popen("read it all")
+    try:
+        out = b""
+        while not out.endswith(b"All read.\n"):
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, f"no final answer: {out!r}"
+            piece = os.read(proc.stdout.fileno(), 4096)
+            assert piece, f"stdout closed before the final answer: {out!r}"
+            out += piece
+        answered = time.monotonic()
+        proc.wait(timeout=10)
+        exited = time.monotonic()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, proc.stderr.read()
+    assert exited - answered < 1.0, exited - answered
     [shake] = handshakes(fake)
     assert wait_for(lambda: (shake.connection_id, "close_frame") in fake.ws_closes)
 

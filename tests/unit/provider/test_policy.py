@@ -4,9 +4,12 @@ upgrade fails or the socket dies before any output, and never hides a provider e
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
+import threading
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -172,6 +175,60 @@ def test_an_unreachable_host_under_websocket_only_is_a_network_error():
         provider.stream(body([user("hi")]))
     provider.close()
     assert err.value.kind == "network" and err.value.retryable
+
+
+def front_that_hangs_up_on_upgrades(fake) -> str:
+    """A loopback front for `fake`: an upgrade request (GET) gets its connection closed
+    mid-handshake, anything else is relayed to the fake. Returns the front's base URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = urlsplit(fake.openai_base_url).port
+
+    def pipe(src, dst):
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def serve():
+        while True:
+            client, _ = listener.accept()
+            if client.recv(3, socket.MSG_PEEK) == b"GET":
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", port))
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+
+def test_auto_replays_a_torn_handshake_over_http_and_stays_there(fake):
+    """Not a refusal with a status: the connection dies during the upgrade (a middlebox
+    that drops WebSocket). `auto` replays over HTTP/SSE; `websocket` says `network`."""
+    fake.script(step(text("one")), step(text("two")))
+    base = front_that_hangs_up_on_upgrades(fake)
+    sleeps: list[float] = []
+    settings = Settings(transport="auto", openai_base_url=base)
+    provider = Provider(settings, Key(fake.api_key), "s", sleep=sleeps.append)
+    first = provider.stream(body([user("hi")]))
+    second = provider.stream(body([user("hi")]))
+    provider.close()
+    assert (first.text, second.text) == ("one", "two")
+    for result in (first, second):
+        assert result.transport["active_transport"] == "http_sse"
+        assert result.transport["fallback_reason"].startswith("websocket_connect_failed:")
+        assert result.transport["attempts"] == 1
+    assert len(http_calls(fake)) == 2 and not handshakes(fake) and sleeps == []
+    settings = Settings(transport="websocket", openai_base_url=base, max_retries=0)
+    only_ws = Provider(settings, Key(fake.api_key), "s", sleep=sleeps.append)
+    with pytest.raises(PixirError) as err:
+        only_ws.stream(body([user("hi")]))
+    only_ws.close()
+    assert err.value.kind == "network" and len(http_calls(fake)) == 2
 
 
 def test_a_fallback_mid_loop_replays_the_full_body_over_http(fake):

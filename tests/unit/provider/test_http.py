@@ -1,0 +1,60 @@
+"""The HTTP transport against a real loopback socket: an error body is read with a 16 KiB
+cap (SPEC §4.5), so a server that never stops sending cannot hold pixir or fill its memory."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from pixir.errors import PixirError
+from pixir.provider.classify import MAX_ERROR_BODY
+from pixir.provider.http import HttpTransport
+
+
+def endless_server(head: bytes):
+    """A server that answers one request with `head`, then body bytes until the client goes
+    away (a close-delimited body: no Content-Length, no chunking), at most 64 MiB."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn, listener:
+            conn.recv(65536)
+            conn.sendall(head)
+            block = b'{"error": {"message": "' + b"x" * 8192
+            try:
+                for _ in range(64 * 128):
+                    conn.sendall(block)
+            except OSError:  # the client closed: what it wanted, it has
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/v1/responses"
+
+
+def test_an_endless_error_body_is_read_only_up_to_16_kib():
+    url = endless_server(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+    )
+    started = time.monotonic()
+    exchange = HttpTransport(idle_timeout_s=5).open(url, {}, b"{}")
+    exchange.close(False)
+    assert exchange.status == 400
+    assert len(exchange.error_body) == MAX_ERROR_BODY
+    assert exchange.error_body.startswith(b'{"error": {"message": "xxx')
+    assert time.monotonic() - started < 5  # it stopped reading; it did not wait for the end
+
+
+def test_an_endless_html_200_is_invalid_response_after_16_kib():
+    url = endless_server(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
+    started = time.monotonic()
+    with pytest.raises(PixirError) as caught:
+        HttpTransport(idle_timeout_s=5).open(url, {}, b"{}")
+    assert caught.value.kind == "invalid_response"
+    assert "expected an event stream, got text/html" in caught.value.message
+    assert time.monotonic() - started < 5
