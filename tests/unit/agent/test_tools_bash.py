@@ -82,6 +82,13 @@ def test_timeout_is_capped_by_the_maximum(ws):
     assert result.error["kind"] == "timeout" and "300 ms" in result.error["message"]
 
 
+def test_without_timeout_ms_the_configured_default_applies(ws):
+    ctx = ToolContext(ws, bash_timeout_ms=300, bash_timeout_max_ms=30_000)
+    result = sh(ctx, "sleep 30")
+    assert result.error["kind"] == "timeout" and "300 ms" in result.error["message"]
+    assert json.loads(result.output)["wall_time_s"] < 10
+
+
 def test_background_child_still_holding_the_pipe_is_killed_at_exit(ctx, ws):
     result = sh(ctx, "sleep 1000 & echo $! > bg.pid; echo main done")
     assert result.ok and result.exit_code == 0 and "main done" in result.output
