@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from pixir.tools import read as read_tool
 from pixir.tools.registry import ToolContext, run_tool
 from pixir.tools.result import MAX_BYTES, MAX_LINES
 
@@ -277,6 +278,29 @@ def test_edit_argument_errors(ctx, ws):
     )
     (ws / "bin").write_bytes(b"\xff\xfe\x00\x01")
     assert error_kind(call(ctx, "edit", path="bin", old_string="a", new_string="b")) == "not_text"
+
+
+def test_edit_refuses_binary_files_and_directories_leaving_them_untouched(ctx, ws):
+    # valid UTF-8 with a NUL is still binary: edit must not rewrite it as text
+    (ws / "blob").write_bytes(b"abc\x00def")
+    result = call(ctx, "edit", path="blob", old_string="abc", new_string="xyz")
+    assert error_kind(result) == "binary_file" and not result.ok
+    assert (ws / "blob").read_bytes() == b"abc\x00def"
+    (ws / "d").mkdir()
+    assert error_kind(call(ctx, "edit", path="d", old_string="a", new_string="b")) == (
+        "is_directory"
+    )
+
+
+def test_read_of_an_unreadable_file_is_permission_denied(ctx, ws, monkeypatch):
+    # chmod 0 does not stop root (these tests may run as root), so the refusal is simulated
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    (ws / "secret.txt").write_text("x\n")
+    monkeypatch.setattr(read_tool, "open", refuse, raising=False)
+    result = call(ctx, "read", path="secret.txt")
+    assert error_kind(result) == "permission_denied" and "secret.txt" in result.error["message"]
 
 
 def test_edit_long_diff_is_cut(ctx, ws):
