@@ -307,12 +307,15 @@ def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake
     try:
         bash_pid = int(wait_for_file(repo.path("bash.pid")))
         bg_pid = int(wait_for_file(repo.path("bg.pid")))
+        signalled = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
+        took = time.monotonic() - signalled
     finally:
         proc.kill()
         proc.wait()
     assert proc.returncode == 130, err
+    assert took <= 2, f"exited {took:.2f} s after SIGINT"  # issue 6: within 2 s
     assert wait_dead(bash_pid) and wait_dead(bg_pid)
     sid = session_id_of(repo)
     assert f"pixir resume {sid}" in err.decode()
