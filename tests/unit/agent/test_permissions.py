@@ -97,6 +97,23 @@ def test_ask_mode_asks_and_obeys():
     assert not refused.allowed and refused.ends_turn and "declined" in refused.reason
 
 
+@pytest.mark.parametrize("name", ["write", "edit", "bash"])
+@pytest.mark.parametrize("answer", [True, False])
+def test_ask_mode_asks_once_for_each_write_edit_and_bash(name, answer):
+    questions = []
+    args = {"path": "a.py", "content": "x", "old_string": "a", "new_string": "b", "command": "ls"}
+    decision = check("ask", name, args, ask=lambda q: questions.append(q) or answer)
+    assert len(questions) == 1 and decision.allowed is answer
+    assert decision.decision == ("approved" if answer else "denied")
+
+
+@pytest.mark.parametrize("name", ["read", "update_plan"])
+def test_ask_mode_never_asks_for_read_or_plan(name):
+    questions = []
+    assert check("ask", name, {"path": "a"}, ask=lambda q: questions.append(q) or False).allowed
+    assert questions == []
+
+
 def test_ask_mode_without_a_terminal_is_refused():
     decision = check("ask", "edit", {"path": "a"}, ask=lambda q: None)
     assert not decision.allowed and decision.ends_turn and "terminal" in decision.reason
