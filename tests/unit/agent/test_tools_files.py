@@ -171,6 +171,16 @@ def test_pixir_directory_is_protected(ctx, ws, path):
     assert error_kind(result) in ("protected_path",)
 
 
+@pytest.mark.parametrize("path", [".pixir/config.json", "./.pixir/config.json", "link/config.json"])
+def test_edit_may_not_touch_the_pixir_directory_either(ctx, ws, path):
+    (ws / ".pixir").mkdir()
+    (ws / ".pixir" / "config.json").write_text('{"model": "a"}')
+    (ws / "link").symlink_to(ws / ".pixir")  # resolved first: a symlink is no way in
+    result = call(ctx, "edit", path=path, old_string='"a"', new_string='"b"')
+    assert error_kind(result) == "protected_path"
+    assert (ws / ".pixir" / "config.json").read_text() == '{"model": "a"}'
+
+
 def test_symlink_inside_the_workspace_writes_its_target(ctx, ws):
     (ws / "real.txt").write_text("old")
     (ws / "alias.txt").symlink_to(ws / "real.txt")
