@@ -61,6 +61,9 @@ FORBIDDEN_OPTIONS = {
     # `git grep --open-files-in-pager=CMD` (or `-OCMD`) runs CMD on the matching files.
     "git": ("--output", "--ext-diff", "--open-files-in-pager"),
 }
+# Their short forms, which these programs also take bundled with other short options
+# (`tree -ao FILE`, `file -bC`, `git grep -nOCMD`): refused wherever they appear in a bundle.
+FORBIDDEN_SHORT = {"tree": "o", "file": "C", "git": "O"}
 # Outside quotes these are shell syntax (operators, redirections, expansions, grouping).
 SHELL_META = frozenset(";&|<>$`\\(){}!\n\r")
 # Inside double quotes these still expand.
@@ -166,9 +169,9 @@ def _forbidden_option(program: str, word: str) -> str | None:
         long = option.startswith("--") and len(name) >= 4
         if program == "git" and long and option.startswith(name):
             return option
-    # ...and bundles short options, the last one taking the rest as its value (`-nOCMD`)
-    if program == "git" and word.startswith("-") and not word.startswith("--") and "O" in word:
-        return "-O"
+    letter = FORBIDDEN_SHORT.get(program)
+    if letter and word.startswith("-") and not word.startswith("--") and letter in word:
+        return f"-{letter}"
     return None
 
 

@@ -74,6 +74,8 @@ def test_read_only_bash_allow_list(command):
         "git grep --open='touch x' foo",
         "git grep -O'touch x' foo",
         "git grep -nO'touch x' foo",
+        "tree -ao out.txt",
+        "file -bC -m magic",
         "python -c 'print(1)'",
         "sed -i s/a/b/ f",
         "tree -o out.txt",
