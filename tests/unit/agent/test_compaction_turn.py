@@ -257,6 +257,35 @@ def test_estimate_is_the_last_measure_plus_what_was_appended_since(new_session, 
     )
 
 
+def test_auto_compaction_starts_only_above_window_minus_reserve(new_session, ws):
+    # SPEC §9: compact when the estimate *exceeds* window − reserve (3000 − 500 here)
+    session = new_session()
+    session.append("user_message", {"text": "go"})
+    for n in range(3):
+        call = {"call_id": f"c{n}", "name": "read", "args": {"path": f"f{n}"}}
+        session.append("tool_call", call)
+        session.append("tool_result", {"call_id": f"c{n}", "ok": True, "output": "y" * 4000})
+    guard = compaction.Guard(
+        session,
+        None,  # no provider: the deterministic summary
+        make_compactor(),
+        append=session.append,
+        ephemeral=lambda *a: None,
+        record_usage=lambda r: None,
+    )
+
+    def compactions():
+        return [e for e in read_events(session.path) if e["type"] == "history_compaction"]
+
+    guard.after_call(Result(usage_summary={"input_tokens": 2500}))
+    guard.before_call(build_request)
+    assert compactions() == []
+    guard.after_call(Result(usage_summary={"input_tokens": 2501}))
+    guard.before_call(build_request)
+    [done] = compactions()
+    assert done["data"]["trigger"] == "auto" and done["data"]["tokens_before"] == 2501
+
+
 # -- presenters -----------------------------------------------------------------------------------
 
 
