@@ -207,6 +207,22 @@ def test_context_overflow_is_retried_at_most_twice_then_a_clear_error(new_sessio
     assert len(provider.bodies) == 6 + 3  # six reads, the step and its two retries
 
 
+def test_a_third_overflow_ends_the_turn_even_when_more_could_be_compacted(new_session, ws):
+    # a long History and a large keep budget: each retry keeps less, and a third compaction
+    # would still find something to replace; SPEC §9 allows two retries, no more
+    files(ws, 40)
+    session = new_session()
+    step_ = [OVERFLOW, OVERFLOW, OVERFLOW, measured(answer("never"))]
+    provider = Provider(*reads(40), *step_)
+    compactor = make_compactor(window=10**6, keep=100_000)
+    outcome = turn(session, ws, provider, [], compactor).run("read")
+    assert outcome.status == "error" and outcome.error.kind == "context_overflow"
+    logged = read_events(session.path)
+    assert len([e for e in logged if e["type"] == "history_compaction"]) == 2
+    assert len(provider.bodies) == 40 + 3  # the step and its two retries; "never" unasked
+    assert compaction.plan(session.history, 1, tokens_before=0, last_seq=0) is not None
+
+
 def test_context_overflow_without_automatic_compaction_ends_the_turn(new_session, ws):
     session = new_session()
     provider = Provider(OVERFLOW)
