@@ -56,6 +56,22 @@ def test_runs_in_the_workspace_with_stdin_closed(ctx, ws):
     assert f"{ws}\n" in result.output and "after" in result.output and result.exit_code == 0
 
 
+def test_stdin_is_closed_even_when_pixirs_own_stdin_is_an_open_pipe(ctx):
+    # pixir's stdin may be a terminal or a pipe that never ends: a command reading it would
+    # hang until its timeout, so it must get /dev/null whatever pixir itself was given
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        result = sh(ctx, "readlink /proc/$$/fd/0; cat; echo after", timeout_ms=5000)
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
+    assert result.ok and result.exit_code == 0, result.output
+    assert "/dev/null\nafter\n" in result.output
+
+
 def test_credential_is_not_passed_to_commands(ctx, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     result = sh(ctx, "echo key=${OPENAI_API_KEY:-unset}")

@@ -47,6 +47,11 @@ def test_read_offset_and_limit_are_one_based(ctx, ws):
     assert tail.output.startswith("line 9\nline 10\n") and "end of file" in tail.output
 
 
+def test_the_output_cap_is_the_specs_2000_lines_and_50_kib():
+    # the tests below use the constants; this pins them to SPEC §7.2's numbers
+    assert (MAX_LINES, MAX_BYTES) == (2000, 50 * 1024)
+
+
 def test_read_caps_at_2000_lines_and_says_how_to_continue(ctx, ws):
     (ws / "big.txt").write_text("".join(f"{n}\n" for n in range(1, 5001)))
     result = call(ctx, "read", path="big.txt")
