@@ -44,12 +44,26 @@ GIT_READ_ONLY = frozenset(
 )
 # Options that make an allowed command write files or run other programs.
 FORBIDDEN_OPTIONS = {
-    "find": ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprintf", "-fls"),
+    "find": (
+        "-exec",
+        "-execdir",
+        "-ok",
+        "-okdir",
+        "-delete",
+        "-fprint",
+        "-fprint0",
+        "-fprintf",
+        "-fls",
+    ),
     "rg": ("--pre",),
     "tree": ("-o",),
     "file": ("-C", "--compile"),
-    "git": ("--output", "--ext-diff"),
+    # `git grep --open-files-in-pager=CMD` (or `-OCMD`) runs CMD on the matching files.
+    "git": ("--output", "--ext-diff", "--open-files-in-pager"),
 }
+# Their short forms, which these programs also take bundled with other short options
+# (`tree -ao FILE`, `file -bC`, `git grep -nOCMD`): refused wherever they appear in a bundle.
+FORBIDDEN_SHORT = {"tree": "o", "file": "C", "git": "O"}
 # Outside quotes these are shell syntax (operators, redirections, expansions, grouping).
 SHELL_META = frozenset(";&|<>$`\\(){}!\n\r")
 # Inside double quotes these still expand.
@@ -135,13 +149,29 @@ def read_only_command_problem(command: object) -> str | None:
         allowed = ", ".join(sorted(READ_ONLY_COMMANDS))
         return f"{program!r} is not on the read-only allow-list ({allowed})"
     for word in words[1:]:
-        for option in FORBIDDEN_OPTIONS.get(program, ()):
-            if word == option or word.startswith(option + "="):
-                return f"{program} {option} can write files or run programs"
+        option = _forbidden_option(program, word)
+        if option is not None:
+            return f"{program} {option} can write files or run programs"
     if program == "git":
         sub = words[1] if len(words) > 1 else ""
         if sub not in GIT_READ_ONLY:
             return f"only read-only git subcommands ({', '.join(sorted(GIT_READ_ONLY))})"
+    return None
+
+
+def _forbidden_option(program: str, word: str) -> str | None:
+    """The forbidden option `word` spells for `program`, or None."""
+    name = word.split("=", 1)[0]
+    for option in FORBIDDEN_OPTIONS.get(program, ()):
+        if name == option:
+            return option
+        # git's option parser takes any unambiguous prefix of a long option (`--open=CMD`)
+        long = option.startswith("--") and len(name) >= 4
+        if program == "git" and long and option.startswith(name):
+            return option
+    letter = FORBIDDEN_SHORT.get(program)
+    if letter and word.startswith("-") and not word.startswith("--") and letter in word:
+        return f"-{letter}"
     return None
 
 

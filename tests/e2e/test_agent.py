@@ -307,12 +307,15 @@ def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake
     try:
         bash_pid = int(wait_for_file(repo.path("bash.pid")))
         bg_pid = int(wait_for_file(repo.path("bg.pid")))
+        signalled = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
+        took = time.monotonic() - signalled
     finally:
         proc.kill()
         proc.wait()
     assert proc.returncode == 130, err
+    assert took <= 2, f"exited {took:.2f} s after SIGINT"  # issue 6: within 2 s
     assert wait_dead(bash_pid) and wait_dead(bg_pid)
     sid = session_id_of(repo)
     assert f"pixir resume {sid}" in err.decode()
@@ -558,3 +561,25 @@ def test_the_max_steps_hint_names_the_same_resume_command_as_the_footer(repo, fa
     footer = result.stderr.splitlines()[-1].split("continue with: ", 1)[1]
     assert footer.startswith("pixir -C ")
     assert f"hint: continue with `{footer}`, or raise --max-steps" in result.stderr, result
+
+
+def test_config_bash_timeouts_reach_the_bash_tool(repo, fake):
+    # config.json's bash_timeout_ms is the default for a call without timeout_ms, and
+    # bash_timeout_max_ms caps one that asks for more (SPEC §7.2): both must reach the tool.
+    repo.write_config({"bash_timeout_ms": 300, "bash_timeout_max_ms": 600})
+    fake.script(
+        step(tool_call("bash", {"command": "sleep 30"})),
+        step(tool_call("bash", {"command": "sleep 30", "timeout_ms": 60_000})),
+        step(text("Both timed out.")),
+    )
+    started = time.monotonic()
+    result = repo.run("sleep twice", *HTTP)
+    assert result.code == 0, result
+    assert time.monotonic() - started < 20
+    results = [e["data"] for e in repo.log_events() if e["type"] == "tool_result"]
+    assert [r["error"]["kind"] for r in results] == ["timeout", "timeout"]
+    assert "300 ms" in results[0]["error"]["message"]
+    assert "600 ms" in results[1]["error"]["message"]
+    sent = fake.responses_requests()[-1].json["input"]
+    outputs = [i["output"] for i in sent if i.get("type") == "function_call_output"]
+    assert "300 ms" in outputs[0] and "600 ms" in outputs[1]

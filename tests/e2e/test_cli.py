@@ -424,6 +424,22 @@ def test_jsonl_streams_every_event_then_the_result(px, fake):
     assert deltas == "The file says alpha."
 
 
+def test_jsonl_shows_a_retry_as_an_ephemeral_event_that_the_log_never_holds(px, fake):
+    # SPEC §6.2: retry {attempt, delay_s, error_kind} reaches --jsonl and is never written
+    fake.script(step(fault=http_error(500)), step(text("pong")))
+    result = px.run("--jsonl", "ping?")
+    assert result.code == 0, result
+    *events, last = px.jsonl_out(result)
+    assert last["output"] == "pong"
+    [retry] = [e for e in events if e["type"] == "retry"]
+    assert retry["data"]["attempt"] == 1 and retry["data"]["error_kind"] == "server_error"
+    assert isinstance(retry["data"]["delay_s"], (int, float)) and "seq" not in retry
+    assert [rec.status for rec in fake.responses_requests()] == [500, 200]
+    logged = px.log_events()
+    assert not {"retry", "text_delta", "status"} & {e["type"] for e in logged}
+    assert [e for e in events if "seq" in e] == logged
+
+
 def test_jsonl_lines_come_as_the_events_happen(px, fake):
     # the stream stalls after its first deltas: whatever is on stdout by then was written
     # while the Turn was still running, not at the end

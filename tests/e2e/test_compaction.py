@@ -303,9 +303,12 @@ def test_compact_dry_run_changes_nothing(pixir_in, fake):
 def test_compact_then_resume_sends_the_summary_and_the_kept_tail(pixir_in, fake):
     pixir_in.write_config({"compaction": {"keep_recent_tokens": 1500}})
     sid = plain_session(pixir_in, fake)
+    before = pixir_in.sessions()[-1].read_bytes()
     fake.script(*summary_steps(1))
     result = pixir_in.run("compact", sid, "--json")
     assert result.code == 0, result
+    # the Log is never rewritten: compaction only appends (SPEC §9)
+    assert pixir_in.sessions()[-1].read_bytes().startswith(before)
     body = pixir_in.json_out(result)
     assert body["compacted"] is True and body["compaction"]["strategy"] == "model"
     assert body["compaction"]["trigger"] == "manual"

@@ -207,6 +207,22 @@ def test_context_overflow_is_retried_at_most_twice_then_a_clear_error(new_sessio
     assert len(provider.bodies) == 6 + 3  # six reads, the step and its two retries
 
 
+def test_a_third_overflow_ends_the_turn_even_when_more_could_be_compacted(new_session, ws):
+    # a long History and a large keep budget: each retry keeps less, and a third compaction
+    # would still find something to replace; SPEC §9 allows two retries, no more
+    files(ws, 40)
+    session = new_session()
+    step_ = [OVERFLOW, OVERFLOW, OVERFLOW, measured(answer("never"))]
+    provider = Provider(*reads(40), *step_)
+    compactor = make_compactor(window=10**6, keep=100_000)
+    outcome = turn(session, ws, provider, [], compactor).run("read")
+    assert outcome.status == "error" and outcome.error.kind == "context_overflow"
+    logged = read_events(session.path)
+    assert len([e for e in logged if e["type"] == "history_compaction"]) == 2
+    assert len(provider.bodies) == 40 + 3  # the step and its two retries; "never" unasked
+    assert compaction.plan(session.history, 1, tokens_before=0, last_seq=0) is not None
+
+
 def test_context_overflow_without_automatic_compaction_ends_the_turn(new_session, ws):
     session = new_session()
     provider = Provider(OVERFLOW)
@@ -255,6 +271,35 @@ def test_estimate_is_the_last_measure_plus_what_was_appended_since(new_session, 
     assert guard.estimate(build_request) == compaction.body_tokens(
         build_request(session.history.input_items())
     )
+
+
+def test_auto_compaction_starts_only_above_window_minus_reserve(new_session, ws):
+    # SPEC §9: compact when the estimate *exceeds* window − reserve (3000 − 500 here)
+    session = new_session()
+    session.append("user_message", {"text": "go"})
+    for n in range(3):
+        call = {"call_id": f"c{n}", "name": "read", "args": {"path": f"f{n}"}}
+        session.append("tool_call", call)
+        session.append("tool_result", {"call_id": f"c{n}", "ok": True, "output": "y" * 4000})
+    guard = compaction.Guard(
+        session,
+        None,  # no provider: the deterministic summary
+        make_compactor(),
+        append=session.append,
+        ephemeral=lambda *a: None,
+        record_usage=lambda r: None,
+    )
+
+    def compactions():
+        return [e for e in read_events(session.path) if e["type"] == "history_compaction"]
+
+    guard.after_call(Result(usage_summary={"input_tokens": 2500}))
+    guard.before_call(build_request)
+    assert compactions() == []
+    guard.after_call(Result(usage_summary={"input_tokens": 2501}))
+    guard.before_call(build_request)
+    [done] = compactions()
+    assert done["data"]["trigger"] == "auto" and done["data"]["tokens_before"] == 2501
 
 
 # -- presenters -----------------------------------------------------------------------------------

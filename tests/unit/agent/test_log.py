@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -75,6 +76,25 @@ def test_each_event_is_one_write_call_and_fsync_only_on_sync(path, monkeypatch):
     log.sync()
     assert len(syncs) == 1
     log.close()
+
+
+def test_every_writer_appends_with_o_append_and_holds_a_flock(path, tmp_path):
+    # O_APPEND makes each one-line write land whole at the end of the file, and flock (not
+    # lockf, which another process's flock would not see) is what a second pixir tests.
+    def check(writer):
+        assert fcntl.fcntl(writer._fd, fcntl.F_GETFL) & os.O_APPEND
+        probe = os.open(writer.path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(probe)
+        writer.close()
+
+    check(new_log(path))
+    check(Log.open(path, path.stem)[0])
+    other = tmp_path / "20261121T143001-a1b2c4.jsonl"
+    check(Log.create_with(other, other.stem, "user_message", {"text": "a"})[0])
 
 
 def test_lone_surrogates_are_escaped_not_fatal(path):

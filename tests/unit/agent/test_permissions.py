@@ -69,6 +69,13 @@ def test_read_only_bash_allow_list(command):
         "git push",
         "git -c core.pager=sh log",
         "git diff --output=x",
+        "find . -name a.txt -fprint0 out",
+        "git grep --open-files-in-pager='touch x' foo",
+        "git grep --open='touch x' foo",
+        "git grep -O'touch x' foo",
+        "git grep -nO'touch x' foo",
+        "tree -ao out.txt",
+        "file -bC -m magic",
         "python -c 'print(1)'",
         "sed -i s/a/b/ f",
         "tree -o out.txt",
@@ -95,6 +102,23 @@ def test_ask_mode_asks_and_obeys():
     assert questions == ["run `pytest -q`?"]
     refused = check("ask", "write", {"path": "a.py", "content": "xy"}, ask=lambda q: False)
     assert not refused.allowed and refused.ends_turn and "declined" in refused.reason
+
+
+@pytest.mark.parametrize("name", ["write", "edit", "bash"])
+@pytest.mark.parametrize("answer", [True, False])
+def test_ask_mode_asks_once_for_each_write_edit_and_bash(name, answer):
+    questions = []
+    args = {"path": "a.py", "content": "x", "old_string": "a", "new_string": "b", "command": "ls"}
+    decision = check("ask", name, args, ask=lambda q: questions.append(q) or answer)
+    assert len(questions) == 1 and decision.allowed is answer
+    assert decision.decision == ("approved" if answer else "denied")
+
+
+@pytest.mark.parametrize("name", ["read", "update_plan"])
+def test_ask_mode_never_asks_for_read_or_plan(name):
+    questions = []
+    assert check("ask", name, {"path": "a"}, ask=lambda q: questions.append(q) or False).allowed
+    assert questions == []
 
 
 def test_ask_mode_without_a_terminal_is_refused():

@@ -201,6 +201,48 @@ def test_a_second_sigint_exits_at_once_with_130():
     assert done.stdout == "deferred\n"
 
 
+def test_a_second_sigint_during_bash_kills_its_group_before_exiting(tmp_path):
+    # the hard exit skips every cleanup, so it must kill the running bash group itself or
+    # the command would outlive pixir (docs/log.md)
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import os, signal, subprocess, time
+        from pixir import interrupt
+        interrupt.install()
+        child = subprocess.Popen(
+            ["sleep", "60"], start_new_session=True, stdout=subprocess.DEVNULL
+        )
+        print(child.pid, flush=True)
+        interrupt.state.child_pgid = child.pid
+        interrupt.state.interrupted = True  # as if a first Ctrl-C were being handled
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+        """
+    )
+    root = os.path.dirname(os.path.dirname(interrupt.__file__))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 130, done.stderr
+    pid = int(done.stdout)
+
+    def dead() -> bool:  # an unreaped zombie (re-parented to init) is dead too
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except FileNotFoundError:
+            return True
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not dead():
+        time.sleep(0.02)
+    assert dead(), "the bash group outlived the hard exit"
+
+
 def test_sigint_handling_is_restored_after_the_block():
     before = signal.getsignal(signal.SIGINT)
     with interrupt.handling_sigint():

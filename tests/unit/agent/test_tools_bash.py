@@ -56,6 +56,22 @@ def test_runs_in_the_workspace_with_stdin_closed(ctx, ws):
     assert f"{ws}\n" in result.output and "after" in result.output and result.exit_code == 0
 
 
+def test_stdin_is_closed_even_when_pixirs_own_stdin_is_an_open_pipe(ctx):
+    # pixir's stdin may be a terminal or a pipe that never ends: a command reading it would
+    # hang until its timeout, so it must get /dev/null whatever pixir itself was given
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        result = sh(ctx, "readlink /proc/$$/fd/0; cat; echo after", timeout_ms=5000)
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
+    assert result.ok and result.exit_code == 0, result.output
+    assert "/dev/null\nafter\n" in result.output
+
+
 def test_credential_is_not_passed_to_commands(ctx, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     result = sh(ctx, "echo key=${OPENAI_API_KEY:-unset}")
@@ -80,6 +96,13 @@ def test_timeout_is_capped_by_the_maximum(ws):
     ctx = ToolContext(ws, bash_timeout_ms=20_000, bash_timeout_max_ms=300)
     result = sh(ctx, "sleep 30", timeout_ms=60_000)
     assert result.error["kind"] == "timeout" and "300 ms" in result.error["message"]
+
+
+def test_without_timeout_ms_the_configured_default_applies(ws):
+    ctx = ToolContext(ws, bash_timeout_ms=300, bash_timeout_max_ms=30_000)
+    result = sh(ctx, "sleep 30")
+    assert result.error["kind"] == "timeout" and "300 ms" in result.error["message"]
+    assert json.loads(result.output)["wall_time_s"] < 10
 
 
 def test_background_child_still_holding_the_pipe_is_killed_at_exit(ctx, ws):

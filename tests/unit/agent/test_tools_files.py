@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from pixir.tools import read as read_tool
 from pixir.tools.registry import ToolContext, run_tool
 from pixir.tools.result import MAX_BYTES, MAX_LINES
 
@@ -44,6 +45,11 @@ def test_read_offset_and_limit_are_one_based(ctx, ws):
     assert "[lines 3-4 of 10; continue with offset=5]" in result.output
     tail = call(ctx, "read", path="a.txt", offset=9)
     assert tail.output.startswith("line 9\nline 10\n") and "end of file" in tail.output
+
+
+def test_the_output_cap_is_the_specs_2000_lines_and_50_kib():
+    # the tests below use the constants; this pins them to SPEC §7.2's numbers
+    assert (MAX_LINES, MAX_BYTES) == (2000, 50 * 1024)
 
 
 def test_read_caps_at_2000_lines_and_says_how_to_continue(ctx, ws):
@@ -170,6 +176,16 @@ def test_pixir_directory_is_protected(ctx, ws, path):
     assert error_kind(result) in ("protected_path",)
 
 
+@pytest.mark.parametrize("path", [".pixir/config.json", "./.pixir/config.json", "link/config.json"])
+def test_edit_may_not_touch_the_pixir_directory_either(ctx, ws, path):
+    (ws / ".pixir").mkdir()
+    (ws / ".pixir" / "config.json").write_text('{"model": "a"}')
+    (ws / "link").symlink_to(ws / ".pixir")  # resolved first: a symlink is no way in
+    result = call(ctx, "edit", path=path, old_string='"a"', new_string='"b"')
+    assert error_kind(result) == "protected_path"
+    assert (ws / ".pixir" / "config.json").read_text() == '{"model": "a"}'
+
+
 def test_symlink_inside_the_workspace_writes_its_target(ctx, ws):
     (ws / "real.txt").write_text("old")
     (ws / "alias.txt").symlink_to(ws / "real.txt")
@@ -277,6 +293,29 @@ def test_edit_argument_errors(ctx, ws):
     )
     (ws / "bin").write_bytes(b"\xff\xfe\x00\x01")
     assert error_kind(call(ctx, "edit", path="bin", old_string="a", new_string="b")) == "not_text"
+
+
+def test_edit_refuses_binary_files_and_directories_leaving_them_untouched(ctx, ws):
+    # valid UTF-8 with a NUL is still binary: edit must not rewrite it as text
+    (ws / "blob").write_bytes(b"abc\x00def")
+    result = call(ctx, "edit", path="blob", old_string="abc", new_string="xyz")
+    assert error_kind(result) == "binary_file" and not result.ok
+    assert (ws / "blob").read_bytes() == b"abc\x00def"
+    (ws / "d").mkdir()
+    assert error_kind(call(ctx, "edit", path="d", old_string="a", new_string="b")) == (
+        "is_directory"
+    )
+
+
+def test_read_of_an_unreadable_file_is_permission_denied(ctx, ws, monkeypatch):
+    # chmod 0 does not stop root (these tests may run as root), so the refusal is simulated
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    (ws / "secret.txt").write_text("x\n")
+    monkeypatch.setattr(read_tool, "open", refuse, raising=False)
+    result = call(ctx, "read", path="secret.txt")
+    assert error_kind(result) == "permission_denied" and "secret.txt" in result.error["message"]
 
 
 def test_edit_long_diff_is_cut(ctx, ws):
