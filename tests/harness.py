@@ -259,3 +259,16 @@ class PixirRunner:
             except ValueError:
                 pytest.fail(f"stdout line {number} is not JSON: {line!r}\n{result}", pytrace=False)
         return out
+
+
+def user_texts(rec) -> list[str]:
+    """The user messages a recorded Responses request carried (a WebSocket continuation
+    carries only its new items: use what the fake reassembled)."""
+    items = rec.extra.get("effective_input") or rec.json["input"]
+    return [
+        part["text"]
+        for item in items
+        if item.get("role") == "user"
+        for part in item["content"]
+        if part.get("type") == "input_text"
+    ]

@@ -24,6 +24,7 @@ from tests.fake_backend import (
     tool_call,
     usage_limit,
 )
+from tests.harness import user_texts
 
 pytestmark = pytest.mark.e2e
 
@@ -34,19 +35,6 @@ ESC = "\x1b["
 def px(pixir):
     pixir.login_api_key()
     return pixir
-
-
-def user_texts(rec) -> list[str]:
-    """The user messages a recorded Responses request carried (a WebSocket continuation
-    carries only its new items: use what the fake reassembled)."""
-    items = rec.extra.get("effective_input") or rec.json["input"]
-    return [
-        part["text"]
-        for item in items
-        if item.get("role") == "user"
-        for part in item["content"]
-        if part.get("type") == "input_text"
-    ]
 
 
 def last_prompt(fake) -> str:

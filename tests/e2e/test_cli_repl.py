@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.fake_backend import step, text, tool_call
+from tests.harness import user_texts
 
 pytestmark = pytest.mark.e2e
 
@@ -19,17 +20,6 @@ PROMPT = "› "
 def px(pixir):
     pixir.login_api_key()
     return pixir
-
-
-def user_texts(rec) -> list[str]:
-    items = rec.extra.get("effective_input") or rec.json["input"]
-    return [
-        part["text"]
-        for item in items
-        if item.get("role") == "user"
-        for part in item["content"]
-        if part.get("type") == "input_text"
-    ]
 
 
 def wait_for_file(path, timeout: float = 15) -> str:
