@@ -24,8 +24,6 @@ from pixir.tools.result import ToolInterrupted, ToolResult, failed
 
 Emit = Callable[[dict], None]
 USAGE_KEYS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "total_tokens")
-# A Turn that ends without an error object exits with its status's kind (one table: errors.py).
-STATUS_KIND = {"incomplete": "incomplete", "interrupted": "interrupted"}
 
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -47,7 +45,8 @@ class TurnOutcome:
             return self.error.exit_code
         if self.status == "completed":
             return 0
-        return exit_code_for(STATUS_KIND.get(self.status, self.status))
+        # without an error object the status is the kind (one table: errors.py)
+        return exit_code_for(self.status)
 
 
 def empty_usage() -> dict:

@@ -135,6 +135,7 @@ class TurnRunner:
     def _make_turn(self, presenter):
         from dataclasses import replace
 
+        from pixir.auth.credential import secret_values
         from pixir.compaction import compactor_for
         from pixir.provider.client import Provider
         from pixir.provider.request import (
@@ -163,8 +164,6 @@ class TurnRunner:
         head = developer_context_item(options)
         bare = replace(options, workspace=None)
         self._provider = Provider(self.settings, self.credential, session_id=session.id)
-        from pixir.auth.credential import secret_values
-
         tools = ToolContext(
             workspace=session.workspace,
             bash_timeout_ms=self.settings.bash_timeout_ms,
