@@ -62,6 +62,20 @@ def wait_for_file(path, timeout: float = 15) -> str:
     raise AssertionError(f"{path} never appeared")
 
 
+def ctrl_c_during_bash(px, fake, *args: str) -> tuple[int, bytes, bytes]:
+    """Start a Turn whose bash call sleeps, SIGINT it once the call runs; (code, out, err)."""
+    fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    proc = px.popen(*args, "run it", stdin=subprocess.DEVNULL)
+    try:
+        wait_for_file(px.path("bash.pid"))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    return proc.returncode, out, err
+
+
 def read_until(stream, needle: bytes, timeout: float = 20) -> bytes:
     """Read an unbuffered pipe until `needle` shows up (or fail)."""
     seen = b""
@@ -354,16 +368,8 @@ def test_json_failures_before_a_session(pixir, fake, args, code, kind):
 
 
 def test_json_sigint_is_one_object_with_exit_130(px, fake):
-    fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
-    proc = px.popen("--json", "run it", stdin=subprocess.DEVNULL)
-    try:
-        wait_for_file(px.path("bash.pid"))
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 130, err
+    code, out, err = ctrl_c_during_bash(px, fake, "--json")
+    assert code == 130, err
     body = json.loads(out)
     assert out.count(b"\n") == 1
     assert body["ok"] is False and body["status"] == "interrupted" and body["exit_code"] == 130
@@ -776,16 +782,8 @@ def test_each_outcome_has_its_exit_code_in_every_mode(px, fake, mode, name, code
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_ctrl_c_is_exit_130_in_every_mode(px, fake, mode):
-    fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
-    proc = px.popen(*MODES[mode], "run it", stdin=subprocess.DEVNULL)
-    try:
-        wait_for_file(px.path("bash.pid"))
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 130, err
+    code, out, err = ctrl_c_during_bash(px, fake, *MODES[mode])
+    assert code == 130, err
     sid = px.sessions()[-1].stem
     if mode in ("human", "quiet"):
         assert out == b""  # no answer, and nothing else on stdout
