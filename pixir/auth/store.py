@@ -33,6 +33,9 @@ def load(path: Path | None = None) -> dict | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         _corrupt(path, getattr(exc, "strerror", None) or "not UTF-8 text")
+    if path == paths.auth_file() and _leftovers(path):
+        with locked(wait=False):  # sweeps them if no writer is alive; never waits
+            pass
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -74,7 +77,8 @@ def _warn_if_loose(path: Path) -> None:
 
 def save(data: dict, path: Path | None = None) -> None:
     """Replace auth.json atomically: a 0600 temp file in the same directory, fsync, rename.
-    There is never a moment where the file is half-written or readable by others."""
+    There is never a moment where the file is half-written or readable by others. Callers
+    hold `locked()`."""
     path = path or paths.auth_file()
     if path == paths.auth_file():
         paths.ensure_home()
@@ -106,14 +110,20 @@ def save(data: dict, path: Path | None = None) -> None:
 
 
 @contextlib.contextmanager
-def locked(lock_path: Path | None = None) -> Iterator[None]:
+def locked(lock_path: Path | None = None, *, wait: bool = True) -> Iterator[bool]:
     """Hold the exclusive auth lock (`auth.json.lock` in the home) for the block. Every
     process that reads tokens to replace them takes it, so one refresh token is spent once.
     The OS drops the lock if the process dies; the lock file itself is never deleted (a
-    deleted-and-recreated lock file would let two processes hold "the" lock at once)."""
+    deleted-and-recreated lock file would let two processes hold "the" lock at once).
+    With `wait=False` the block runs at once and gets False when another process holds it.
+    Whoever gets the home's lock first removes temp files of saves killed before their
+    rename: every writer holds the lock, so no live process owns them, and they hold tokens."""
     if lock_path is None:
         paths.ensure_home()
         lock_path = paths.auth_lock_file()
+        sweep = paths.auth_file()
+    else:
+        sweep = None
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
@@ -124,10 +134,32 @@ def locked(lock_path: Path | None = None) -> Iterator[None]:
             hint="check the permissions of the pixir home (PIXIR_HOME)",
         ) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        if sweep is not None:
+            for leftover in _leftovers(sweep):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+        yield True
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _leftovers(path: Path) -> list[Path]:
+    """Temp files `save` made for `path` (`.auth.json.PID.tmp`) that are still there."""
+    prefix = f".{path.name}."
+    try:
+        with os.scandir(path.parent) as entries:
+            return [
+                Path(e.path)
+                for e in entries
+                if e.name.startswith(prefix) and e.name.endswith(".tmp")
+            ]
+    except OSError:
+        return []
 
 
 def delete(path: Path | None = None) -> bool:

@@ -20,6 +20,9 @@ def run(args) -> int:
     path = paths.auth_file()
     revoked = None
     if not path.exists():  # nothing to do: in particular, do not create the home
+        if path.parent.is_dir():
+            with store.locked():  # but a first login killed mid-save may have left tokens
+                pass
         _report(path, False, None, None, args.revoke)
         if args.json:
             print_json(

@@ -237,6 +237,9 @@ kill exactly at the first Log appends of a new session).
 - A refresh refused with 401 was taken for a Responses 401 and the spent refresh token was
   sent a second time.
 - A group/world-readable `auth.json` was only mentioned by `doctor`.
+- A refresh killed between writing its temp file and the rename left
+  `.auth.json.PID.tmp` — the new tokens — in the home for good, even after `pixir logout`.
+  The next run removes it once no process holds the auth lock.
 - An event with a non-string `type` or a non-object `rate_limits` crashed the assembler.
 - Wrong-shaped Log events (a `tool_call` without a name, a list as a call id, non-string
   text or output, a non-object compaction range) crashed the fold on every resume or put

@@ -108,6 +108,15 @@ def test_logout_without_a_home_creates_nothing(capsys, pixir_home):
     assert not pixir_home.exists()
 
 
+def test_logout_removes_tokens_a_first_login_killed_mid_save_left(capsys, pixir_home):
+    pixir_home.mkdir(mode=0o700)
+    leftover = pixir_home / ".auth.json.4194301.tmp"
+    leftover.write_text(json.dumps(record(1)))
+    assert cli.main(["logout"]) == 0
+    assert not leftover.exists()
+    assert not (pixir_home / "auth.json").exists()
+
+
 @responses.activate
 def test_logout_revoke_revokes_the_refresh_token(capsys, monkeypatch):
     monkeypatch.setenv("PIXIR_AUTH_ISSUER", ISSUER)

@@ -51,6 +51,36 @@ def test_a_leftover_temp_file_of_a_killed_process_is_replaced(pixir_home):
     assert store.load()["api_key"] == "sk-3"
 
 
+def test_temp_files_of_killed_saves_are_removed_once_nobody_writes(pixir_home):
+    """A save killed before its rename leaves `.auth.json.PID.tmp` holding tokens. The next
+    process to read or lock the file removes it — but never while another holds the lock,
+    since that one may be the live writer of the file."""
+    store.save({"kind": "api_key", "api_key": "sk-5"})
+    env = {**os.environ, "PIXIR_HOME": str(pixir_home), "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        leftovers = [pixir_home / f".auth.json.{pid}.tmp" for pid in (9_999_991, 9_999_992)]
+        for leftover in leftovers:
+            leftover.write_text('{"kind": "api_key", "api_key": "sk-spent"}')
+        assert store.load()["api_key"] == "sk-5"  # does not wait for the lock ...
+        assert all(leftover.exists() for leftover in leftovers)  # ... nor touch its files
+    finally:
+        holder.stdin.close()
+        holder.wait()
+        holder.stdout.close()
+    unrelated = pixir_home / ".auth.json.lock.bak"
+    unrelated.write_text("not ours")
+    assert store.load()["api_key"] == "sk-5"
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert unrelated.exists()
+    leftovers[0].write_text("x")
+    with store.locked():  # login, logout and refresh sweep too
+        assert not leftovers[0].exists()
+
+
 def test_unwritable_place_is_a_clear_error_not_a_traceback(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
