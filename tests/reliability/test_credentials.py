@@ -161,7 +161,6 @@ def test_the_next_run_removes_token_temp_files_a_killed_save_left(pixir, fake):
     assert result.code == 0, result
     assert not leftover.exists()
     assert pixir.auth_file() == before
-    record("refresh_kills")
 
 
 @pytest.mark.parametrize("code", ["refresh_token_expired", "refresh_token_reused"])
