@@ -177,7 +177,11 @@ def test_sigkill_at_seeded_random_points_never_loses_or_tears_anything(tmp_path)
     rng = random.Random(SEED)
     phases: dict[str, int] = {}
     crashed = 0
-    for index in range(POINTS):
+    # A run may finish before its kill lands (more often on a loaded machine): it is checked
+    # like the others, and another point is drawn, until POINTS kills have landed.
+    for index in range(3 * POINTS):
+        if crashed == POINTS:
+            break
         fake, runner = prepare(tmp_path, f"point{index:02d}")
         try:
             proc = start(runner, index)
@@ -200,7 +204,7 @@ def test_sigkill_at_seeded_random_points_never_loses_or_tears_anything(tmp_path)
     record("crash_points", crashed)
     for where, count in phases.items():
         record(f"crash_phase: {where}", count)
-    assert crashed >= 20, phases
+    assert crashed == POINTS, phases
     # The seeded points must reach the inside of a tool call and a model call.
     assert any(p.startswith("inside a tool call") for p in phases), phases
     assert "during a model call" in phases, phases
