@@ -35,6 +35,18 @@ def read_until(stream, needle: str) -> tuple[str, list[str]]:
             return line.strip(), lines
 
 
+def interrupt(proc) -> bytes:
+    """Ctrl-C a waiting login; it must end with 130, say so, and show no traceback."""
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err and b"Traceback" not in err
+    return err
+
+
 def assert_no_secret(fake, *texts: str) -> None:
     for secret in fake.secrets():
         for text in texts:
@@ -111,12 +123,10 @@ def test_ctrl_c_while_waiting_exits_130_and_stores_nothing(fake, pixir):
     proc = pixir.popen("login", bufsize=0, stdin=subprocess.PIPE)
     try:
         read_until(proc.stderr, "Waiting for the sign-in")
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    finally:
+    except BaseException:
         proc.kill()
-    assert proc.returncode == 130, err
-    assert b"interrupted" in err and b"Traceback" not in err
+        raise
+    interrupt(proc)
     assert pixir.auth_file() is None
 
 
@@ -179,13 +189,7 @@ def test_ctrl_c_during_a_browser_login_exits_130_and_stores_nothing(fake, pixir)
     """The browser flow waits in select() over its listener and stdin: Ctrl-C ends it like
     the device flow (docs/auth.md: "Ctrl-C at any point")."""
     proc, _, _ = start_browser_login(pixir, free_port())
-    try:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
-    assert b"interrupted" in err and b"Traceback" not in err
+    interrupt(proc)
     assert pixir.auth_file() is None
     assert [r for r in fake.requests if r.path.endswith("/oauth/token")] == []
 

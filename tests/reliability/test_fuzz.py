@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from pixir.errors import PixirError
 from pixir.history import History
-from pixir.log import encode_line, parse
+from pixir.log import CANONICAL, encode_line, parse
 from pixir.provider.assemble import Assembler, assemble
 from pixir.provider.classify import classify_event, classify_http, parse_error_body
 from pixir.provider.sse import iter_events, iter_sse
@@ -290,17 +290,7 @@ def test_any_http_error_response_is_classified(status, body, headers):
 # -- the Log: lines a person or a tool may have mangled ------------------------------------------
 
 
-LOG_TYPES = [
-    "session_started",
-    "user_message",
-    "assistant_message",
-    "reasoning",
-    "tool_call",
-    "tool_result",
-    "history_compaction",
-    "provider_usage",
-    "log_repaired",
-]
+LOG_TYPES = sorted(CANONICAL)  # every type the Log keeps, as the fold meets them
 
 
 @st.composite
