@@ -34,19 +34,21 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.scenario, encoding="utf-8") as fh:
             scenario = json.load(fh)
     fb = FakeBackend(scenario, port=args.port).start()
-    if args.auth_json:
-        fd = os.open(args.auth_json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(fb.auth_json(), fh)
-        print(f"# wrote a subscription auth.json to {args.auth_json}")
-    for name, value in fb.env().items():
-        print(f"export {name}={value}")
-    print(f"export OPENAI_API_KEY={fb.api_key}")
-    print(
-        f"# fake backend on {fb.url} with {fb.steps_left} scripted step(s); Ctrl-C to stop",
-        flush=True,
-    )
+    # Everything after start() is inside the try: a Ctrl-C may be handled as soon as the
+    # environment is printed, before this thread reaches the wait.
     try:
+        if args.auth_json:
+            fd = os.open(args.auth_json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(fb.auth_json(), fh)
+            print(f"# wrote a subscription auth.json to {args.auth_json}")
+        for name, value in fb.env().items():
+            print(f"export {name}={value}")
+        print(f"export OPENAI_API_KEY={fb.api_key}")
+        print(
+            f"# fake backend on {fb.url} with {fb.steps_left} scripted step(s); Ctrl-C to stop",
+            flush=True,
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
