@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pixir import __version__, debug
+from pixir import __version__, debug, neterror
 from pixir.auth import claims
 from pixir.config import ensure_secure_url
 from pixir.errors import PixirError
@@ -131,7 +131,7 @@ def post(
         debug.log(f"POST {url} failed: {type(exc).__name__}")
         raise PixirError(
             "network",
-            f"cannot reach the sign-in service at {url}: {type(exc).__name__}",
+            f"cannot reach the sign-in service at {url}: {neterror.reason(exc)}",
             {"url": url},
             retryable=True,
             hint="check the network (and HTTPS_PROXY) and try again",

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from pixir import debug
+from pixir import debug, neterror
 from pixir.errors import PixirError
 from pixir.provider.assemble import stream_incomplete
 from pixir.provider.classify import MAX_ERROR_BODY
@@ -131,7 +131,7 @@ class HttpTransport:
                 raise
             if _is_timeout(exc):
                 raise self._idle_error() from None
-            raise stream_incomplete(f"connection broken: {_describe(exc)}") from None
+            raise stream_incomplete(f"connection broken: {neterror.reason(exc)}") from None
 
     def _idle_error(self) -> PixirError:
         seconds = self.idle_timeout_s
@@ -157,7 +157,11 @@ class HttpTransport:
                 hint="behind a proxy? set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA",
             )
         return PixirError(
-            "network", f"cannot reach {host}: {_describe(exc)}", {"host": host}, retryable=True
+            "network",
+            f"cannot reach {host}: {neterror.reason(exc)}",
+            {"host": host},
+            retryable=True,
+            hint=neterror.NETWORK_HINT,
         )
 
     def close(self) -> None:
@@ -247,13 +251,3 @@ def _is_timeout(exc: BaseException) -> bool:
             if item.__context__ is not None:
                 stack.append(item.__context__)
     return False
-
-
-def _describe(exc: BaseException) -> str:
-    """A short reason without the URL noise urllib3 puts in its messages."""
-    text = str(exc) or type(exc).__name__
-    for marker in ("Caused by ", "Failed to establish a new connection: "):
-        if marker in text:
-            text = text.split(marker, 1)[1]
-    text = text.strip("()'\" ")
-    return debug.redact_text(text[:200]) or type(exc).__name__

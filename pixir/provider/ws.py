@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from pixir import debug
+from pixir import debug, neterror
 from pixir.errors import PixirError
 from pixir.provider import continuation
 from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
@@ -203,7 +203,7 @@ class WsTransport:
         try:
             conn.ws.send(payload, OPCODE_TEXT)
         except Exception as exc:  # a socket the server closed while we were idle
-            raise closed(f"sending failed: {_describe(exc)}") from None
+            raise closed(f"sending failed: {neterror.reason(exc)}") from None
         # the handshake's headers (request id, rate-limit windows) belong to its first call
         headers = conn.headers if conn.calls == 0 else {}
 
@@ -255,7 +255,7 @@ class WsTransport:
         except websocket.WebSocketTimeoutException:
             raise idle_timeout(self.idle_timeout_s) from None
         except (websocket.WebSocketException, OSError) as exc:
-            raise closed(_describe(exc)) from None
+            raise closed(neterror.reason(exc)) from None
 
     # -- the connection ------------------------------------------------------------------------
 
@@ -331,10 +331,14 @@ class WsTransport:
 
     def _unreachable(self, exc: Exception, target: str) -> Unavailable:
         host = urlsplit(target).netloc
+        why = neterror.reason(exc)
         err = PixirError(
-            "network", f"cannot open a WebSocket to {host}: {_describe(exc)}", {"host": host}
+            "network",
+            f"cannot open a WebSocket to {host}: {why}",
+            {"host": host},
+            hint=neterror.NETWORK_HINT,
         )
-        return Unavailable(f"websocket_connect_failed: {_describe(exc)}", err)
+        return Unavailable(f"websocket_connect_failed: {why}", err)
 
     def _drop(self, reason: str) -> None:
         """Close the connection; the next call opens a new one with an empty cache."""
@@ -427,8 +431,3 @@ def _ssl_options(target: str) -> dict:
         except ImportError:
             return {}
     return {"ca_certs": bundle}
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return debug.redact_text(text.strip()[:200]) or type(exc).__name__

@@ -18,6 +18,7 @@ from tests.fake_backend import (
     text,
     usage_limit,
 )
+from tests.harness import closed_port
 
 pytestmark = pytest.mark.e2e
 
@@ -257,6 +258,26 @@ def test_any_byte_resets_the_idle_timeout(pixir, fake):
     assert pixir.json_out(result)["reply"] == "pong"
     assert time.monotonic() - started > 1.0  # the stream really outlasted the timeout
     assert len(model_calls(fake)) == 1
+
+
+@pytest.mark.parametrize("transport", ["auto", "websocket", "http_sse"])
+def test_a_server_nobody_listens_on_is_one_plain_line_and_a_hint(pixir, transport):
+    pixir.login_api_key()
+    port = closed_port()
+    result = pixir.run(
+        "hi", "--transport", transport, env={"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+    )
+    assert result.code == 1, result
+    # auto falls back to HTTP/SSE when the WebSocket cannot be opened, so both end at "reach"
+    opened = "open a WebSocket to" if transport == "websocket" else "reach"
+    [error, hint] = [
+        line for line in result.stderr.splitlines() if line.startswith(("error:", "hint:"))
+    ]
+    assert error == (
+        f"error: network: cannot {opened} 127.0.0.1:{port}: connection refused "
+        "(gave up after 3 attempts)"
+    ), result
+    assert hint.startswith("hint: check the network connection and the base URL"), result
 
 
 def test_plain_http_to_a_remote_host_sends_nothing(pixir, fake):

@@ -239,13 +239,6 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
                 pass
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # -- secrets ------------------------------------------------------------------------------------
 
 WINDOW = 20  # any run of this many characters of a secret counts as a leak

@@ -30,7 +30,8 @@ from tests.fake_backend import (
     text,
     tool_call,
 )
-from tests.reliability.conftest import Gate, check_log, closed_port, record, tool_calls
+from tests.harness import closed_port
+from tests.reliability.conftest import Gate, check_log, record, tool_calls
 
 pytestmark = pytest.mark.e2e
 
