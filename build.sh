@@ -24,8 +24,24 @@ venv() {
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet "setuptools>=77" wheel
     "$PY" -m pip install --quiet -e ".[test,build]"
+    rm -rf "$VENV/wheelhouse"
     echo "$want" >"$stamp"
   fi
+  wheelhouse
+}
+
+# Wheels of pixir's runtime dependencies, of pip and of its build backend, so that the tests
+# can `pip install` and `pipx install` pixir into fresh environments the way a user does,
+# without the network.
+wheelhouse() {
+  local house="$VENV/wheelhouse"
+  [ -d "$house" ] && return
+  echo "build: collecting dependency wheels into $house" >&2
+  rm -rf "$house.tmp"
+  "$PY" -m pip wheel --quiet --no-build-isolation --wheel-dir "$house.tmp" \
+    pip "setuptools>=77" wheel . >&2
+  rm -f "$house.tmp"/pixir-*.whl  # the tests build their own from the working tree
+  mv "$house.tmp" "$house"
 }
 
 build() {

@@ -71,8 +71,9 @@ def pixir_command() -> list[str]:
 class PixirRunner:
     """Runs pixir in `workspace` (its cwd) with `home` as PIXIR_HOME, against `fake`."""
 
-    def __init__(self, fake: Any, tmp_path: Path):
+    def __init__(self, fake: Any, tmp_path: Path, executable: list[str] | None = None):
         self.fake = fake
+        self.executable = executable  # None: dist/pixir or $PIXIR_BIN
         self.root = Path(tmp_path)
         self.workspace = self.root / "workspace"
         self.home = self.root / "pixir-home"
@@ -95,7 +96,7 @@ class PixirRunner:
     # -- running ----------------------------------------------------------------------------
 
     def command(self, *args: str) -> list[str]:
-        return [*pixir_command(), *map(str, args)]
+        return [*(self.executable or pixir_command()), *map(str, args)]
 
     def _env(self, env: dict[str, str | None] | None) -> dict[str, str]:
         merged = dict(self.env)
