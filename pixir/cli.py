@@ -271,8 +271,41 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except ModuleNotFoundError as exc:
+        missing = _missing_dependency(exc)
+        if missing is None:
+            return _crash(exc, json_mode)
+        report_error(missing, json_mode)
+        return missing.exit_code
     except Exception as exc:  # the one place an unexpected bug is caught
         return _crash(exc, json_mode)
+
+
+# Import names of the runtime dependencies (pyproject.toml) and of what they import, with
+# the distribution that brings each: `python3 pixir.py` from a checkout runs on whatever
+# interpreter the user has, so a missing one is their setup to fix, not a bug to report.
+_DEPENDENCIES = {
+    "requests": "requests",
+    "urllib3": "requests",
+    "idna": "requests",
+    "charset_normalizer": "requests",
+    "certifi": "requests",
+    "websocket": "websocket-client",
+    "jwt": "pyjwt",
+}
+
+
+def _missing_dependency(exc: ModuleNotFoundError) -> PixirError | None:
+    top = (exc.name or "").partition(".")[0]
+    if top not in _DEPENDENCIES:
+        return None
+    return PixirError(
+        "missing_dependency",
+        f"the Python package {_DEPENDENCIES[top]} is not installed for {sys.executable}",
+        {"module": exc.name},
+        hint=f"{sys.executable} -m pip install requests websocket-client pyjwt"
+        " (or use dist/pixir, which carries them)",
+    )
 
 
 def _options_end(argv: list[str]) -> int:

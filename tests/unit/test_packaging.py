@@ -1,5 +1,6 @@
 """The package metadata and the start-up import budget."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 import tomllib
 
 import pixir
+from tests.harness import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NETWORK_MODULES = ("requests", "websocket", "jwt", "urllib3")
@@ -44,3 +46,43 @@ def test_launcher_runs_from_a_checkout():
     )
     assert done.returncode == 0
     assert done.stdout == f"pixir {pixir.__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("blocked", "package"),
+    [("websocket", "websocket-client"), ("requests", "requests")],
+)
+def test_a_checkout_run_on_an_interpreter_without_a_dependency_says_what_to_install(
+    tmp_path, blocked, package
+):
+    # None in sys.modules makes `import <blocked>` fail as it does where it is not installed
+    boot = (
+        "import runpy, sys; sys.modules[sys.argv[1]] = None; sys.argv = sys.argv[2:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    home = tmp_path / "home"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "PIXIR_HOME": str(home / ".pixir"),
+        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1",
+        "NO_COLOR": "1",
+    }
+    argv = ["--transport", "websocket" if blocked == "websocket" else "http_sse", "hi"]
+    done = subprocess.run(
+        [sys.executable, "-c", boot, blocked, str(ROOT / "pixir.py"), *argv],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    error, hint = done.stderr.splitlines()[-2:]
+    assert done.returncode == 1, done.stderr
+    assert error == (
+        f"error: missing_dependency: the Python package {package} is not installed for "
+        f"{sys.executable}"
+    ), done.stderr
+    assert hint.startswith(f"hint: {sys.executable} -m pip install requests websocket-client")
+    assert not (home / ".pixir" / "crash").exists()
