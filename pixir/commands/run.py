@@ -27,6 +27,8 @@ def run(args) -> int:
     model = resolve_model(settings, allow_unknown=args.allow_unknown_model)
     workspace = workspace_for(args)
     resuming, ref, words = target(args)
+    if resuming:  # a session that is not there is said before asking for a prompt or a login
+        ref = sessions.find(workspace, ref)
     schema = output_schema.load(getattr(args, "output_schema", None))
     answer_file = check_answer_file(getattr(args, "output_last_message", None))
     interactive = prompt.interactive_possible(words, args.no_stdin)

@@ -245,6 +245,23 @@ def test_resume_last_and_continue_pick_the_most_recent_session(repo, fake):
     ]
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["resume", "--last"], "error: not_found: no sessions in this workspace yet"),
+        (["-c"], "error: not_found: no sessions in this workspace yet"),
+        (["resume", "20260101T000000-abcdef"], "error: not_found: no session '20260101T"),
+    ],
+)
+def test_resuming_where_there_is_nothing_is_not_found_before_prompt_or_login(repo, argv, said):
+    # no prompt, an empty stdin and no credential: the missing session is what is said
+    (repo.home / "auth.json").unlink(missing_ok=True)
+    result = repo.run(*argv, stdin="")
+    assert result.code == 2, result
+    assert result.stderr.startswith(said), result
+    assert not (repo.workspace / ".pixir").exists()
+
+
 def test_json_output_is_one_object(repo, fake):
     fake.script(*fix_script())
     result = repo.run("fix it", "--json")
