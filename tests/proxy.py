@@ -52,11 +52,11 @@ class Proxy:
                 self.seen.append(line)
                 upstream = self._dial(target)
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-                _pipe_from(reader, upstream)
+                threading.Thread(target=_pipe, args=(upstream.recv, client), daemon=True).start()
+                _pipe(reader.read1, upstream)
                 return
             upstream = self._dial(target.split("/", 3)[2])
-            threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=_pipe, args=(upstream.recv, client), daemon=True).start()
             while line is not None:  # every request of a kept-alive connection
                 self.seen.append(line)
                 method, target, version = line.split(" ", 2)
@@ -102,18 +102,11 @@ def _content_length(head: bytes) -> int:
     return 0
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
+def _pipe(read, sink: socket.socket) -> None:
+    """Copy what `read(n)` returns to `sink` until EOF (a socket's recv or a reader's read1,
+    which also hands over what the head parsing already buffered)."""
     try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-        sink.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-
-
-def _pipe_from(reader, sink: socket.socket) -> None:
-    try:
-        while data := reader.read1(65536):
+        while data := read(65536):
             sink.sendall(data)
         sink.shutdown(socket.SHUT_WR)
     except OSError:
