@@ -28,9 +28,12 @@ class Proxy:
     def close(self) -> None:
         for sock in [self._listener, *self._sockets]:
             try:
-                sock.close()
+                # shutdown first: close() alone leaves a socket another thread is blocked in
+                # (accept, recv) working until that call returns
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            sock.close()
 
     def _accept(self) -> None:
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fake_backend import step, text, tool_call
+from tests.harness import closed_port
 from tests.proxy import Proxy
 
 pytestmark = pytest.mark.e2e
@@ -52,10 +53,10 @@ def test_a_whole_turn_goes_through_the_proxy(pixir, fake, proxy, transport):
         assert {call.transport for call in calls} == {"websocket"}
 
 
-def test_a_proxy_that_is_down_is_named_in_the_error(pixir, fake, proxy):
+def test_a_proxy_that_is_down_is_named_in_the_error(pixir, fake):
     pixir.login_api_key()
-    proxy.close()
-    result = pixir.run("hi", "--transport", "http_sse", env=proxied(proxy))
+    down = {"HTTP_PROXY": f"http://127.0.0.1:{closed_port()}", "NO_PROXY": "nothing.invalid"}
+    result = pixir.run("hi", "--transport", "http_sse", env=down)
     assert result.code == 1, result
     assert (
         f"error: network: cannot reach 127.0.0.1:{fake.port}: through the proxy: connection refused"
