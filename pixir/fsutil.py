@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+TEMP_SUFFIX = ".pixir-tmp"
+
 
 def atomic_write(target: Path, data: bytes) -> None:
     """Replace `target` with `data` via a temporary file in the same directory and a rename,
@@ -16,7 +18,7 @@ def atomic_write(target: Path, data: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".pixir-tmp", dir=target.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -31,6 +33,26 @@ def atomic_write(target: Path, data: bytes) -> None:
             pass
         raise
     fsync_dir(target.parent)
+
+
+def remove_temps(target: Path, before: float) -> list[Path]:
+    """Remove the temporary files `atomic_write(target, ...)` calls killed before their
+    rename left beside `target`, if last modified before `before` (a write still running in
+    another process is newer). Returns those removed."""
+    prefix = f".{target.name}."
+    removed = []
+    try:
+        with os.scandir(target.parent) as entries:
+            for entry in entries:
+                name = entry.name
+                if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
+                    continue
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < before:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    except OSError:  # gone, unreadable: nothing to tidy
+        pass
+    return removed
 
 
 def fsync_dir(folder: Path) -> None:

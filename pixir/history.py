@@ -153,11 +153,20 @@ class History:
     def _call_seq(self, call_id: str) -> int:
         # Only reached for the rare orphan; a synthetic output shares its call's seq so a
         # compaction that removes the call removes the output too.
+        index = self._call_index(call_id)
+        return -1 if index is None else self.seqs[index]
+
+    def call_arguments(self, call_id: str) -> str | None:
+        """The JSON arguments of the call `call_id` (for an orphan: what it was doing)."""
+        index = self._call_index(call_id)
+        return None if index is None else self.items[index].get("arguments")
+
+    def _call_index(self, call_id: str) -> int | None:
         for index in range(len(self.items) - 1, -1, -1):
             item = self.items[index]
             if item.get("type") == "function_call" and item.get("call_id") == call_id:
-                return self.seqs[index]
-        return -1
+                return index
+        return None
 
     def _user_message(self, seq: int, data: dict) -> None:
         self._close_open_calls()

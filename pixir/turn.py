@@ -10,6 +10,7 @@ consistent Log: partial text kept as a partial message, no call left without a r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
 from pixir.interrupt import OutputClosed
 from pixir.session import Session
 from pixir.tools import permissions
-from pixir.tools.registry import ToolContext, run_tool
+from pixir.tools.registry import ToolContext, clean_after_kill, run_tool
 from pixir.tools.result import ToolInterrupted, ToolResult, failed
 
 Emit = Callable[[dict], None]
@@ -308,8 +309,11 @@ class Turn:
     def close_orphans(self, kind: str | None = None, message: str = "") -> None:
         """Give every call that has no result a real failed one (after a crash, or with
         `kind` "interrupted" after Ctrl-C), so the Log itself is paired from here on."""
-        for call_id, _name in self.session.history.open_calls():
+        history = self.session.history
+        for call_id, name in history.open_calls():
             if kind is None:  # exactly what the fold would have sent in its place
+                # no result: its process was killed, maybe inside a write's temp file
+                clean_after_kill(name, history.call_arguments(call_id), self.tools, time.time())
                 error = dict(ORPHAN_ERROR)
                 result = ToolResult(False, ORPHAN_OUTPUT, f"orphan_tool_call: {error['message']}")
                 result.error = error

@@ -3,13 +3,16 @@ Every expected failure comes back as a failed ToolResult for the model; only Ctr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pixir import fsutil
 from pixir.tools import bash, edit, plan, read, write
 from pixir.tools.result import ToolFailure, ToolInterrupted, ToolResult, failed
 from pixir.tools.schemas import TOOLS
+from pixir.tools.workspace import resolve_for_write
 
 RUNNERS = {
     "read": read.run,
@@ -78,6 +81,18 @@ def scrub(result: ToolResult, ctx: ToolContext) -> ToolResult:
         if isinstance(error.get("message"), str):
             error["message"] = error["message"].replace(piece, REDACTED)
     return result
+
+
+def clean_after_kill(name: str, arguments: str | None, ctx: ToolContext, before: float) -> None:
+    """Remove what a call killed with its process may have left behind: the temporary file
+    of a `write` or `edit` killed before its rename (the target itself is old or new)."""
+    if name not in ("write", "edit"):
+        return
+    try:
+        target = resolve_for_write(ctx.workspace, json.loads(arguments or "")["path"])
+    except (ValueError, TypeError, KeyError, ToolFailure):
+        return
+    fsutil.remove_temps(target, before)
 
 
 def _run_tool(name: str, args: object, ctx: ToolContext) -> ToolResult:

@@ -27,7 +27,7 @@ DOC = ROOT / "docs" / "reliability.md"
 
 FILES = {
     "test_faults.py": "faults on the wire during a tool-using Turn",
-    "test_crash.py": "SIGKILL at random points; inside a Log write; while unpacking",
+    "test_crash.py": "SIGKILL at random points; in a Log write, in a tool's write; unpacking",
     "test_credentials.py": "refresh races, a killed refresh, file mode, the secret scan",
     "test_fuzz.py": "hypothesis: SSE framing, events, assembly, errors, the Log fold",
     "test_bad_input.py": "malformed auth.json / config.json / Log lines; bad tool calls",
@@ -169,9 +169,11 @@ After each: the files are exactly old or new; the Log (a torn last line allowed)
 real `tool_result`. Landing inside a Log write needs no hook in pixir: a `write` call
 carrying 8 MiB makes one 8 MiB `os.write`, during which the file grows page by page; the
 test kills when it has grown by more than 1 MiB past the last line, and checks the torn
-line is ignored, then terminated and recorded (`log_repaired`) by the resume. A first run
-killed while the zipapp unpacks itself must leave no process behind (this found a bug: see
-below).
+line is ignored, then terminated and recorded (`log_repaired`) by the resume. The same
+8 MiB `write`, killed the moment its temp file appears beside the target, leaves the target
+untouched and that temp file, which the resume removes as it closes the killed call (no
+run may end with a `*.pixir-tmp` in the workspace). A first run killed while the zipapp
+unpacks itself must leave no process behind (this found a bug: see below).
 
 **Credentials** (`test_credentials.py`). Eight tool-using Turns started at once on one
 expiring sign-in make exactly one refresh and all finish. SIGKILL during a refresh (seeded
@@ -256,8 +258,9 @@ kill exactly at the first Log appends of a new session).
 ## Known limits
 
 - A write killed between creating its temp file and the rename leaves that temp file
-  (`.NAME.XXXX.pixir-tmp`) beside the target: the target itself is intact, old or new.
-  Likewise a run killed while creating its Log may leave a hidden
+  (`.NAME.XXXX.pixir-tmp`) beside the target, the target itself intact, until the session
+  is resumed: the next Turn closes the killed call and removes it then. A session never
+  resumed keeps it. Likewise a run killed while creating its Log may leave a hidden
   `.pixir/sessions/.ID.jsonl.PID.tmp` (never listed or resumed).
 - Tool output is cleared of whole credential values and of a JWT's payload or signature;
   a command that prints only part of a token (`head -c 30`) is not caught.

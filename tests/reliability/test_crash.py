@@ -128,6 +128,8 @@ def recover(fake, runner, log: Path | None) -> None:
     assert result.stdout.endswith("Finished.\n"), result
     assert runner.read_file("a.txt") == A2
     assert runner.read_file("b.txt") == B_NEW
+    # a write killed before its rename left a temp file; closing its call removed it
+    assert leftovers(runner) == [], "a killed write's temp file outlived the resume"
     events = check_log(log_path(runner), finished=True)
     assert events[-1]["type"] == "assistant_message"
     if log is not None:
@@ -264,6 +266,42 @@ def kill_inside_a_big_write(runner, proc) -> bool:
         if base is None or size > base:
             base = size
     return kill(proc)
+
+
+def leftovers(runner) -> list[Path]:
+    return sorted(runner.workspace.rglob("*.pixir-tmp"))
+
+
+@pytest.mark.timeout(300)
+def test_sigkill_inside_a_tool_write_leaves_a_temp_file_that_resume_removes(tmp_path):
+    landed = 0
+    for attempt in range(TORN_ATTEMPTS):
+        fake, runner = new_runner(tmp_path, f"temp{attempt}")
+        try:
+            runner.login_api_key()
+            runner.write_file("b.txt", B_OLD)
+            fake.script(
+                step(
+                    tool_call("write", {"path": "big.txt", "content": BIG}, deltas=[]),
+                    match={"last_user": APPLY},
+                ),
+                *finishing_steps(),
+            )
+            proc = start(runner, attempt)
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline and not leftovers(runner):
+                time.sleep(0.0005)
+            if kill(proc) and leftovers(runner):
+                landed += 1
+                assert not runner.path("big.txt").exists(), "renamed, yet its temp file stayed"
+            recover(fake, runner, log_path(runner))
+            big = runner.path("big.txt")
+            assert not big.exists() or big.read_text() == BIG
+        finally:
+            fake.stop()
+    record("crash_points", landed)
+    record("crash_phase: inside a tool's write", landed)
+    assert landed >= 1, "no kill landed between a write's temp file and its rename"
 
 
 @pytest.mark.timeout(120)

@@ -312,6 +312,37 @@ def test_orphaned_calls_are_closed_with_real_results_before_the_next_turn(runner
     assert sent[:-1] == folded
 
 
+def test_a_write_killed_before_its_rename_leaves_no_temp_file_after_the_next_turn(runner, ws):
+    (ws / "src").mkdir()
+    target = ws / "src" / "notes.txt"
+    target.write_text("old\n")
+    # What a SIGKILL between the temp file and the rename leaves: the call with no result,
+    # the target intact, and the temp file beside it (written before this process started).
+    left = ws / "src" / ".notes.txt.k1ll3d0x.pixir-tmp"
+    left.write_text("new, half")
+    os.utime(left, (1_000_000_000, 1_000_000_000))
+    fresh = ws / "src" / ".notes.txt.st1llw0r.pixir-tmp"  # another process writing right now
+    fresh.write_text("busy")
+    os.utime(fresh, (4_000_000_000, 4_000_000_000))
+    other = ws / "src" / ".other.txt.k1ll3d0x.pixir-tmp"  # not this call's file
+    other.write_text("x")
+    os.utime(other, (1_000_000_000, 1_000_000_000))
+    run = runner()
+    run.session.append("user_message", {"text": "first"})
+    args = {"path": "src/notes.txt", "content": "new\n"}
+    run.session.append("tool_call", {"call_id": "c_write", "name": "write", "args": args})
+
+    outcome = run("again", answer("ok"))
+
+    assert outcome.status == "completed"
+    assert sorted(p.name for p in (ws / "src").iterdir()) == sorted(
+        ["notes.txt", fresh.name, other.name]
+    )
+    assert target.read_text() == "old\n"
+    closing = read_events(run.session.path)[3]
+    assert closing["type"] == "tool_result" and closing["data"]["call_id"] == "c_write"
+
+
 def test_read_only_refusal_is_logged_and_the_turn_goes_on(runner, ws):
     run = runner(mode="read_only")
     outcome = run(
