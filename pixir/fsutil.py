@@ -35,12 +35,11 @@ def atomic_write(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
-def remove_temps(target: Path, before: float) -> list[Path]:
+def remove_temps(target: Path, before: float) -> None:
     """Remove the temporary files `atomic_write(target, ...)` calls killed before their
     rename left beside `target`, if last modified before `before` (a write still running in
-    another process is newer). Returns those removed."""
+    another process is newer)."""
     prefix = f".{target.name}."
-    removed = []
     try:
         with os.scandir(target.parent) as entries:
             for entry in entries:
@@ -49,10 +48,8 @@ def remove_temps(target: Path, before: float) -> list[Path]:
                     continue
                 if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < before:
                     os.unlink(entry.path)
-                    removed.append(Path(entry.path))
     except OSError:  # gone, unreadable: nothing to tidy
         pass
-    return removed
 
 
 def fsync_dir(folder: Path) -> None:

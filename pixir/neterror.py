@@ -9,7 +9,6 @@ end in the same few causes, named here the same way for every transport and for 
 from __future__ import annotations
 
 import socket
-import ssl
 
 from pixir import debug
 
@@ -41,6 +40,8 @@ def _chain(exc: BaseException | None):
 
 
 def _cause(exc: BaseException) -> str | None:
+    import ssl  # only now: this runs on failures, and `ssl` costs every start-up milliseconds
+
     if isinstance(exc, socket.gaierror):
         return f"host name lookup failed: {exc.strerror or exc}"
     if isinstance(exc, ConnectionRefusedError):
