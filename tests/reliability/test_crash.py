@@ -215,22 +215,28 @@ def test_sigkill_at_seeded_random_points_never_loses_or_tears_anything(tmp_path)
 BIG = ("x" * 1023 + "\n") * (8 * 1024)  # 8 MiB: one Log line that takes a while to write
 
 
+def start_big_write(tmp_path: Path, name: str, attempt: int):
+    """(fake, runner, process) of a run whose first call writes the 8 MiB big.txt: one
+    8 MiB Log line, then an 8 MiB temp file renamed onto big.txt."""
+    fake, runner = new_runner(tmp_path, name)
+    runner.login_api_key()
+    runner.write_file("b.txt", B_OLD)
+    fake.script(
+        step(
+            tool_call("write", {"path": "big.txt", "content": BIG}, deltas=[]),
+            match={"last_user": APPLY},
+        ),
+        *finishing_steps(),
+    )
+    return fake, runner, start(runner, attempt)
+
+
 @pytest.mark.timeout(300)
 def test_sigkill_inside_a_log_write_leaves_a_torn_line_that_resume_repairs(tmp_path):
     torn = 0
     for attempt in range(TORN_ATTEMPTS):
-        fake, runner = new_runner(tmp_path, f"torn{attempt}")
+        fake, runner, proc = start_big_write(tmp_path, f"torn{attempt}", attempt)
         try:
-            runner.login_api_key()
-            runner.write_file("b.txt", B_OLD)
-            fake.script(
-                step(
-                    tool_call("write", {"path": "big.txt", "content": BIG}, deltas=[]),
-                    match={"last_user": APPLY},
-                ),
-                *finishing_steps(),
-            )
-            proc = start(runner, attempt)
             killed = kill_inside_a_big_write(runner, proc)
             log = log_path(runner)
             data = log.read_bytes()
@@ -276,18 +282,8 @@ def leftovers(runner) -> list[Path]:
 def test_sigkill_inside_a_tool_write_leaves_a_temp_file_that_resume_removes(tmp_path):
     landed = 0
     for attempt in range(TORN_ATTEMPTS):
-        fake, runner = new_runner(tmp_path, f"temp{attempt}")
+        fake, runner, proc = start_big_write(tmp_path, f"temp{attempt}", attempt)
         try:
-            runner.login_api_key()
-            runner.write_file("b.txt", B_OLD)
-            fake.script(
-                step(
-                    tool_call("write", {"path": "big.txt", "content": BIG}, deltas=[]),
-                    match={"last_user": APPLY},
-                ),
-                *finishing_steps(),
-            )
-            proc = start(runner, attempt)
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline and not leftovers(runner):
                 time.sleep(0.0005)
