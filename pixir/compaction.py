@@ -407,19 +407,20 @@ class Compactor:
 
 def compactor_for(settings, options) -> Compactor:
     """The Compactor of a session run with these Settings and RequestOptions."""
+    from pixir import context
     from pixir.provider.models import context_window
-    from pixir.provider.request import build_body
 
     # No tools, no developer context: only the instruction and the transcript, and the
     # answer constrained to the summary schema.
-    summary_options = replace(options, tools=(), output_schema=SUMMARY_SCHEMA, workspace=None)
+    summary_options = replace(options, output_schema=SUMMARY_SCHEMA)
+    bare = context.build(None, "auto", tools=())
     config = settings.compaction
     return Compactor(
         window=context_window(options.model, settings),
         auto=config.auto,
         reserve_tokens=config.reserve_tokens,
         keep_recent_tokens=config.keep_recent_tokens,
-        summary_request=lambda items: build_body(summary_options, items),
+        summary_request=lambda items: bare.body(summary_options, items),
     )
 
 

@@ -4,7 +4,6 @@ now (SPEC §9). `--dry-run` shows the plan and writes nothing: no lock, no netwo
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
 from pixir import compaction
 from pixir import session as sessions
@@ -28,9 +27,9 @@ def run(args) -> int:
     provider = None
     try:
         kind = credential.kind if credential else "subscription"
-        options = _options(settings, session, workspace, kind)
-        compactor = compaction.compactor_for(settings, options)
-        found = _plan(session.history, compactor, options, session.log.next_seq - 1)
+        request = _options(settings, session, workspace, kind)
+        compactor = compaction.compactor_for(settings, request[0])
+        found = _plan(session.history, compactor, request, session.log.next_seq - 1)
         if found is None:
             return _nothing(args, session.id)
         if credential is not None:
@@ -81,8 +80,8 @@ def _dry_run(args, settings, workspace, explicit: str | None) -> int:
     peek = sessions.peek(
         workspace, args.session_id, model=explicit, permission_mode=settings.permission_default
     )
-    options = _options(settings, peek, workspace, "subscription")
-    found = _plan(peek.history, compaction.compactor_for(settings, options), options, None)
+    request = _options(settings, peek, workspace, "subscription")
+    found = _plan(peek.history, compaction.compactor_for(settings, request[0]), request, None)
     if found is None:
         return _nothing(args, peek.id)
     # The summary's size is only known once written: estimate it with the fallback's.
@@ -120,6 +119,8 @@ def _credential(settings, forced: str | None):
 
 
 def _options(settings, session, workspace, credential_kind: str):
+    """(RequestOptions, Context) of the session's next request."""
+    from pixir import context
     from pixir.provider.request import options_from_settings
 
     options = options_from_settings(
@@ -127,17 +128,15 @@ def _options(settings, session, workspace, credential_kind: str):
         model=session.model,
         session_id=session.id,
         credential_kind=credential_kind,
-        workspace=workspace,
         prompt_cache_key=session.id,
     )
-    return replace(options, permission_mode=session.permission_mode)
+    return options, context.build(workspace, session.permission_mode)
 
 
-def _plan(history, compactor, options, last_seq: int | None):
+def _plan(history, compactor, request, last_seq: int | None):
     """The plan for the session's keep budget, with the request estimated whole."""
-    from pixir.provider.request import build_body
-
-    before = compaction.body_tokens(build_body(options, history.input_items()))
+    options, framing = request
+    before = compaction.body_tokens(framing.body(options, history.input_items()))
     keep = compactor.keep_budget()
     return compaction.plan(history, keep, tokens_before=before, last_seq=last_seq)
 

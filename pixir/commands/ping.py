@@ -6,9 +6,10 @@ from __future__ import annotations
 import sys
 import time
 
+from pixir import context
 from pixir.commands import print_json, settings_for
 from pixir.provider.models import resolve_model
-from pixir.provider.request import RequestOptions, build_body, new_session_id, user_message
+from pixir.provider.request import RequestOptions, new_session_id, user_message
 
 PROMPT = "Reply with the single word: pong"
 
@@ -24,14 +25,13 @@ def run(args) -> int:
     options = RequestOptions(
         model=model,
         session_id=session_id,
-        workspace=None,  # no developer context: the smallest call that exercises the path
         credential_kind=credential.kind,
         reasoning_effort=settings.reasoning_effort or "low",
         reasoning_summary="none",
         text_verbosity=settings.text_verbosity,
-        tools=(),
     )
-    body = build_body(options, [user_message(PROMPT)])
+    # no developer context and no tools: the smallest call that exercises the path
+    body = context.build(None, "auto", tools=()).body(options, [user_message(PROMPT)])
     provider = Provider(settings, credential, session_id)
 
     def on_delta(delta) -> None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
 
-from pixir import debug, output_schema
+from pixir import context, debug, output_schema
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
 from pixir.prompt import read_prompt
 from pixir.provider.client import base_headers, endpoint
 from pixir.provider.models import resolve_model
-from pixir.provider.request import build_body, new_session_id, options_from_settings, user_message
+from pixir.provider.request import new_session_id, options_from_settings, user_message
 
 
 def run(args) -> int:
@@ -45,12 +44,11 @@ def run(args) -> int:
         model=model,
         session_id=session_id,
         credential_kind=kind,
-        workspace=workspace,
         output_schema=output_schema.load(args.output_schema),
     )
-    options = replace(options, permission_mode=mode)
+    framing = context.build(workspace, mode)
     prompt = prompt_text(args)
-    body = build_body(options, [*history, user_message(prompt)] if prompt else history)
+    body = framing.body(options, [*history, user_message(prompt)] if prompt else history)
     url = endpoint(settings, kind)
     headers = preview_headers(settings, kind, session_id, credential)
     # --jsonl too: a preview has no Events, so its stream is the result object alone, and

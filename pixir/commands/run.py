@@ -135,16 +135,11 @@ class TurnRunner:
         self.session, self._turn, self._provider = None, None, None
 
     def _make_turn(self, presenter):
-        from dataclasses import replace
-
+        from pixir import context
         from pixir.auth.credential import secret_values
         from pixir.compaction import compactor_for
         from pixir.provider.client import Provider
-        from pixir.provider.request import (
-            build_body,
-            developer_context_item,
-            options_from_settings,
-        )
+        from pixir.provider.request import options_from_settings
         from pixir.tools.registry import ToolContext
         from pixir.turn import Turn
 
@@ -154,17 +149,12 @@ class TurnRunner:
             model=session.model,
             session_id=session.id,
             credential_kind=self.credential.kind,
-            workspace=session.workspace,
             prompt_cache_key=session.id,
             output_schema=self.schema,
         )
-        # The session's mode, which a resume may have narrowed from the settings' one.
-        options = replace(options, permission_mode=session.permission_mode)
-        # The developer-context item (a walk up the tree for AGENTS.md files, ~0.3 ms) is
-        # the same for every step of the process: build it once and put it first, as
-        # build_body does when it is given the workspace.
-        head = developer_context_item(options)
-        bare = replace(options, workspace=None)
+        # The session's mode, which a resume may have narrowed from the settings' one; the
+        # developer-context item is built once for every step of the process.
+        framing = context.build(session.workspace, session.permission_mode)
         self._provider = Provider(self.settings, self.credential, session_id=session.id)
         tools = ToolContext(
             workspace=session.workspace,
@@ -175,7 +165,7 @@ class TurnRunner:
         return Turn(
             session,
             self._provider,
-            lambda items: build_body(bare, [head, *items]),
+            lambda items: framing.body(options, items),
             tools,
             presenter,
             max_steps=self.settings.max_steps,

@@ -73,7 +73,7 @@ class Provider:
 
 def compactor(window=272_000):
     settings = Settings()
-    options = RequestOptions(model=MODEL, session_id="s", workspace="/w")
+    options = RequestOptions(model=MODEL, session_id="s")
     return compaction.Compactor(
         window, True, 16_384, 20_000, compaction.compactor_for(settings, options).summary_request
     )

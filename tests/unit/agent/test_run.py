@@ -56,8 +56,9 @@ def test_one_shot_json(scripted, ws, capsys):
 
 
 def test_request_body_is_what_build_body_makes(scripted, ws, capsys):
+    from pixir import context
     from pixir.config import Settings
-    from pixir.provider.request import build_body, options_from_settings
+    from pixir.provider.request import options_from_settings
 
     made = scripted(answer("ok"))
     assert cli.main(["hi there"]) == 0
@@ -68,10 +69,9 @@ def test_request_body_is_what_build_body_makes(scripted, ws, capsys):
         model="gpt-5.5",
         session_id=sid,
         credential_kind="api_key",
-        workspace=ws,
         prompt_cache_key=sid,
     )
-    expected = build_body(
+    expected = context.build(ws, "auto").body(
         options, [{"role": "user", "content": [{"type": "input_text", "text": "hi there"}]}]
     )
     assert sent == expected

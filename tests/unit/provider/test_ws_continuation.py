@@ -230,8 +230,9 @@ class Planner:
 
 
 def test_every_step_of_a_real_turn_continues_with_only_its_new_items(workspace):
+    from pixir import context
     from pixir import session as sessions
-    from pixir.provider.request import RequestOptions, build_body
+    from pixir.provider.request import RequestOptions
     from pixir.tools.registry import ToolContext
     from pixir.turn import Turn
     from tests.unit.agent.scripted import answer, calls
@@ -257,7 +258,7 @@ def test_every_step_of_a_real_turn_continues_with_only_its_new_items(workspace):
         turn = Turn(
             session,
             provider,
-            lambda items: build_body(options, items),
+            lambda items: context.build(None, "auto").body(options, items),
             ToolContext(workspace),
             lambda event: None,
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
+from pixir import context
 from pixir.config import Settings
 from pixir.provider.client import Provider
-from pixir.provider.request import RequestOptions, build_body
+from pixir.provider.request import RequestOptions
 
 
 class Key:
@@ -43,7 +44,7 @@ def user(text: str) -> dict:
 
 def body(items: list, model: str = "gpt-5.5") -> dict:
     options = RequestOptions(model=model, session_id="sess-1", credential_kind="api_key")
-    return build_body(options, items)
+    return context.build(None, "auto").body(options, items)
 
 
 def replay(item: dict) -> dict:
