@@ -120,6 +120,11 @@ COMMANDS: dict[str, Command] = {
         turn_options=True,
     ),
     "ping": Command("ping", "one tiny streamed call: latency and transport"),
+    "acp": Command(
+        "acp",
+        "serve editors over the Agent Client Protocol on stdio (docs/acp.md)",
+        [o for o in TURN if o[0][0] in ("--read-only", "--ask", "--max-steps")],
+    ),
     "compact": Command(
         "compact",
         "summarise a session's older history",

@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("pixir.session", "pixir.turn", "pixir.compaction", "pixir.context", "pixir.output_schema"),
     ),
     ("front", ("pixir.present", "pixir.prompt")),
-    ("commands", ("pixir.commands",)),
+    ("commands", ("pixir.commands", "pixir.acp")),
     ("cli", ("pixir.cli", "pixir.__main__")),
 ]
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}

@@ -112,6 +112,10 @@ def test_every_command_accepts_the_common_options_and_only_turns_take_turn_optio
     assert args.reasoning_effort == "low"
     if cli.COMMANDS[name].turn_options:
         assert cli.parse([name, *words, "--read-only", "--jsonl"])[1].read_only
+    elif name == "acp":  # the mode and step cap of its sessions, no output options
+        assert cli.parse([name, "--read-only", "--max-steps", "9"])[1].read_only
+        with pytest.raises(PixirError):
+            cli.parse([name, "--jsonl"])
     else:
         with pytest.raises(PixirError) as info:
             cli.parse([name, *words, "--read-only"])

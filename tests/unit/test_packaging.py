@@ -26,7 +26,9 @@ def test_runtime_dependencies_are_exactly_the_three_of_the_spec():
     assert names == ["pyjwt", "requests", "websocket-client"]
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["login", "--help"], ["models"]])
+@pytest.mark.parametrize(
+    "argv", [["--version"], ["--help"], ["login", "--help"], ["models"], ["acp", "--help"]]
+)
 def test_light_commands_import_no_network_library(argv):
     code = (
         "import sys; from pixir.cli import main; rc = main(sys.argv[1:]); "

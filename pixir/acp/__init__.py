@@ -1,0 +1,1 @@
+"""`pixir acp`: the Agent Client Protocol front end (docs/acp.md)."""
