@@ -88,3 +88,34 @@ def test_a_checkout_run_on_an_interpreter_without_a_dependency_says_what_to_inst
     ), done.stderr
     assert hint.startswith(f"hint: {sys.executable} -m pip install requests websocket-client")
     assert not (home / ".pixir" / "crash").exists()
+
+
+AUTH_MODULES = [
+    "pixir.auth.credential",
+    "pixir.auth.store",
+    "pixir.auth.oauth",
+    "pixir.auth.claims",
+    "pixir.auth.device",
+    "pixir.auth.browser",
+    "pixir.auth.summary",
+    "pixir.commands.login",
+    "pixir.commands.logout",
+    "pixir.commands.status",
+    "pixir.commands.doctor",
+]
+
+
+def test_auth_modules_import_neither_requests_nor_jwt():
+    # loading the auth code and the auth commands imports no network or JWT library; only
+    # the functions that talk or decode do
+    code = (
+        "import importlib, sys\n"
+        f"for name in {AUTH_MODULES!r}: importlib.import_module(name)\n"
+        "roots = ('requests', 'jwt', 'urllib3')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in roots)\n"
+        "print(bad)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

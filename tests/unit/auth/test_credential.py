@@ -11,7 +11,7 @@ import responses
 from pixir.auth import credential, store
 from pixir.config import Settings
 from pixir.errors import PixirError
-from tests.unit.auth.tokens import ISSUER, TOKEN_URL, record, token_response
+from tests.unit.helpers.tokens import ISSUER, TOKEN_URL, record, token_response
 
 SETTINGS = Settings(auth_issuer=ISSUER)
 

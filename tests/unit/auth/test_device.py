@@ -10,7 +10,7 @@ import responses
 
 from pixir.auth import device, oauth
 from pixir.errors import PixirError
-from tests.unit.auth.tokens import ISSUER, TOKEN_URL, token_response
+from tests.unit.helpers.tokens import ISSUER, TOKEN_URL, token_response
 
 USERCODE = ISSUER + "/api/accounts/deviceauth/usercode"
 POLL = ISSUER + "/api/accounts/deviceauth/token"

@@ -9,7 +9,7 @@ import responses
 
 from pixir.auth import oauth
 from pixir.errors import PixirError
-from tests.unit.auth.tokens import ISSUER, TOKEN_URL, make_jwt, token_response
+from tests.unit.helpers.tokens import ISSUER, TOKEN_URL, make_jwt, token_response
 
 
 def test_record_from_a_login_answer():

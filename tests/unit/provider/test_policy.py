@@ -18,7 +18,7 @@ from pixir.errors import PixirError
 from pixir.provider.client import Provider
 from pixir.provider.policy import Policy, Request
 from tests.fake_backend import cut, step, text, usage_limit
-from tests.unit.provider.ws_helpers import (
+from tests.unit.helpers.ws import (
     Key,
     Loop,
     body,
@@ -264,7 +264,7 @@ def test_a_websocket_call_needs_neither_requests_nor_a_full_body_serialisation(f
 import sys
 from pixir.config import Settings
 from pixir.provider.client import Provider
-from tests.unit.provider.ws_helpers import Key, body, user
+from tests.unit.helpers.ws import Key, body, user
 settings = Settings(transport="auto", openai_base_url={fake.openai_base_url!r})
 provider = Provider(settings, Key({fake.api_key!r}), "s")
 result = provider.stream(body([user("hi")]))

@@ -19,7 +19,7 @@ from tests.fake_backend import (
     tool_call,
     usage_limit,
 )
-from tests.unit.provider.ws_helpers import (
+from tests.unit.helpers.ws import (
     Loop,
     body,
     frames,
