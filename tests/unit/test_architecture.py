@@ -1,6 +1,7 @@
-"""The layering rules of docs/architecture.md, checked on the source of every module of
+"""The rules of docs/architecture.md. The layering, checked on the source of every module of
 pixir/: every import (at the top, inside a function, under `if TYPE_CHECKING:`) points to
 the module's own layer or one below, with the stricter rules the document states on top.
+And the unit tests' layout, which mirrors the package.
 
 The checker is a pair of plain functions over (module name, source) so that the tests at
 the end can feed it hostile sources and see each rule fire."""
@@ -13,6 +14,8 @@ from pathlib import Path
 import pixir
 
 PACKAGE = Path(pixir.__file__).parent
+ROOT = Path(__file__).resolve().parents[2]
+UNIT = ROOT / "tests" / "unit"
 
 # docs/architecture.md "Layers", bottom first. A name covers the module and, for a package,
 # everything inside it ("pixir" alone is only the package's __init__).
@@ -244,3 +247,41 @@ def test_empty_package_inits_and_unplaced_modules():
     assert check(pixir__newthing="") == [
         "pixir.newthing: in no layer — place it in docs/architecture.md and in LAYERS here"
     ]
+
+
+# Unit test modules that test no single pixir module, and why.
+NOT_MIRRORED = {
+    "test_architecture.py": "the rules of docs/architecture.md",
+    "test_packaging.py": "pyproject.toml and the start-up import budget",
+    "test_readme.py": "README.md against the command line",
+    "test_loopback_guard.py": "the test session's own network guard (tests/conftest.py)",
+}
+
+
+def test_unit_tests_mirror_the_package():
+    """`tests/unit/<package>/test_<module>.py` tests `pixir/<package>/<module>.py`; what
+    several test modules share lives in conftest.py files or tests/unit/helpers/."""
+    misplaced = []
+    for path in sorted(UNIT.rglob("*.py")):
+        rel = path.relative_to(UNIT)
+        if rel.parts[0] == "helpers" or rel.name in ("__init__.py", "conftest.py"):
+            continue
+        if rel.name.startswith("test_") and str(rel) in NOT_MIRRORED:
+            continue
+        module = ROOT / "pixir" / rel.parent / rel.name.removeprefix("test_")
+        if not rel.name.startswith("test_") or not module.is_file():
+            misplaced.append(str(rel))
+    assert misplaced == [], (
+        "unit test modules must be named for the pixir module they test "
+        "(tests/unit/tools/test_bash.py for pixir/tools/bash.py); shared helpers go to "
+        "tests/unit/helpers/"
+    )
+    assert len(list(UNIT.rglob("test_*.py"))) > 40  # the walk found the tests
+
+
+def test_unit_test_folders_are_pixir_packages():
+    folders = {p.parent.relative_to(UNIT) for p in UNIT.rglob("*.py") if p.parent != UNIT} - {
+        Path("helpers")
+    }
+    not_packages = [f for f in folders if not (ROOT / "pixir" / f / "__init__.py").is_file()]
+    assert not_packages == []
