@@ -8,6 +8,7 @@ import os
 import sys
 
 from pixir import __version__
+from pixir.choices import CHOICES
 from pixir.errors import PixirError
 
 Option = tuple[tuple[str, ...], dict]
@@ -28,14 +29,14 @@ COMMON: list[Option] = [
     ),
     (
         ("--transport",),
-        {"choices": ("auto", "websocket", "http_sse"), "help": "wire transport (auto)"},
+        {"choices": CHOICES["transport"], "help": "wire transport (auto)"},
     ),
     (
         ("--reasoning-effort",),
         {
-            "choices": ("minimal", "low", "medium", "high", "xhigh"),
+            "choices": CHOICES["reasoning_effort"],
             "metavar": "EFFORT",
-            "help": "minimal|low|medium|high|xhigh (default: the server's)",
+            "help": "|".join(CHOICES["reasoning_effort"]) + " (default: the server's)",
         },
     ),
 ]

@@ -12,19 +12,12 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from pixir import paths
+from pixir.choices import CHOICES
 from pixir.errors import PixirError
 
 DEFAULT_AUTH_ISSUER = "https://auth.openai.com"
 DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/codex"
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
-
-CHOICES: dict[str, tuple[str, ...]] = {
-    "reasoning_effort": ("minimal", "low", "medium", "high", "xhigh"),
-    "reasoning_summary": ("auto", "concise", "detailed", "none"),
-    "text_verbosity": ("low", "medium", "high"),
-    "transport": ("auto", "websocket", "http_sse"),
-    "permission_default": ("auto", "ask", "read_only"),
-}
 
 # Integer keys and the smallest value that makes sense for each.
 INT_MINIMUMS: dict[str, int] = {

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from pixir.choices import CHOICES
 from pixir.errors import PixirError
 from pixir.provider.request import body_bytes
 
-PREFERENCES = ("auto", "websocket", "http_sse")
+PREFERENCES = CHOICES["transport"]
 
 
 class Request:

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "shared",
         (
             "pixir",
+            "pixir.choices",
             "pixir.config",
             "pixir.paths",
             "pixir.errors",
