@@ -1,6 +1,10 @@
-"""Ctrl-C for a running Turn (SPEC §7.4): the first SIGINT raises KeyboardInterrupt where the
-program is, except inside a shielded section (a Log append and its History update), where it
-is deferred to the section's end; a second SIGINT exits at once with 130."""
+"""Stopping a running Turn. Ctrl-C (SPEC §7.4): the first SIGINT raises KeyboardInterrupt
+where the program is, except inside a shielded section (a Log append and its History update),
+where it is deferred to the section's end; a second SIGINT exits at once with 130. Only the
+command line installs this handler, around a Turn on the main thread.
+
+Any other thread (an editor's cancel in the ACP server) stops a Turn with a `Cancel`: the
+Turn checks it where it can stop cleanly and ends as it does after a Ctrl-C."""
 
 from __future__ import annotations
 
@@ -13,6 +17,51 @@ from pixir.errors import exit_code_for
 class OutputClosed(BaseException):
     """stdout's reader went away (`pixir ... | head`). A BaseException, like KeyboardInterrupt,
     so that no `except Exception` between a presenter and the Turn loop swallows it."""
+
+
+class Cancelled(BaseException):
+    """Raised inside a Turn whose `Cancel` was set. A BaseException, like KeyboardInterrupt,
+    so that no `except Exception` between the check and the Turn loop swallows it."""
+
+
+class Cancel:
+    """A stop request for one running Turn, which another thread may make. The Turn checks
+    it before each step and each tool call, on every streamed delta and after a permission
+    question; a running command polls it and has its process group killed. Callbacks given
+    to `on_set` run in the cancelling thread (e.g. to answer a pending permission question),
+    at once if it is already set."""
+
+    def __init__(self) -> None:
+        import threading  # here: `pixir --version` never needs it
+
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._hooks: list = []
+
+    def set(self) -> None:
+        """Request the stop (idempotent, thread-safe)."""
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            hook()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise Cancelled when the stop was requested."""
+        if self._event.is_set():
+            raise Cancelled
+
+    def on_set(self, hook) -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self._hooks.append(hook)
+                return
+        hook()
 
 
 class _State:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pixir import compaction
 from pixir.errors import PixirError, exit_code_for
 from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
-from pixir.interrupt import OutputClosed
+from pixir.interrupt import Cancel, Cancelled, OutputClosed
 from pixir.session import Session
 from pixir.tools import permissions
 from pixir.tools.registry import ToolContext, clean_after_kill, run_tool
@@ -38,7 +38,8 @@ class TurnOutcome:
     steps: int = 0
     usage: dict = field(default_factory=dict)
     error: PixirError | None = None
-    reason: str | None = None  # why an interrupted Turn stopped: "sigint" | "broken_pipe"
+    # why an interrupted Turn stopped: "sigint" | "broken_pipe" | "cancelled"
+    reason: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -81,6 +82,7 @@ class Turn:
         self.max_steps = max_steps
         self.ask = ask
         self._partial: list[str] = []  # text streamed by the call in flight
+        self._cancel: Cancel | None = None  # the running Turn's stop request
         self._usage = empty_usage()
         self._steps = 0
         self._ephemeral_head = {"session_id": session.id}
@@ -109,6 +111,8 @@ class Turn:
     def on_delta(self, delta: tuple) -> None:
         """The Provider's callback: streamed text/reasoning, and retries (a retry re-sends the
         whole request, so text streamed by the failed attempt is forgotten)."""
+        if self._cancel is not None:
+            self._cancel.check()
         kind, payload = delta
         if kind == "text":
             self._partial.append(payload)
@@ -130,25 +134,40 @@ class Turn:
 
     # -- the Turn ----------------------------------------------------------------------------
 
-    def run(self, prompt: str) -> TurnOutcome:
-        """One Turn: never raises for provider errors, Ctrl-C or a closed stdout; the outcome
-        says how it ended. The Log is fsynced before returning."""
+    def run(self, prompt: str, cancel: Cancel | None = None) -> TurnOutcome:
+        """One Turn: never raises for provider errors, Ctrl-C, `cancel` set from another
+        thread or a closed stdout; the outcome says how it ended. The Log is fsynced before
+        returning."""
         self._usage, self._steps, self._partial = empty_usage(), 0, []
+        self._cancel = cancel
+        if cancel is not None or self.tools.cancel is not None:
+            self.tools = replace(self.tools, cancel=cancel)
         try:
             try:
                 self.close_orphans()
                 self.append("user_message", {"text": prompt})
                 return self._loop()
-            except (KeyboardInterrupt, OutputClosed) as stop:
+            except (KeyboardInterrupt, OutputClosed, Cancelled) as stop:
                 return self._interrupted(stop)
             except PixirError as err:
+                if self._cancelled():  # what the stop broke is not the Turn's failure
+                    return self._interrupted(Cancelled())
                 return self._failed(err)
         finally:
+            self._cancel = None
             self.session.sync()
+
+    def _cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
+
+    def _check_cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.check()
 
     def _loop(self) -> TurnOutcome:
         model = self.session.model
         while self._steps < self.max_steps:
+            self._check_cancel()
             self._steps += 1
             self._partial = []
             self.ephemeral("status", {"status": "requesting", "step": self._steps})
@@ -270,7 +289,9 @@ class Turn:
             self._result(call_id, failed("invalid_arguments", "arguments must be a JSON object"))
             return False
         mode = self.session.permission_mode
+        self._check_cancel()
         decision = permissions.check(mode, name, args, self.ask)
+        self._check_cancel()  # a stop while the question was open: the call never ran
         if decision.decision != "allowed" or not decision.allowed:
             self.append(
                 "permission_decision",
@@ -340,9 +361,14 @@ class Turn:
         return TurnOutcome("error", None, self._steps, self.usage(), err)
 
     def _interrupted(self, stop: BaseException) -> TurnOutcome:
-        reason = "broken_pipe" if isinstance(stop, OutputClosed) else "sigint"
+        if self._cancelled():
+            reason = "cancelled"
+            message = "cancelled by the user before it finished"
+        else:
+            reason = "broken_pipe" if isinstance(stop, OutputClosed) else "sigint"
+            message = "interrupted by the user (Ctrl-C) before it finished"
         self._keep_partial_text()
-        self.close_orphans("interrupted", "interrupted by the user (Ctrl-C) before it finished")
+        self.close_orphans("interrupted", message)
         self.append("turn_interrupted", {"reason": reason, "step": self._steps})
         return TurnOutcome("interrupted", None, self._steps, self.usage(), reason=reason)
 

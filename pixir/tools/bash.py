@@ -112,12 +112,13 @@ def run(args: dict, ctx) -> ToolResult:
     if timeout_ms is None:
         timeout_ms = ctx.bash_timeout_ms
     timeout_ms = max(1, min(int(timeout_ms), ctx.bash_timeout_max_ms))
-    return run_command(command, ctx.workspace, timeout_ms)
+    return run_command(command, ctx.workspace, timeout_ms, cancel=ctx.cancel)
 
 
-def run_command(command: str, cwd: Path, timeout_ms: int) -> ToolResult:
-    """Run one command to completion, timeout or Ctrl-C; never leaves its group behind when
-    the group still holds the output pipe."""
+def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None) -> ToolResult:
+    """Run one command to completion, timeout, Ctrl-C or `cancel` (an interrupt.Cancel set
+    from another thread); never leaves its group behind when the group still holds the
+    output pipe."""
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -139,7 +140,9 @@ def run_command(command: str, cwd: Path, timeout_ms: int) -> ToolResult:
     deadline = started + timeout_ms / 1000
     outcome = "exited"
     try:
-        outcome = _pump(proc, fd, buffer, deadline)
+        outcome = _pump(proc, fd, buffer, deadline, cancel)
+        if outcome == "cancelled":
+            raise KeyboardInterrupt  # ended exactly as by a Ctrl-C
         if outcome == "eof":
             try:  # the pipe closed, but bash itself may still run (`exec >&-; sleep 9`)
                 proc.wait(timeout=max(deadline - time.monotonic(), 0))
@@ -155,9 +158,11 @@ def run_command(command: str, cwd: Path, timeout_ms: int) -> ToolResult:
         _drain(fd, buffer)
         text, _ = buffer.render()
         elapsed = time.monotonic() - started
+        stopped = cancel is not None and cancel.is_set()
+        why = "cancelled by the user" if stopped else "interrupted by the user (Ctrl-C)"
         result = failed(
             "interrupted",
-            "interrupted by the user (Ctrl-C); the command's process group was killed",
+            f"{why}; the command's process group was killed",
             output=text,
             wall_time_s=round(elapsed, 3),
         )
@@ -184,11 +189,13 @@ def run_command(command: str, cwd: Path, timeout_ms: int) -> ToolResult:
     return ToolResult(ok=True, output=f"{header}Output:\n{text}", summary=summary, exit_code=code)
 
 
-def _pump(proc: subprocess.Popen, fd: int, buffer: OutputBuffer, deadline: float) -> str:
-    """Read until EOF ("eof"), the deadline ("timeout"), or bash exited while something else
-    keeps the pipe open ("lingering")."""
+def _pump(proc: subprocess.Popen, fd: int, buffer: OutputBuffer, deadline: float, cancel) -> str:
+    """Read until EOF ("eof"), the deadline ("timeout"), a stop request ("cancelled"), or
+    bash exited while something else keeps the pipe open ("lingering")."""
     exited_at = None
     while True:
+        if cancel is not None and cancel.is_set():
+            return "cancelled"
         now = time.monotonic()
         if now >= deadline:
             return "timeout"

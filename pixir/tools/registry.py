@@ -42,6 +42,9 @@ class ToolContext:
     # The credential values no tool output may carry (into the Log, the terminal and the
     # model): `bash cat ~/.pixir/auth.json` or `env` would otherwise show them.
     secrets: Callable[[], Iterable[str]] | None = None
+    # The running Turn's stop request from another thread (interrupt.Cancel): a command
+    # polls it and is killed like on Ctrl-C.
+    cancel: object | None = None
 
 
 REDACTED = "[redacted: pixir credential]"
