@@ -226,13 +226,58 @@ def _lock(fd: int, path: Path, session_id: str) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise PixirError(
+            err = PixirError(
                 "session_busy",
                 f"session {session_id} is in use by another pixir process",
                 {"session_id": session_id, "path": str(path)},
                 hint="wait for it to finish, or start a new session",
-            ) from None
+            )
+            explain_busy(err)
+            raise err from None
         raise
+
+
+def explain_busy(err: PixirError) -> None:
+    """Name the process that holds a busy session's lock, when the system tells (Linux)."""
+    path = err.details.get("path")
+    pid = lock_holder(path) if path else None
+    if pid is None:
+        return
+    err.details["pid"] = pid
+    command = _command_line(pid)
+    who = f"pid {pid}" + (f" ({command})" if command else "")
+    err.hint = f"{who} is running it; wait for it to finish, or start a new session"
+
+
+def lock_holder(path: str) -> int | None:
+    """The pid holding a `flock` on `path`, from /proc/locks (None elsewhere or unknown)."""
+    try:
+        inode = os.stat(path).st_ino
+        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF"; waiters have "->" first.
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        try:
+            if int(fields[5].rsplit(":", 1)[1]) == inode:
+                return int(fields[4])
+        except (IndexError, ValueError):
+            continue
+    return None
+
+
+def _command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            words = fh.read().split(b"\0")
+    except OSError:
+        return ""
+    text = " ".join(w.decode("utf-8", "replace") for w in words if w)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _read_all(fd: int) -> bytes:

@@ -43,6 +43,13 @@ class Session:
     def sync(self) -> None:
         self.log.sync()
 
+    def refold(self, model: str) -> None:
+        """Run with `model` from now on: the History is folded again from the Log (encrypted
+        reasoning is bound to its model), without letting go of the lock."""
+        with shielded:
+            self.history = History.fold(read_events(self.path), model)
+            self.model = model
+
     def close(self) -> None:
         self.log.close()
 

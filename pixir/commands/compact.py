@@ -10,49 +10,29 @@ from pixir import session as sessions
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
+from pixir.runner import Runner, compaction_plan, explicit_model, request_for
 
 
 def run(args) -> int:
     settings = settings_for(args)
     workspace = workspace_for(args)
     model = resolve_model(settings, allow_unknown=args.allow_unknown_model)
-    # Like a resume: the session's own model unless -m/PIXIR_MODEL names one.
-    explicit = model if settings.sources.get("model") in ("flag", "env") else None
     if args.dry_run:
-        return _dry_run(args, settings, workspace, explicit)
+        return _dry_run(args, settings, workspace, model)
     credential, why = _credential(settings, args.auth)
-    session, _ = sessions.resume(
-        workspace, args.session_id, model=explicit, permission_mode=settings.permission_default
-    )
-    provider = None
+    runner = Runner(settings, credential, workspace, model)
+    # Like a resume: the session's own model unless -m/PIXIR_MODEL names one.
+    runner.resume(args.session_id)
+    session = runner.session
     try:
-        kind = credential.kind if credential else "subscription"
-        request = _options(settings, session, workspace, kind)
-        compactor = compaction.compactor_for(settings, request[0])
-        found = _plan(session.history, compactor, request, session.log.next_seq - 1)
+        found = runner.compaction_plan()
         if found is None:
             return _nothing(args, session.id)
-        if credential is not None:
-            from pixir.provider.client import Provider
-
-            provider = Provider(settings, credential, session_id=session.id)
-        elif not args.json:
+        if credential is None and not args.json:
             print(f"warning: {why}; the summary is written without the model", file=sys.stderr)
-        data = compaction.compact(
-            session,
-            found,
-            compactor,
-            provider,
-            trigger="manual",
-            append=session.append,
-            record_usage=lambda result: session.append(
-                "provider_usage", _usage_data(result, session.model)
-            ),
-        )
+        data = runner.compact(found, trigger="manual")
     finally:
-        if provider is not None:
-            provider.close()
-        session.close()
+        runner.close()
     if args.json:
         print_json(
             {
@@ -76,12 +56,22 @@ def run(args) -> int:
     return 0
 
 
-def _dry_run(args, settings, workspace, explicit: str | None) -> int:
+def _dry_run(args, settings, workspace, model: str) -> int:
     peek = sessions.peek(
-        workspace, args.session_id, model=explicit, permission_mode=settings.permission_default
+        workspace,
+        args.session_id,
+        model=model if explicit_model(settings) else None,
+        permission_mode=settings.permission_default,
     )
-    request = _options(settings, peek, workspace, "subscription")
-    found = _plan(peek.history, compaction.compactor_for(settings, request[0]), request, None)
+    request = request_for(
+        settings,
+        model=peek.model,
+        session_id=peek.id,
+        workspace=workspace,
+        permission_mode=peek.permission_mode,
+        credential_kind="subscription",
+    )
+    found = compaction_plan(settings, request, peek.history)
     if found is None:
         return _nothing(args, peek.id)
     # The summary's size is only known once written: estimate it with the fallback's.
@@ -118,29 +108,6 @@ def _credential(settings, forced: str | None):
         return None, f"{err.kind}: {err.message}"
 
 
-def _options(settings, session, workspace, credential_kind: str):
-    """(RequestOptions, Context) of the session's next request."""
-    from pixir import context
-    from pixir.provider.request import options_from_settings
-
-    options = options_from_settings(
-        settings,
-        model=session.model,
-        session_id=session.id,
-        credential_kind=credential_kind,
-        prompt_cache_key=session.id,
-    )
-    return options, context.build(workspace, session.permission_mode)
-
-
-def _plan(history, compactor, request, last_seq: int | None):
-    """The plan for the session's keep budget, with the request estimated whole."""
-    options, framing = request
-    before = compaction.body_tokens(framing.body(options, history.input_items()))
-    keep = compactor.keep_budget()
-    return compaction.plan(history, keep, tokens_before=before, last_seq=last_seq)
-
-
 def _nothing(args, session_id: str) -> int:
     reason = "nothing to compact: the History already fits in the kept recent part"
     if args.json:
@@ -160,20 +127,3 @@ def _nothing(args, session_id: str) -> int:
 
 def _range(found) -> str:
     return f"events {found.from_seq}–{found.to_seq} ({found.events} events)"
-
-
-def _usage_data(result, model: str) -> dict:
-    """The summary call's `provider_usage` (what a Turn records for its own calls)."""
-    data = {
-        "model": model,
-        "step": 0,
-        "usage_summary": dict(getattr(result, "usage_summary", None) or {}),
-        "usage": getattr(result, "usage", None),
-        "response_id": getattr(result, "response_id", None),
-        "finish_reason": getattr(result, "finish_reason", None),
-        "purpose": "compaction",
-    }
-    transport = getattr(result, "transport", None)
-    if isinstance(transport, dict):
-        data.update(transport)
-    return data

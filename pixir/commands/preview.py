@@ -8,14 +8,15 @@ import json
 import os
 import sys
 
-from pixir import context, debug, output_schema
+from pixir import debug, output_schema
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
 from pixir.prompt import read_prompt
 from pixir.provider.client import base_headers, endpoint
 from pixir.provider.models import resolve_model
-from pixir.provider.request import new_session_id, options_from_settings, user_message
+from pixir.provider.request import new_session_id, user_message
+from pixir.runner import explicit_model, request_for
 
 
 def run(args) -> int:
@@ -31,22 +32,25 @@ def run(args) -> int:
         # a wider permission mode than it was started with.
         from pixir import session as sessions
 
-        explicit = settings.sources.get("model") in ("flag", "env")
         peeked = sessions.peek(
-            workspace, args.session, model=model if explicit else None, permission_mode=mode
+            workspace,
+            args.session,
+            model=model if explicit_model(settings) else None,
+            permission_mode=mode,
         )
         session_id, model, mode = peeked.id, peeked.model, peeked.permission_mode
         history = peeked.history.input_items()
     else:
         session_id = new_session_id()
-    options = options_from_settings(
+    options, framing = request_for(
         settings,
         model=model,
         session_id=session_id,
+        workspace=workspace,
+        permission_mode=mode,
         credential_kind=kind,
         output_schema=output_schema.load(args.output_schema),
     )
-    framing = context.build(workspace, mode)
     prompt = prompt_text(args)
     body = framing.body(options, [*history, user_message(prompt)] if prompt else history)
     url = endpoint(settings, kind)

@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "agent",
         ("pixir.session", "pixir.turn", "pixir.compaction", "pixir.context", "pixir.output_schema"),
     ),
+    ("runner", ("pixir.runner",)),
     ("front", ("pixir.present", "pixir.prompt")),
     ("commands", ("pixir.commands", "pixir.acp")),
     ("cli", ("pixir.cli", "pixir.__main__")),
@@ -49,6 +50,19 @@ RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 INDEPENDENT = ("parts", "front")
 # Imported inside the functions that use them, never when a module loads (start-up).
 NETWORK = ("requests", "websocket", "jwt", "urllib3")
+# The agent and the runner run on worker threads of the ACP server as well as in the command
+# line: they never touch the terminal, stdin or signal handlers (emit, ask, warn do).
+HEADLESS = ("agent", "runner")
+TERMINAL_MODULES = ("signal", "termios", "tty", "readline", "getpass")
+TERMINAL_NAMES = {
+    "sys.stdin",
+    "sys.stdout",
+    "sys.stderr",
+    "print",
+    "input",
+    "handling_sigint",
+    "interrupt.install",
+}
 # Packages whose __init__.py imports nothing.
 EMPTY_INITS = ("pixir.provider", "pixir.auth", "pixir.tools", "pixir.present")
 
@@ -135,8 +149,12 @@ def violations(sources: dict[str, str]) -> list[str]:
         found = imports(module, source, known)
         if module in EMPTY_INITS and found:
             problems.append(f"{module}: __init__.py must import nothing")
+        if layer in HEADLESS:
+            problems += [f"{module}:{line}: {layer} uses {name}" for name, line in terminal(source)]
         for name, line, at_load in found:
             top = name.split(".")[0]
+            if layer in HEADLESS and top in TERMINAL_MODULES:
+                problems.append(f"{module}:{line}: {layer} imports {name}")
             if top in NETWORK:
                 if at_load:
                     problems.append(f"{module}:{line}: imports {name} at load time")
@@ -157,6 +175,21 @@ def violations(sources: dict[str, str]) -> list[str]:
             elif layer in INDEPENDENT and other_layer not in ("shared", layer):
                 problems.append(f"{module}:{line}: {unit} imports {name} ({other_layer})")
     return problems
+
+
+def terminal(source: str) -> list[tuple[str, int]]:
+    """(name, line) of every use of the terminal, stdin or the SIGINT handling in `source`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and node.id in TERMINAL_NAMES:
+            found.append((node.id, node.lineno))
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            dotted = f"{node.value.id}.{node.attr}"
+            if dotted in TERMINAL_NAMES or node.attr in TERMINAL_NAMES:
+                found.append((dotted, node.lineno))
+        elif isinstance(node, ast.ImportFrom):
+            found += [(a.name, node.lineno) for a in node.names if a.name in TERMINAL_NAMES]
+    return found
 
 
 def pixir_sources() -> dict[str, str]:
@@ -229,6 +262,20 @@ def test_type_checking_imports_count_for_direction():
     assert check(pixir__provider__x=source) == [
         "pixir.provider.x:3: parts imports pixir.turn (agent, above)"
     ]
+
+
+def test_the_agent_and_the_runner_never_touch_the_terminal_or_signals():
+    assert check(pixir__runner="def f():\n    import sys\n    sys.stdin.readline()\n") == [
+        "pixir.runner:3: runner uses sys.stdin"
+    ]
+    assert check(pixir__turn="def f():\n    print('hi')\n") == ["pixir.turn:2: agent uses print"]
+    assert check(pixir__runner="def f():\n    import signal\n") == [
+        "pixir.runner:2: runner imports signal"
+    ]
+    assert check(
+        pixir__runner="from pixir.interrupt import handling_sigint\n", pixir__interrupt=""
+    ) == ["pixir.runner:1: runner uses handling_sigint"]
+    assert check(pixir__runner="from pixir.interrupt import Cancel\n", pixir__interrupt="") == []
 
 
 def test_network_libraries_only_inside_functions():

@@ -303,3 +303,19 @@ def test_skipping_equals_decoding_everything_and_dropping(path):
     assert parse(data, path, frozenset({"provider_usage", "user_message"})) == [
         e for e in everything if e["type"] == "tool_result"
     ]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs Linux /proc/locks")
+def test_lock_holder_finds_the_process_holding_a_flock(tmp_path):
+    path = tmp_path / "session.jsonl"
+    path.write_text("")
+    assert logmod.lock_holder(str(path)) is None
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert logmod.lock_holder(str(path)) == os.getpid()
+        err = PixirError("session_busy", "busy", {"path": str(path)}, hint="wait")
+        logmod.explain_busy(err)
+        assert err.hint.startswith(f"pid {os.getpid()} (") and err.details["pid"] == os.getpid()
+    finally:
+        os.close(fd)

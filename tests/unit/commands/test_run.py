@@ -3,10 +3,8 @@ Provider in place of the network one."""
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
-import os
 import sys
 
 import pytest
@@ -187,22 +185,6 @@ def test_answer_file_checks(tmp_path):
         run_command.check_answer_file(str(tmp_path / "nope" / "a.txt"))
     with pytest.raises(PixirError, match="is a directory"):
         run_command.check_answer_file(str(tmp_path))
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs Linux /proc/locks")
-def test_lock_holder_finds_the_process_holding_a_flock(tmp_path):
-    path = tmp_path / "session.jsonl"
-    path.write_text("")
-    assert run_command.lock_holder(str(path)) is None
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        assert run_command.lock_holder(str(path)) == os.getpid()
-        err = PixirError("session_busy", "busy", {"path": str(path)}, hint="wait")
-        run_command.explain_busy(err)
-        assert err.hint.startswith(f"pid {os.getpid()} (") and err.details["pid"] == os.getpid()
-    finally:
-        os.close(fd)
 
 
 def test_resume_missing_session_is_exit_2_before_any_credential_is_needed(ws, capsys, monkeypatch):

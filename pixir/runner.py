@@ -1,0 +1,347 @@
+"""The agent's front door, shared by every front end: the one-shot command line and the REPL
+(commands/run.py), `pixir compact`, `pixir preview` (`request_for`) and the ACP server. A
+`Runner` holds one open session with its Provider, tools and Turn; a process may hold many
+(an editor's sessions, each in its own workspace) and run their Turns on worker threads.
+
+Nothing here reads stdin, writes to the terminal or touches a signal handler: a Turn's Events
+go to the `emit` callable it is given, permission questions to `ask`, warnings to `warn`.
+Ctrl-C belongs to the command line (interrupt.handling_sigint around `turn`); another thread
+stops a running Turn with `cancel()`. The API is described in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pixir import context, output_schema
+from pixir import session as sessions
+from pixir.errors import PixirError
+from pixir.interrupt import Cancel
+from pixir.log import read_events
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Choices for one Turn that differ from the session's (an editor's prompt `_meta`).
+    None keeps the session's own."""
+
+    model: str | None = None
+    reasoning_effort: str | None = None
+
+
+def explicit_model(settings) -> bool:
+    """Whether -m or PIXIR_MODEL chose the model: a resume then runs with it instead of the
+    model the session was started with."""
+    return settings.sources.get("model") in ("flag", "env")
+
+
+def request_for(
+    settings,
+    *,
+    model: str,
+    session_id: str,
+    workspace: Path,
+    permission_mode: str,
+    credential_kind: str,
+    output_schema: dict | None = None,
+) -> tuple:
+    """(RequestOptions, context.Context): what a session's requests carry besides its
+    History. The one place Settings become them, so that `pixir preview` shows exactly what
+    a Turn sends. `permission_mode` is the session's, which a resume may have narrowed."""
+    from pixir.provider.request import options_from_settings
+
+    options = options_from_settings(
+        settings,
+        model=model,
+        session_id=session_id,
+        credential_kind=credential_kind,
+        prompt_cache_key=session_id,
+        output_schema=output_schema,
+    )
+    return options, context.build(workspace, permission_mode)
+
+
+class Runner:
+    """One open session at a time, with its Provider, tools and Turn.
+
+    `credential` None is allowed for what needs no model call (a compaction then writes its
+    summary without the model). `schema` is --output-schema, sent as the structured output
+    format. `ask(question) -> bool | None` answers ask mode's questions (None: nobody can
+    answer, the call is refused); `warn(line)` receives what a person should be told."""
+
+    def __init__(
+        self,
+        settings,
+        credential,
+        workspace: Path,
+        model: str,
+        *,
+        schema: dict | None = None,
+        ask: Callable[[str], bool | None] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.credential = credential
+        self.workspace = workspace
+        self.model = model  # the session's model, or the one chosen for it
+        self.model_explicit = explicit_model(settings)
+        self.schema = schema
+        self.ask = ask
+        self.warn = warn or (lambda line: None)
+        self.session: sessions.Session | None = None
+        self.session_id: str | None = None  # of the session opened last (kept after close)
+        self.started_event: dict | None = None  # a new session's session_started event
+        self._provider = None
+        self._turn = None
+        self._options = None  # the session's RequestOptions
+        self._framing = None  # the session's context.Context
+        self._now = None  # the RequestOptions of the running Turn (its overrides applied)
+        self._cancel: Cancel | None = None  # the running Turn's stop request
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def new(self) -> None:
+        """Start a new session (its `session_started` event is `started_event`)."""
+        self.close()
+        settings = self.settings
+        self.session = sessions.create(
+            self.workspace,
+            model=self.model,
+            transport=settings.transport,
+            permission_mode=settings.permission_default,
+        )
+        self.session_id = self.session.id
+        # Written before any presenter could see it; --jsonl shows it first, like every
+        # other event of the Log.
+        self.started_event = read_events(self.session.path)[0]
+
+    def resume(self, ref: str | None) -> list[dict]:
+        """Open an existing session (`ref` None: the latest) for writing, with the model
+        chosen for it if any, never with a wider permission mode than it was started with.
+        Returns the events read (as session.resume does). `session_busy` names the holder."""
+        self.close()
+        mode = self.settings.permission_default
+        session, events = sessions.resume(
+            self.workspace,
+            ref,
+            model=self.model if self.model_explicit else None,
+            permission_mode=mode,
+        )
+        if session.permission_mode != mode and self.settings.sources.get("permission_default"):
+            self.warn(
+                f"session {session.id} was started in {session.permission_mode} mode; "
+                f"resuming cannot widen it to {mode}"
+            )
+        self.session, self.session_id, self.model = session, session.id, session.model
+        self.started_event = None
+        return events
+
+    def switch_model(self, model: str) -> None:
+        """Use `model` from the next Turn on (the open session's History is folded again
+        for it, since encrypted reasoning is bound to its model)."""
+        self.model, self.model_explicit = model, True
+        self._use_model(model)
+
+    def close(self) -> None:
+        """Release the Provider's connections and the session's lock. Idempotent."""
+        if self._provider is not None:
+            self._provider.close()
+        if self.session is not None:
+            self.session.close()
+        self.session, self._turn, self._provider = None, None, None
+        self._options = self._framing = self._now = None
+
+    # -- Turns ---------------------------------------------------------------------------------
+
+    def turn(
+        self,
+        text: str,
+        emit: Callable[[dict], None],
+        *,
+        overrides: Overrides | None = None,
+        cancel: Cancel | None = None,
+    ):
+        """Run one Turn in the open session (a new one is started when none is open); its
+        Events go to `emit`. `cancel` lets the caller make the stop request before the Turn
+        starts; `cancel()` on this Runner sets the running one. Returns the TurnOutcome."""
+        if self.session is None:
+            self.new()
+        overrides = overrides or Overrides()
+        self._use_model(overrides.model or self.model)
+        turn = self._turn if self._turn is not None else self._make_turn()
+        self._turn = turn
+        self._now = self._options
+        if overrides.reasoning_effort:
+            self._now = replace(self._options, reasoning_effort=overrides.reasoning_effort)
+        turn.emit, turn.ask = emit, self.ask
+        stop = cancel if cancel is not None else Cancel()
+        self._cancel = stop
+        try:
+            return turn.run(text, cancel=stop)
+        finally:
+            self._cancel = None
+
+    def cancel(self) -> None:
+        """Stop the running Turn, from any thread, as Ctrl-C would (the Log stays
+        consistent; the outcome is `interrupted`, reason `cancelled`). No-op when idle."""
+        stop = self._cancel
+        if stop is not None:
+            stop.set()
+
+    # -- compaction ----------------------------------------------------------------------------
+
+    def compaction_plan(self):
+        """What a compaction of the open session would replace now (None: nothing)."""
+        self._ensure_request()
+        session = self.session
+        return compaction_plan(
+            self.settings,
+            (self._options, self._framing),
+            session.history,
+            last_seq=session.log.next_seq - 1,
+        )
+
+    def compact(self, found, *, trigger: str = "manual") -> dict:
+        """Summarise `found` (a compaction plan) and append the `history_compaction` event;
+        the summary is written by the model when there is a credential. Returns its data."""
+        from pixir import compaction
+
+        session = self.session
+        return compaction.compact(
+            session,
+            found,
+            self._compactor(),
+            self._ensure_provider(),
+            trigger=trigger,
+            append=session.append,
+            record_usage=lambda result: session.append(
+                "provider_usage", _usage_data(result, session.model)
+            ),
+        )
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _use_model(self, model: str) -> None:
+        session = self.session
+        if session is not None and session.model != model:
+            session.refold(model)
+            self._turn = None  # its requests, window and compactor were for the old model
+            self._options = None
+
+    def _ensure_request(self) -> None:
+        if self._options is None:
+            session = self.session
+            self._options, self._framing = request_for(
+                self.settings,
+                model=session.model,
+                session_id=session.id,
+                workspace=session.workspace,
+                permission_mode=session.permission_mode,
+                credential_kind=self.credential.kind if self.credential else "subscription",
+                output_schema=self.schema,
+            )
+
+    def _ensure_provider(self):
+        if self._provider is None and self.credential is not None:
+            from pixir.provider.client import Provider
+
+            self._provider = Provider(self.settings, self.credential, session_id=self.session.id)
+        return self._provider
+
+    def _compactor(self):
+        from pixir.compaction import compactor_for
+
+        self._ensure_request()
+        return compactor_for(self.settings, self._options)
+
+    def _make_turn(self):
+        from pixir.auth.credential import secret_values
+        from pixir.tools.registry import ToolContext
+        from pixir.turn import Turn
+
+        session = self.session
+        self._ensure_request()
+        credential = self.credential
+        tools = ToolContext(
+            workspace=session.workspace,
+            bash_timeout_ms=self.settings.bash_timeout_ms,
+            bash_timeout_max_ms=self.settings.bash_timeout_max_ms,
+            secrets=lambda: secret_values(credential),
+        )
+        return Turn(
+            session,
+            self._ensure_provider(),
+            lambda items: self._framing.body(self._now or self._options, items),
+            tools,
+            lambda event: None,
+            max_steps=self.settings.max_steps,
+            ask=self.ask,
+            compactor=self._compactor(),
+        )
+
+
+def compaction_plan(settings, request: tuple, history, last_seq: int | None = None):
+    """The compaction plan for a History at the session's keep budget, with the request
+    (`request_for`'s pair) estimated whole; None when there is nothing to compact."""
+    from pixir import compaction
+
+    options, framing = request
+    before = compaction.body_tokens(framing.body(options, history.input_items()))
+    keep = compaction.compactor_for(settings, options).keep_budget()
+    return compaction.plan(history, keep, tokens_before=before, last_seq=last_seq)
+
+
+def settle(
+    outcome,
+    *,
+    schema: dict | None = None,
+    schema_path: str | None = None,
+    answer_file: Path | None = None,
+):
+    """What happens to a Turn's outcome before it is shown: a stop (Ctrl-C, a closed stdout,
+    a cancel) becomes the `interrupted` error, `--output-schema` is checked, `-o FILE` is
+    written atomically. Returns the outcome, changed in place."""
+    if outcome.status == "interrupted" and outcome.error is None:
+        reason = {"broken_pipe": "stdout was closed", "cancelled": "cancelled"}.get(
+            outcome.reason, "Ctrl-C"
+        )
+        outcome.error = PixirError(
+            "interrupted", f"interrupted ({reason}) before the Turn finished", {}
+        )
+    if schema is not None and outcome.status == "completed":
+        problem = output_schema.mismatch(outcome.output, schema)
+        if problem:
+            outcome.status = "incomplete"
+            outcome.error = output_schema.mismatch_error(problem, schema_path)
+    if answer_file is not None and outcome.output is not None:
+        try:
+            from pixir.fsutil import atomic_write
+
+            atomic_write(answer_file, outcome.output.encode("utf-8"))
+        except OSError as exc:
+            outcome.status = "error"
+            outcome.error = PixirError(
+                "io_error",
+                f"cannot write the answer to {answer_file}: {exc.strerror or exc}",
+                {"path": str(answer_file)},
+            )
+    return outcome
+
+
+def _usage_data(result, model: str) -> dict:
+    """The summary call's `provider_usage` (what a Turn records for its own calls)."""
+    data = {
+        "model": model,
+        "step": 0,
+        "usage_summary": dict(getattr(result, "usage_summary", None) or {}),
+        "usage": getattr(result, "usage", None),
+        "response_id": getattr(result, "response_id", None),
+        "finish_reason": getattr(result, "finish_reason", None),
+        "purpose": "compaction",
+    }
+    transport = getattr(result, "transport", None)
+    if isinstance(transport, dict):
+        data.update(transport)
+    return data

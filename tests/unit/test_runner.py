@@ -1,0 +1,320 @@
+"""The runner every front end shares (pixir/runner.py): sessions opened and resumed, Turns
+with per-Turn overrides, a stop from another thread, several sessions at once on worker
+threads — against a scripted Provider, with the real request builder, Log and tools."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from pixir import interrupt
+from pixir.config import Settings
+from pixir.errors import PixirError
+from pixir.log import Log, read_events
+from pixir.runner import Overrides, Runner, settle
+from pixir.turn import TurnOutcome
+from tests.unit.helpers.scripted import ScriptedProvider, answer, calls
+
+MODEL = "gpt-5.5"
+WAIT_S = 20  # an upper bound for conditions, never a timing that is asserted
+
+
+class Key:
+    kind = "api_key"
+
+    def headers(self) -> dict:
+        return {"Authorization": "Bearer sk-test"}
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    """A Runner's Provider plays the steps given by `script(*steps)` before it is made, or
+    by `script(*steps, session=id)` for that session's."""
+    import pixir.provider.client as client
+
+    made: list[ScriptedProvider] = []
+    pending: list = []
+    by_session: dict[str, list] = {}
+
+    class Provider(ScriptedProvider):
+        def __init__(self, settings, credential, session_id):
+            steps = by_session.pop(session_id, None)
+            if steps is None:
+                steps = list(pending)
+                pending.clear()
+            super().__init__(*steps)
+            made.append(self)
+
+    monkeypatch.setattr(client, "Provider", Provider)
+
+    def script(*steps, session: str | None = None):
+        if session is None:
+            pending.extend(steps)
+        else:
+            by_session[session] = list(steps)
+        return made
+
+    return script
+
+
+def make_runner(workspace, **kw) -> Runner:
+    settings = kw.pop("settings", Settings())
+    return Runner(settings, Key(), workspace, kw.pop("model", MODEL), **kw)
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def types(path) -> list[str]:
+    return [e["type"] for e in read_events(path)]
+
+
+# -- sessions and Turns ---------------------------------------------------------------------
+
+
+def test_a_turn_opens_a_new_session_and_the_id_outlives_close(scripted, workspace):
+    made = scripted(answer("hello"))
+    runner = make_runner(workspace)
+    events: list[dict] = []
+    outcome = runner.turn("hi", events.append)
+    path = runner.session.path
+    runner.close()
+    assert outcome.status == "completed" and outcome.output == "hello"
+    assert runner.session is None and runner.session_id == path.stem
+    assert types(path) == [
+        "session_started",
+        "user_message",
+        "provider_usage",
+        "assistant_message",
+    ]
+    assert [e["type"] for e in events if "seq" in e] == types(path)[1:]
+    assert made[0].closed
+    assert made[0].bodies[0]["model"] == MODEL and made[0].bodies[0]["input"][0]["role"] == (
+        "developer"
+    )
+
+
+def test_resume_never_widens_the_mode_and_warns_through_the_callable(scripted, workspace):
+    narrow = Settings(permission_default="read_only")
+    first = make_runner(workspace, settings=narrow)
+    first.new()
+    sid = first.session_id
+    first.close()
+    warnings: list[str] = []
+    wide = Settings(permission_default="auto", sources={"permission_default": "flag"})
+    runner = make_runner(workspace, settings=wide, warn=warnings.append)
+    runner.resume(sid)
+    try:
+        assert runner.session.permission_mode == "read_only"
+        assert warnings == [
+            f"session {sid} was started in read_only mode; resuming cannot widen it to auto"
+        ]
+    finally:
+        runner.close()
+
+
+def test_a_busy_session_names_the_process_holding_it(workspace):
+    runner = make_runner(workspace)
+    runner.new()
+    other = make_runner(workspace)
+    try:
+        with pytest.raises(PixirError) as caught:
+            other.resume(runner.session_id)
+        assert caught.value.kind == "session_busy"
+        if os.path.exists("/proc/locks"):
+            assert caught.value.details["pid"] == os.getpid()
+            assert caught.value.hint.startswith(f"pid {os.getpid()}")
+    finally:
+        runner.close()
+
+
+def test_per_turn_overrides_apply_to_that_turn_only(scripted, workspace):
+    made = scripted(answer("one"), answer("two"), answer("three"))
+    runner = make_runner(workspace, settings=Settings(reasoning_effort="low"))
+    try:
+        runner.turn("a", lambda e: None, overrides=Overrides(reasoning_effort="high"))
+        runner.turn("b", lambda e: None, overrides=Overrides(model="gpt-5.4"))
+        runner.turn("c", lambda e: None)
+        path = runner.session.path
+    finally:
+        runner.close()
+    bodies = made[0].bodies
+    assert [b["reasoning"].get("effort") for b in bodies] == ["high", "low", "low"]
+    assert [b["model"] for b in bodies] == [MODEL, "gpt-5.4", MODEL]
+    usage = [e["data"]["model"] for e in read_events(path) if e["type"] == "provider_usage"]
+    assert usage == [MODEL, "gpt-5.4", MODEL]
+    assert runner.model == MODEL
+
+
+def test_switching_model_refolds_without_letting_go_of_the_lock(scripted, workspace):
+    scripted(answer("one"))
+    runner = make_runner(workspace)
+    try:
+        runner.turn("a", lambda e: None)
+        runner.switch_model("gpt-5.4")
+        assert runner.session.model == "gpt-5.4" and runner.model == "gpt-5.4"
+        with pytest.raises(PixirError) as caught:
+            Log.open(runner.session.path, runner.session_id)
+        assert caught.value.kind == "session_busy"
+    finally:
+        runner.close()
+
+
+# -- a stop from another thread -----------------------------------------------------------------
+
+
+def test_cancel_from_another_thread_stops_a_streaming_turn_like_ctrl_c(scripted, workspace):
+    started = threading.Event()
+
+    def endless(body, on_delta):
+        on_delta(("text", "partial "))
+        started.set()
+        while True:  # the stream goes on until the stop lands on a delta
+            on_delta(("text", "more "))
+            time.sleep(0.01)
+
+    scripted(endless)
+    runner = make_runner(workspace)
+    events: list[dict] = []
+    result: list[TurnOutcome] = []
+    worker = threading.Thread(
+        daemon=True, target=lambda: result.append(runner.turn("go", events.append))
+    )
+    worker.start()
+    assert started.wait(WAIT_S)
+    runner.cancel()
+    worker.join(WAIT_S)
+    assert not worker.is_alive()
+    path = runner.session.path
+    runner.close()
+    outcome = result[0]
+    assert (outcome.status, outcome.reason) == ("interrupted", "cancelled")
+    logged = read_events(path)
+    assert [e["type"] for e in logged][-2:] == ["assistant_message", "turn_interrupted"]
+    assert logged[-2]["data"]["partial"] is True
+    assert logged[-2]["data"]["text"].startswith("partial more")
+    assert logged[-1]["data"]["reason"] == "cancelled"
+    settled = settle(outcome)
+    assert settled.error.kind == "interrupted" and "cancelled" in settled.error.message
+    assert settled.exit_code == 130
+
+
+def test_cancel_kills_a_running_command_and_closes_its_call(scripted, workspace):
+    marker = workspace / "pid"
+    command = f"echo $$ > {marker}; sleep 60"
+    scripted(calls(("bash", {"command": command})), answer("never"))
+    runner = make_runner(workspace)
+    result: list[TurnOutcome] = []
+    worker = threading.Thread(
+        daemon=True, target=lambda: result.append(runner.turn("run it", lambda e: None))
+    )
+    worker.start()
+    wait_for(lambda: marker.exists() and marker.read_text().strip(), "the command to start")
+    pid = int(marker.read_text())
+    runner.cancel()
+    worker.join(WAIT_S)
+    assert not worker.is_alive()
+    path = runner.session.path
+    runner.close()
+    assert result[0].reason == "cancelled"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    logged = read_events(path)
+    tool_result = next(e["data"] for e in logged if e["type"] == "tool_result")
+    assert tool_result["ok"] is False and tool_result["error"]["kind"] == "interrupted"
+    assert tool_result["error"]["message"].startswith("cancelled by the user")
+    assert logged[-1]["type"] == "turn_interrupted"
+
+
+def test_cancel_while_a_permission_question_is_open_runs_nothing(scripted, workspace):
+    asked = threading.Event()
+    release = threading.Event()
+
+    def ask(question: str):
+        asked.set()
+        release.wait(WAIT_S)
+        return None  # what an editor's pending request answers once cancelled
+
+    scripted(calls(("write", {"path": "x.txt", "content": "x"})), answer("never"))
+    runner = make_runner(workspace, settings=Settings(permission_default="ask"), ask=ask)
+    stop = interrupt.Cancel()
+    stop.on_set(release.set)
+    result: list[TurnOutcome] = []
+    worker = threading.Thread(
+        target=lambda: result.append(runner.turn("write", lambda e: None, cancel=stop))
+    )
+    worker.start()
+    assert asked.wait(WAIT_S)
+    stop.set()
+    worker.join(WAIT_S)
+    assert not worker.is_alive()
+    path = runner.session.path
+    runner.close()
+    assert result[0].reason == "cancelled"
+    assert not (workspace / "x.txt").exists()
+    logged = read_events(path)
+    assert "permission_decision" not in [e["type"] for e in logged]
+    tool_result = next(e["data"] for e in logged if e["type"] == "tool_result")
+    assert tool_result["error"]["kind"] == "interrupted"
+
+
+def test_a_stop_requested_before_the_turn_starts_ends_it_at_once(scripted, workspace):
+    made = scripted(answer("never"))
+    runner = make_runner(workspace)
+    stop = interrupt.Cancel()
+    stop.set()
+    try:
+        outcome = runner.turn("go", lambda e: None, cancel=stop)
+        path = runner.session.path
+    finally:
+        runner.close()
+    assert outcome.reason == "cancelled" and made[0].bodies == []
+    assert types(path)[-2:] == ["user_message", "turn_interrupted"]
+    runner.cancel()  # idle: nothing to stop, nothing raised
+
+
+def test_two_sessions_in_two_workspaces_run_at_once_on_worker_threads(scripted, tmp_path):
+    both = threading.Barrier(2, timeout=WAIT_S)
+
+    def meet(text):
+        def step(body, on_delta):
+            both.wait()  # each Turn is inside its model call while the other is too
+            return answer(text)
+
+        return step
+
+    runners = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        runner = make_runner(folder)
+        runner.new()
+        scripted(meet(f"answer {name}"), session=runner.session_id)
+        runners.append(runner)
+    results: dict[str, TurnOutcome] = {}
+    threads = [
+        threading.Thread(
+            target=lambda r=r, n=n: results.__setitem__(n, r.turn(f"task {n}", lambda e: None))
+        )
+        for r, n in zip(runners, ("a", "b"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S)
+    paths = [r.session.path for r in runners]
+    for runner in runners:
+        runner.close()
+    assert results["a"].output == "answer a" and results["b"].output == "answer b"
+    for path, name in zip(paths, ("a", "b"), strict=True):
+        assert path.parent.parent.parent.name == name
+        texts = [e["data"].get("text") for e in read_events(path) if "text" in e["data"]]
+        assert texts == [f"task {name}", f"answer {name}"]
