@@ -320,15 +320,17 @@ def _options_end(argv: list[str]) -> int:
 
 def report_error(err: PixirError, json_mode: bool) -> None:
     """`error: <kind>: <message>` (+ a hint line) on stderr, or the JSON error object."""
+    from pixir import sanitize  # messages quote servers, files and argv: made safe here
+
     if json_mode:
         import json
 
         body = {"ok": False, "error": err.to_dict(), "exit_code": err.exit_code}
-        print(json.dumps(body, ensure_ascii=False))
+        print(json.dumps(sanitize.deep(body), ensure_ascii=False))
         return
-    print(f"error: {err.kind}: {err.message}", file=sys.stderr)
+    print(sanitize.terminal(f"error: {err.kind}: {err.message}"), file=sys.stderr)
     if err.hint:
-        print(f"hint: {err.hint}", file=sys.stderr)
+        print(sanitize.terminal(f"hint: {err.hint}"), file=sys.stderr)
 
 
 def _quiet_broken_pipe() -> int:

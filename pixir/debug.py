@@ -9,6 +9,8 @@ import sys
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode
 
+from pixir.sanitize import terminal
+
 SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "openai-api-key"})
 SECRET_FIELDS = frozenset(
     {
@@ -36,7 +38,7 @@ def enabled() -> bool:
 def log(message: str) -> None:
     """One wire-log line on stderr when PIXIR_DEBUG is set; the caller redacts first."""
     if enabled():
-        sys.stderr.write(f"[pixir debug] {redact_text(message)}\n")
+        sys.stderr.write(terminal(f"[pixir debug] {redact_text(message)}") + "\n")
         sys.stderr.flush()
 
 

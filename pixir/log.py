@@ -19,6 +19,7 @@ import re
 import time
 from pathlib import Path
 
+from pixir import sanitize
 from pixir.errors import PixirError
 from pixir.fsutil import fsync_dir
 
@@ -44,7 +45,6 @@ SESSION_ID_LENGTH = len("20261121T143000-a1b2c3")
 PARSE_CHUNK = 1 << 16
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_dumps_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
 
 def new_session_id(now: float | None = None) -> str:
@@ -74,12 +74,13 @@ def timestamp(now: float | None = None) -> str:
 
 
 def encode_line(event: dict) -> bytes:
-    """One event as one `\\n`-terminated UTF-8 line. Lone surrogates (undecodable bytes that
-    slipped into a string) are written as JSON escapes rather than failing the append."""
+    """One event as one `\\n`-terminated UTF-8 line. A lone surrogate that slipped into a
+    string (every source is cleaned before it gets here) is written as U+FFFD rather than
+    failing the append or making the Log hold text no request can carry."""
     try:
         return (_dumps(event) + "\n").encode("utf-8")
     except UnicodeEncodeError:
-        return (_dumps_ascii(event) + "\n").encode("ascii")
+        return (_dumps(sanitize.deep(event)) + "\n").encode("utf-8")
 
 
 class Log:
@@ -330,7 +331,16 @@ def parse(
     """Events of a Log's bytes: a final line without `\\n` is ignored (torn), a line named by
     the `log_repaired` event right after it is skipped, any other bad line is an error that
     names the file and line. Lines whose envelope names a type in `skip` are not decoded
-    (resume has no use for `provider_usage`, the heaviest events to decode)."""
+    (resume has no use for `provider_usage`, the heaviest events to decode). Strings come
+    back valid: a Log written before every source was cleaned may hold escaped lone
+    surrogates, which would make every later request of the session fail to encode."""
+    events = _parse(data, path, skip)
+    if sanitize.needs_deep(data):
+        events = [sanitize.deep(event) for event in events]
+    return events
+
+
+def _parse(data: bytes, path: Path | str, skip: frozenset[str]) -> list[dict]:
     end = data.rfind(b"\n")
     if end < 0:
         return []
@@ -504,6 +514,11 @@ def _parse_lines(lines: list[bytes], path: Path | str) -> list[dict]:
 def _event_or_none(raw: bytes) -> dict | None:
     try:
         value = json.loads(raw)
+    except UnicodeDecodeError:  # bytes that are not UTF-8: a readable line all the same
+        try:
+            value = json.loads(raw.decode("utf-8", "replace"))
+        except ValueError:
+            return None
     except ValueError:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):

@@ -9,7 +9,7 @@ and `preview`:
 
 Reading never fails silently: a pipe silent for 2 s gets a notice on stderr (then pixir
 keeps waiting), a huge stdin is cut at 1 MiB with a note, bytes are decoded as UTF-8 with
-replacement characters.
+replacement characters (argv too: bytes that are not UTF-8, and NUL, become U+FFFD).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import select
 import stat
 import sys
 from collections.abc import Callable
+
+from pixir import sanitize
 
 NOTICE_AFTER_S = 2.0
 MAX_STDIN_BYTES = 1 << 20  # ~260k tokens: about a whole context window
@@ -103,7 +105,8 @@ def read_prompt(
             + ("" if no_stdin else " (or pipe it on stdin)"),
         )
 
-    text = " ".join(rest)
+    # argv bytes that are not UTF-8 arrive as lone surrogates: U+FFFD before the Log sees them
+    text = sanitize.text(" ".join(rest))
     if kind != "none" and (dash or (not no_stdin and kind in ("pipe", "file"))):
         block = read_stdin(fd, kind, notice)
         if block.strip():
@@ -166,8 +169,8 @@ def read_stdin(
         of = f" ({_size_text(total)})" if total else ""
         notice(f"stdin{of} is longer than {_size_text(limit)}: only its start is sent")
     if b"\x00" in data:
-        notice("stdin looks binary (it holds NUL bytes); it is sent as text")
-    text = data.decode("utf-8", "replace")
+        notice("stdin looks binary (it holds NUL bytes); it is sent as text, NULs as U+FFFD")
+    text = sanitize.decode(data)
     if text.startswith("\ufeff"):
         text = text[1:]
     if cut:

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from pixir import sanitize
 from pixir.config import Settings, load_settings
 from pixir.errors import PixirError
 
@@ -29,7 +30,7 @@ def settings_for(args: argparse.Namespace, warn: bool = True) -> Settings:
     settings = load_settings(flags)
     if warn:
         for line in settings.warnings:
-            print(f"warning: {line}", file=sys.stderr)
+            print(sanitize.terminal(f"warning: {line}"), file=sys.stderr)
     return settings
 
 
@@ -50,5 +51,5 @@ def workspace_for(args: argparse.Namespace) -> Path:
 
 def print_json(obj: dict) -> None:
     """One JSON object on one line of stdout."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.write(sanitize.for_stream(json.dumps(obj, ensure_ascii=False), sys.stdout) + "\n")
     sys.stdout.flush()

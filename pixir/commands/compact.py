@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from pixir import compaction
+from pixir import compaction, sanitize
 from pixir import session as sessions
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.errors import PixirError
@@ -52,7 +52,7 @@ def run(args) -> int:
     if data.get("fallback"):
         print(f"  (model summary failed: {data['fallback']['kind']})")
     print()
-    print(data["summary"])
+    print(sanitize.for_stream(data["summary"], sys.stdout))
     return 0
 
 

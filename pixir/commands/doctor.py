@@ -16,6 +16,7 @@ from pixir.commands import print_json, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
+from pixir.sanitize import terminal
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -31,7 +32,7 @@ def run(args) -> int:
     marks = {OK: "ok  ", WARN: "warn", FAIL: "FAIL"}
     width = max(len(c["name"]) for c in checks)
     for check in checks:
-        print(f"{marks[check['status']]}  {check['name']:<{width}}  {check['detail']}")
+        print(terminal(f"{marks[check['status']]}  {check['name']:<{width}}  {check['detail']}"))
     print(f"\nstatus: {status}")
     return code
 

@@ -6,6 +6,7 @@ import json
 
 from pixir import session as sessions
 from pixir.commands import print_json, workspace_for
+from pixir.sanitize import terminal
 
 OUTPUT_LINES = 8
 
@@ -15,8 +16,8 @@ def run(args) -> int:
     if args.json:
         print_json({"ok": True, "session_id": session_id, "events": events})
         return 0
-    for line in transcript(events):
-        print(line)
+    for line in transcript(events):  # text of the model, tools and user: made visible
+        print(terminal(line))
     return 0
 
 

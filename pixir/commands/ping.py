@@ -10,6 +10,7 @@ from pixir import context
 from pixir.commands import print_json, settings_for
 from pixir.provider.models import resolve_model
 from pixir.provider.request import RequestOptions, new_session_id, user_message
+from pixir.sanitize import terminal
 
 PROMPT = "Reply with the single word: pong"
 
@@ -77,7 +78,7 @@ def run(args) -> int:
     if report["attempts"] and report["attempts"] > 1:
         rows.append(("attempts", report["attempts"]))
     for name, value in rows:
-        print(f"{name:<11} {value}")
+        print(terminal(f"{name:<11} {value}"))
     return 0
 
 

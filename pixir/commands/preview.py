@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from pixir import debug, output_schema
+from pixir import debug, output_schema, sanitize
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
@@ -74,7 +74,7 @@ def run(args) -> int:
     out = [f"POST {url}"]
     out += [f"{name}: {value}" for name, value in headers.items()]
     out += ["", json.dumps(body, indent=2, ensure_ascii=False)]
-    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.write(sanitize.for_stream("\n".join(out), sys.stdout) + "\n")
     if credential is None:
         print(
             f"note: no credential found; showing a {kind} request "

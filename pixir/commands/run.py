@@ -15,7 +15,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from pixir import interrupt, output_schema, prompt
+from pixir import interrupt, output_schema, prompt, sanitize
 from pixir import session as sessions
 from pixir.commands import settings_for, workspace_for
 from pixir.errors import PixirError
@@ -248,7 +248,9 @@ def ask_on_terminal(question: str) -> bool | None:
     """ask mode's y/N on the terminal; None when stdin/stderr is not a terminal."""
     if not (prompt.stdin_kind() == "tty" and sys.stderr.isatty()):
         return None
-    sys.stderr.write(f"pixir: {question} [y/N] ")
+    # The model wrote the command: its control characters are shown, never obeyed (a `\r`
+    # and an erase-line must not turn `rm -f x; echo` into a harmless-looking question).
+    sys.stderr.write(f"pixir: {sanitize.terminal(question)} [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pixir import session as sessions
 from pixir.commands import print_json, workspace_for
+from pixir.sanitize import terminal
 
 EXCERPT = 60
 
@@ -18,7 +19,7 @@ def run(args) -> int:
         return 0
     print(f"{'ID':<22}  {'STARTED':<16}  {'LAST ACTIVITY':<16}  {'TURNS':>5}  FIRST PROMPT")
     for info in infos:
-        prompt = info.first_prompt
+        prompt = terminal(" ".join(info.first_prompt.split()))
         if len(prompt) > EXCERPT:
             prompt = prompt[: EXCERPT - 1] + "…"
         print(

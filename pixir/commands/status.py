@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pixir.auth.summary import describe, relative
 from pixir.commands import print_json, settings_for
+from pixir.sanitize import terminal
 
 SOURCES = {
     ("subscription", "stored"): "ChatGPT subscription (Sign in with ChatGPT)",
@@ -36,7 +37,7 @@ def run(args) -> int:
     rows.append(("home", facts["home"]))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print(terminal(f"{name:<{width}}  {value}"))  # email and plan come from the token
     return 0
 
 

@@ -3,6 +3,10 @@ reasoning summaries (dimmed), tool activity, plan updates, permission refusals, 
 spinner while waiting (stderr on a terminal only), errors with their hint, and the session
 id with the command that continues it.
 
+Text from the model, tools or the server reaches stderr, and stdout when it is a terminal,
+through `sanitize.terminal` (control characters made visible); a redirected stdout gets the
+answer's bytes as they are.
+
 A small Event consumer: one `on_<type>` method per Event type it shows (looked up once, so
 a text delta costs one dict lookup and one write), and `finish(outcome, ...)` at the end.
 """
@@ -14,6 +18,7 @@ import sys
 import time
 
 from pixir.interrupt import OutputClosed
+from pixir.sanitize import terminal
 
 PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 MAX_ARG_CHARS = 120
@@ -39,13 +44,14 @@ def _one_line(text: str, limit: int = MAX_ARG_CHARS) -> str:
 
 def error_lines(err, *, color: bool = False) -> list[str]:
     """`error: <kind>: <message>`, and `hint: <next step>` when there is one."""
-    head = f"error: {err.kind}: {err.message}"
+    said = terminal(f"{err.kind}: {err.message}")  # messages quote servers and files
+    head = f"error: {said}"
     if color:
-        head = f"\x1b[{BOLD};{RED}merror:\x1b[0m {err.kind}: {err.message}"
+        head = f"\x1b[{BOLD};{RED}merror:\x1b[0m {said}"
     lines = [head]
     hint = hint_for(err)
     if hint:
-        lines.append(f"hint: {hint}")
+        lines.append(f"hint: {terminal(hint)}")
     return lines
 
 
@@ -113,6 +119,8 @@ class HumanPresenter:
             return
         if self.spinner is not None and self.spinner.active:
             self.spinner.hide()
+        if self._out_tty:
+            text = terminal(text)
         # Set first: a Ctrl-C landing inside the write must still leave a closing newline.
         self._out_open_line = not text.endswith("\n")
         try:
@@ -132,7 +140,7 @@ class HumanPresenter:
             return
         self._quiet_terminal()
         self._end_err_line()
-        self.err.write(self.paint(text, *codes) + "\n")
+        self.err.write(self.paint(terminal(text), *codes) + "\n")
         self.err.flush()
 
     def _quiet_terminal(self) -> None:
@@ -157,7 +165,7 @@ class HumanPresenter:
             return
         if self._out_open_line and self._out_tty:
             return
-        self.spinner.show(label)
+        self.spinner.show(_one_line(terminal(label), 40))
 
     # -- Events ------------------------------------------------------------------------------
 
@@ -171,7 +179,7 @@ class HumanPresenter:
         if self.quiet:
             return
         self._quiet_terminal()
-        self.err.write(self.paint(data["chunk"], DIM))
+        self.err.write(self.paint(terminal(data["chunk"]), DIM))
         self.err.flush()
         self._err_open_line = True
 
@@ -299,7 +307,7 @@ class HumanPresenter:
         if self.quiet and outcome.status == "completed":
             return
         self.err.write(self.paint(f"session {session_id} · continue with: ", DIM))
-        self.err.write(resume_command + "\n")
+        self.err.write(terminal(resume_command) + "\n")
         self.err.flush()
 
     def close(self) -> None:

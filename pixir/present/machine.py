@@ -7,6 +7,7 @@ import json
 import sys
 
 from pixir.interrupt import OutputClosed
+from pixir.sanitize import for_stream
 
 
 def result_object(outcome, session_id: str, model: str, resume_command: str) -> dict:
@@ -42,7 +43,7 @@ class JsonPresenter:
         if self.closed:
             return
         try:
-            self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            self.out.write(for_stream(json.dumps(obj, ensure_ascii=False), self.out) + "\n")
             self.out.flush()
         except BrokenPipeError:
             self.closed = True

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from pixir.errors import PixirError
+from pixir.sanitize import terminal
 
 PROMPT = "› "
 HISTORY_LENGTH = 1000
@@ -91,7 +92,7 @@ def command(host, text: str, err) -> str | None:
 
 
 def say(err, text: str) -> None:
-    err.write(text + "\n")
+    err.write(terminal(text) + "\n")
     err.flush()
 
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pixir import sanitize
 from pixir.config import Settings
 
 INCLUDE = ("reasoning.encrypted_content",)
@@ -135,5 +136,10 @@ def user_message(text: str) -> dict:
 
 
 def body_bytes(body: dict) -> bytes:
-    """The wire form of a body: compact UTF-8 JSON (what the byte counts refer to)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The wire form of a body: compact UTF-8 JSON (what the byte counts refer to). A lone
+    surrogate that reached the body anyway is sent as U+FFFD, never a crash."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return sanitize.text(text).encode("utf-8")

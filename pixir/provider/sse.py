@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
+from pixir.sanitize import deep, needs_deep
+
 BOM = b"\xef\xbb\xbf"
 DONE = "[DONE]"
 _DECODER = json.JSONDecoder()
@@ -45,6 +47,7 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[dict]:
     object. The payload's own `type` is authoritative; the `event:` name fills in when it
     has none. A payload that is not a JSON object is skipped (a proxy's noise must not end
     a good stream; a stream that never completes still fails as `stream_incomplete`).
+    Strings are valid text: invalid UTF-8, escaped lone surrogates and NUL are U+FFFD.
 
     The same framing as `iter_sse`, fused with decoding: this is the hot loop of every
     model call, so it avoids a generator layer and `json.loads`' Python wrapper."""
@@ -87,6 +90,8 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[dict]:
             except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 continue
             if type(value) is dict:
+                if needs_deep(data):  # `"\ud800"`, `"\u0000"`: U+FFFD, never a crash later
+                    value = deep(value)
                 if "type" not in value:
                     if type(name) is tuple:
                         value["type"] = name[0][7 : name[1]].decode("utf-8", "replace")

@@ -28,6 +28,8 @@ from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
 from pixir.provider.classify import MAX_ERROR_BODY, classify_http
 from pixir.provider.continuation import Memory, Plan
 from pixir.provider.http import CONNECT_TIMEOUT_S, Exchange
+from pixir.provider.request import body_bytes
+from pixir.sanitize import deep, needs_deep
 
 NAME = "websocket"
 BETA = "responses_websockets=2026-02-06"
@@ -234,10 +236,15 @@ class WsTransport:
                     meta["first_byte_s"] = clock() - started
                 meta["bytes_received"] += len(data)
                 if opcode == OPCODE_TEXT:
+                    # Decoded here, not by the library (its check is pure Python): invalid
+                    # UTF-8, escaped lone surrogates and NUL become U+FFFD, as over SSE.
+                    text = data.decode("utf-8", "replace")
                     try:
-                        event = loads(data)
+                        event = loads(text)
                     except ValueError:
                         event = None
+                    if needs_deep(text) and isinstance(event, dict):
+                        event = deep(event)
                     if not isinstance(event, dict):
                         raise _not_json(data)
                     kind = event.get("type")
@@ -278,7 +285,7 @@ class WsTransport:
         ws = websocket.WebSocket(
             sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             sslopt=_ssl_options(target),
-            skip_utf8_validation=True,  # json.loads validates anyway; the check is pure Python
+            skip_utf8_validation=True,  # _events decodes (the library's check is pure Python)
             enable_multithread=False,  # one thread uses it; no lock per frame
         )
         try:
@@ -360,7 +367,7 @@ def frame_bytes(body: dict) -> bytes:
     for key, value in body.items():
         if key != "stream":
             frame[key] = value
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return body_bytes(frame)
 
 
 def ws_url(url: str) -> str:

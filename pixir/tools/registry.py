@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixir import fsutil
+from pixir import fsutil, sanitize
 from pixir.tools import bash, edit, plan, read, write
 from pixir.tools.result import ToolFailure, ToolInterrupted, ToolResult, failed
 from pixir.tools.schemas import TOOLS
@@ -56,9 +56,17 @@ def run_tool(name: str, args: object, ctx: ToolContext) -> ToolResult:
     try:
         result = _run_tool(name, args, ctx)
     except ToolInterrupted as stop:
-        stop.result = scrub(stop.result, ctx)
+        stop.result = scrub(_valid(stop.result), ctx)
         raise
-    return scrub(result, ctx)
+    return scrub(_valid(result), ctx)
+
+
+def _valid(result: ToolResult) -> ToolResult:
+    """Output as valid text (a file's or a command's NUL bytes as U+FFFD): it goes to the
+    Log, the model and the terminal."""
+    result.output = sanitize.text(result.output)
+    result.summary = sanitize.text(result.summary)
+    return result
 
 
 def scrub(result: ToolResult, ctx: ToolContext) -> ToolResult:

@@ -34,7 +34,7 @@ from .events import build_plan
 from .record import Recorded
 from .responses import input_items, validate_params
 from .server import ClientGone, Connection, HttpRequest
-from .wire import json_reply
+from .wire import json_reply, json_text
 
 if TYPE_CHECKING:
     from .backend import FakeBackend
@@ -236,7 +236,7 @@ class WsSession:
     # -- frames out ---------------------------------------------------------------------------
 
     def send_json(self, obj: dict) -> None:
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        text = json_text(obj)
         self.conn.send(self.ws.send(Message(data=text)))
 
     def send_error(self, status: int, type_: str, code: str | None, message: str) -> None:

@@ -109,6 +109,18 @@ LAST_CHUNK = b"0\r\n\r\n"
 NEWLINES = {False: "\n", "lf": "\n", True: "\r\n", "crlf": "\r\n", "cr": "\r"}
 
 
+def json_text(event: dict) -> str:
+    """Compact JSON with non-ASCII characters as they are, like the real service; a string
+    holding a lone surrogate (`"\\ud800"`, which a test scripts to attack the client) goes out
+    as the JSON escape, the only way the wire can carry it."""
+    payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    try:
+        payload.encode("utf-8")
+    except UnicodeEncodeError:
+        payload = json.dumps(event, separators=(",", ":"))
+    return payload
+
+
 def sse_event(
     event: dict, *, newline: str = "\n", event_line: bool = True, multiline: bool = False
 ) -> bytes:
@@ -117,7 +129,7 @@ def sse_event(
     `multiline=True` splits the JSON over several `data:` lines at its commas; a conforming
     parser joins them with "\\n", which is JSON whitespace, so the payload still parses.
     """
-    payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    payload = json_text(event)
     lines = []
     if event_line:
         lines.append(f"event: {event['type']}")

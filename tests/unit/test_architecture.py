@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pixir.neterror",
             "pixir.debug",
             "pixir.interrupt",
+            "pixir.sanitize",
         ),
     ),
     ("parts", ("pixir.provider", "pixir.tools", "pixir.auth", "pixir.log", "pixir.history")),

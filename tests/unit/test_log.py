@@ -97,11 +97,35 @@ def test_every_writer_appends_with_o_append_and_holds_a_flock(path, tmp_path):
     check(Log.create_with(other, other.stem, "user_message", {"text": "a"})[0])
 
 
-def test_lone_surrogates_are_escaped_not_fatal(path):
+def test_a_lone_surrogate_is_written_as_a_replacement_character(path):
     log = new_log(path)
-    log.append("tool_result", {"output": "bad \udcff byte"})
+    log.append("tool_result", {"output": "bad \udcff byte", "ok": True})
     log.close()
-    assert read_events(path)[0]["data"]["output"] == "bad \udcff byte"
+    line = path.read_bytes()
+    line.decode("utf-8")  # strict: the file is valid UTF-8
+    assert b"\\udcff" not in line
+    assert read_events(path)[0]["data"]["output"] == "bad \ufffd byte"
+
+
+def test_a_log_already_holding_escaped_surrogates_reads_as_valid_text(path):
+    # What an older pixir wrote: the surrogate as a JSON escape, which decodes to a string
+    # that no request (UTF-8 JSON) could carry. Reading gives U+FFFD instead, everywhere.
+    head = '{"id":"%016x","session_id":"s","seq":%d,"ts":"t","type":"%s","data":%s}\n'
+    path.write_bytes(
+        (
+            head % (1, 0, "user_message", '{"text":"caf\\udce9 \\ud800"}')
+            + head % (2, 1, "tool_result", '{"output":{"\\udfff":["x\\u0000"]}}')
+        ).encode()
+    )
+    events = read_events(path)
+    assert events[0]["data"]["text"] == "caf\ufffd \ufffd"
+    assert events[1]["data"]["output"] == {"\ufffd": ["x\ufffd"]}
+    json.dumps(events, ensure_ascii=False).encode("utf-8")  # would raise before
+
+
+def test_a_line_of_bytes_that_are_not_utf8_is_read_with_replacement(path):
+    path.write_bytes(b'{"type":"user_message","seq":0,"data":{"text":"caf\xe9"}}\n')
+    assert read_events(path)[0]["data"]["text"] == "caf\ufffd"
 
 
 def test_reader_ignores_a_torn_last_line(path):

@@ -190,8 +190,8 @@ def test_huge_stdin_is_cut_with_a_note(fds, tmp_path, monkeypatch):
 def test_binary_and_invalid_utf8_are_decoded_with_replacement(fds):
     notes: list[str] = []
     r, _ = pipe(fds, b"\xef\xbb\xbfok \xff\x00 end")
-    assert read([], r, notes) == "ok \ufffd\x00 end"
-    assert notes == ["stdin looks binary (it holds NUL bytes); it is sent as text"]
+    assert read([], r, notes) == "ok \ufffd\ufffd end"  # NUL too: no NUL reaches the Log
+    assert notes == ["stdin looks binary (it holds NUL bytes); it is sent as text, NULs as U+FFFD"]
 
 
 def test_closed_stdin_adds_nothing(fds):

@@ -388,3 +388,25 @@ def test_wss_trusts_the_ca_bundle_requests_would(monkeypatch):
     assert _ssl_options("wss://api.example/v1/responses") == {"ca_certs": "/etc/ssl/second.pem"}
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/first.pem")
     assert _ssl_options("wss://api.example/v1/responses") == {"ca_certs": "/etc/ssl/first.pem"}
+
+
+def test_a_text_frame_that_is_not_utf8_is_read_with_replacement_characters():
+    """websocket-client is told not to check UTF-8 (its check is slow Python): the frame is
+    decoded here, invalid bytes and escaped lone surrogates as U+FFFD — never an
+    `invalid_response` for one bad byte, never a string the Log or a request cannot hold."""
+    from pixir.provider.ws import Connection, WsTransport, _Progress
+
+    class Frame:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+    queued = iter([(1, Frame(b'{"type":"response.output_text.delta","delta":"caf\xe9 \\ud800"}'))])
+
+    class Socket:
+        def recv_data_frame(self):
+            return next(queued)
+
+    transport = WsTransport(5)
+    meta = {"started": 0.0, "first_byte_s": None, "bytes_received": 0}
+    events = transport._events(Connection(Socket(), {}, 0.0, 1), _Progress(), meta)
+    assert next(events) == {"type": "response.output_text.delta", "delta": "caf\ufffd \ufffd"}
