@@ -95,8 +95,10 @@ class PixirRunner:
 
     # -- running ----------------------------------------------------------------------------
 
-    def command(self, *args: str) -> list[str]:
-        return [*(self.executable or pixir_command()), *map(str, args)]
+    def command(self, *args: str | bytes) -> list[str | bytes]:
+        """The argv of a run; a bytes argument goes through as is (argv that is not UTF-8)."""
+        words = [a if isinstance(a, bytes) else str(a) for a in args]
+        return [*(self.executable or pixir_command()), *words]
 
     def _env(self, env: dict[str, str | None] | None) -> dict[str, str]:
         merged = dict(self.env)

@@ -10,32 +10,16 @@ the request the fake received carries U+FFFD, and the next `pixir -c` and `pixir
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from tests.fake_backend import reasoning, step, text, tool_call
-from tests.harness import Result, user_texts
+from tests.harness import user_texts
 from tests.reliability.conftest import check_log, record
 
 pytestmark = pytest.mark.e2e
 
 FFFD = "\ufffd"
-
-
-def run_argv(pixir, *args: str | bytes) -> Result:
-    """dist/pixir with raw bytes in argv (what a shell passes for `$'caf\\xe9'`)."""
-    argv = [*pixir.command(), *args]
-    proc = subprocess.run(
-        argv, env=pixir._env(None), cwd=pixir.workspace, capture_output=True, timeout=60
-    )
-    return Result(
-        proc.returncode,
-        proc.stdout.decode("utf-8", "replace"),
-        proc.stderr.decode("utf-8", "replace"),
-        proc.stdout,
-        proc.stderr,
-    )
 
 
 def strict_log(pixir) -> list[dict]:
@@ -66,7 +50,7 @@ def test_argv_that_is_not_utf8_becomes_replacement_characters(pixir, fake):
     fake.script(step(text("fixed")), step(text("again")))
     pixir.login_api_key()
 
-    first = run_argv(pixir, b"fix caf\xe9 bug \xff\xfe")
+    first = pixir.run(b"fix caf\xe9 bug \xff\xfe")
     assert first.code == 0, first
     assert first.stdout == "fixed\n"
     assert user_texts(fake.responses_requests()[0])[-1] == f"fix caf{FFFD} bug {FFFD}{FFFD}"
@@ -83,9 +67,7 @@ def test_argv_that_is_not_utf8_becomes_replacement_characters(pixir, fake):
 
 
 @pytest.mark.parametrize("transport", ["http_sse", "websocket"])
-def test_a_lone_surrogate_from_the_server_becomes_a_replacement_character(
-    pixir, fake, transport
-):
+def test_a_lone_surrogate_from_the_server_becomes_a_replacement_character(pixir, fake, transport):
     bad = "caf\ud800 \udfff!"
     fake.script(
         step(
