@@ -207,14 +207,37 @@ def test_pasted_redirect_url_with_the_port_occupied(fake, pixir):
     assert assert_private_auth_file(pixir)["account_id"] == fake.settings.account_id
 
 
-def test_pasted_code_hash_state_works_too(fake, pixir):
+def pasted_code_hash_state(pixir, state: str | None = None) -> tuple[object, bytes, bytes, str]:
+    """A browser login with its port taken, answered by pasting `code#state` (the issuer's
+    `state` unless another is given); returns (proc, stdout, stderr, the code)."""
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         proc, url, _ = start_browser_login(pixir, blocker.getsockname()[1])
         query = parse_qs(urlsplit(authorize(url)).query)
-        _, err = finish(proc, f"{query['code'][0]}#{query['state'][0]}\n".encode())
+        code = query["code"][0]
+        out, err = finish(proc, f"{code}#{state or query['state'][0]}\n".encode())
+    return proc, out, err, code
+
+
+def test_pasted_code_hash_state_works_too(fake, pixir):
+    proc, out, err, code = pasted_code_hash_state(pixir)
     assert proc.returncode == 0, err
+    assert assert_private_auth_file(pixir)["account_id"] == fake.settings.account_id
+    # the code alone is exchanged, once, with the verifier of this login's challenge
+    [exchange] = [r for r in fake.requests if r.path.endswith("/oauth/token")]
+    form = parse_qs(exchange.text)
+    assert form["grant_type"] == ["authorization_code"] and form["code"] == [code]
+    assert form["code_verifier"][0]
+    assert_no_secret(fake, out.decode(), err.decode())
+
+
+def test_pasted_code_hash_with_the_wrong_state_is_refused(fake, pixir):
+    proc, _, err, _ = pasted_code_hash_state(pixir, state="forged")
+    assert proc.returncode == 4, err
+    assert b"state mismatch" in err and b"login_failed" in err
+    assert pixir.auth_file() is None
+    assert fake.count("/oauth/token") == 0  # the code was never exchanged
 
 
 def test_pasted_answer_with_the_wrong_state_is_refused(fake, pixir):

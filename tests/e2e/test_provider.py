@@ -114,9 +114,15 @@ def test_quirk5_an_event_stream_without_content_type(pixir, fake):
 
 
 def test_quirk6_keep_alive_comments_and_events(pixir, fake):
+    # an SSE comment and a `keepalive` event before the answer, a comment before
+    # response.completed: none of them is text, an error or the end of the stream
     fake.script(step(text("pong"), keepalive=True))
     pixir.login_api_key()
-    assert ping(pixir).code == 0
+    result = ping(pixir, "--json")
+    assert result.code == 0, result
+    out = pixir.json_out(result)
+    assert out["reply"] == "pong" and out["attempts"] == 1
+    assert len(model_calls(fake)) == 1
 
 
 def test_quirk7_body_left_open_after_completed_still_finishes(pixir, fake):

@@ -159,8 +159,14 @@ def test_signal_death_is_reported_like_a_shell(ctx):
     assert result.ok and result.exit_code == 137
 
 
-def test_empty_command_is_refused(ctx):
-    assert not sh(ctx, "  ").ok
+@pytest.mark.parametrize("command", ["", "  ", "\n\t"])
+def test_empty_command_is_refused(ctx, command):
+    # `bash -c ""` would succeed with exit 0: the model must hear that it sent nothing
+    result = sh(ctx, command)
+    assert not result.ok and result.error["kind"] == "invalid_arguments"
+    assert "command must be a non-empty string" in result.error["message"]
+    assert json.loads(result.output)["error"] == result.error
+    assert "exit_code" not in json.loads(result.output)
 
 
 def test_ctrl_c_kills_the_group_and_keeps_the_partial_output(ws):
