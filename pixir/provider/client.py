@@ -105,11 +105,18 @@ class Provider:
         """Load the transport's libraries now, so that call timings exclude start-up."""
         self.transport.prepare()
 
-    def stream(self, body: dict, on_delta: OnDelta | None = None) -> Result:
-        """One model call, retried per SPEC §4.6. Raises PixirError when it cannot succeed."""
+    def stream(
+        self,
+        body: dict,
+        on_delta: OnDelta | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> Result:
+        """One model call, retried per SPEC §4.6. Raises PixirError when it cannot succeed.
+        `stop()` true (the caller `abort`ed it) makes a failure final: no retry, no
+        reconnect, no fallback."""
         url = self.url
         ensure_secure_url(url)  # before any credential goes on the wire
-        request = policy.Request(body)
+        request = policy.Request(body, stop)
         record = policy.CallRecord()
         self.prepare()
         started = self.clock()
@@ -130,6 +137,8 @@ class Provider:
                     record,
                 )
             except PixirError as err:
+                if request.stopped():
+                    raise
                 # A refresh refused inside headers() is final (SPEC §3.5): trying the same
                 # refresh token again cannot help, and would spend another request on it.
                 if (
@@ -206,6 +215,14 @@ class Provider:
             "total_ms": round((self.clock() - started) * 1000, 1),
             "request_id": state.get("request_id"),
         }
+
+    def abort(self) -> None:
+        """From another thread: make the call in flight fail at once — its socket is shut,
+        whether it is connecting, waiting for the answer or streaming it. The caller's
+        `stop` tells `stream` not to retry. The Provider stays usable."""
+        abort = getattr(self.transport, "abort", None)
+        if abort is not None:
+            abort()
 
     def close(self) -> None:
         """Release connections (always call it: a WebSocket must not outlive the run)."""

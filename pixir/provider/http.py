@@ -9,7 +9,10 @@ WebSocket transport feeds.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -51,13 +54,34 @@ class HttpTransport:
         self.idle_timeout_s = idle_timeout_s
         self.clock = clock
         self._session = None
+        # Every connection the session opened, so that `abort` (another thread) finds the
+        # socket a call is blocked on, whatever phase it is in.
+        self._connections: weakref.WeakSet = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
 
     def _requests_session(self):
         if self._session is None:
             import requests  # here, not at the top: `pixir --version` must not pay for it
 
-            self._session = requests.Session()
+            session = requests.Session()
+            adapter = _tracking_adapter(self._track)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            self._session = session
         return self._session
+
+    def _track(self, connection) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def abort(self) -> None:
+        """Called from another thread: shut the socket of every connection, so that a call
+        blocked on one — connecting, waiting for headers, streaming — fails at once. An idle
+        pooled connection is simply opened anew by the next call."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            shut(getattr(connection, "sock", None))
 
     def prepare(self) -> None:
         """Load `requests` and make the session now, so call timings exclude start-up."""
@@ -168,6 +192,52 @@ class HttpTransport:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def shut(sock) -> None:
+    """Shut a socket down from another thread: its blocked reader wakes up with EOF. The
+    plain socket's shutdown, also for a TLS socket (whose own `shutdown` would drop its TLS
+    state under the reading thread)."""
+    if sock is None:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, TypeError):
+        pass
+
+
+def _tracking_adapter(track: Callable[[object], None]):
+    """A `requests` adapter whose pools tell `track` about every connection they open (the
+    default pools otherwise, proxies included)."""
+    from requests.adapters import HTTPAdapter
+
+    def tracked(pool_class):
+        base = pool_class.ConnectionCls
+
+        class Connection(base):
+            def connect(self):
+                track(self)
+                return super().connect()
+
+        return type(pool_class.__name__, (pool_class,), {"ConnectionCls": Connection})
+
+    def watch(manager):
+        if not getattr(manager, "_pixir_tracked", False):
+            manager.pool_classes_by_scheme = {
+                scheme: tracked(cls) for scheme, cls in manager.pool_classes_by_scheme.items()
+            }
+            manager._pixir_tracked = True
+        return manager
+
+    class TrackingAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            watch(self.poolmanager)
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            return watch(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+    return TrackingAdapter()
 
 
 def _read1_pieces(raw) -> Iterator[bytes]:

@@ -22,13 +22,19 @@ PREFERENCES = CHOICES["transport"]
 
 class Request:
     """One call's body; its JSON bytes are made once, and only if a transport needs them
-    (a WebSocket continuation never serialises the full body)."""
+    (a WebSocket continuation never serialises the full body). `stop()` is true once the
+    caller stopped the call (Provider.stream's `stop`): a failure then is the stop's doing,
+    never a reason to reconnect, resend or fall back to the other transport."""
 
-    __slots__ = ("_payload", "body")
+    __slots__ = ("_payload", "body", "stop")
 
-    def __init__(self, body: dict):
+    def __init__(self, body: dict, stop: Callable[[], bool] | None = None):
         self.body = body
+        self.stop = stop
         self._payload: bytes | None = None
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop()
 
     @property
     def payload(self) -> bytes:
@@ -92,13 +98,14 @@ class Policy:
         try:
             return self.ws.run(url, headers, request, consume, record)
         except Unavailable as gone:
-            if self.preference == "websocket":
+            if self.preference == "websocket" or request.stopped():
                 raise gone.error from None
             self._fall_back(gone.reason)
             record.fallback_reason = gone.reason
             return self._http(url, headers, request, consume, record)
         except PixirError as err:
-            if err.kind == "websocket_closed" and self.preference == "auto":
+            closed = err.kind == "websocket_closed"
+            if closed and self.preference == "auto" and not request.stopped():
                 # Output had arrived, so this is a retry (SPEC §4.6); it goes over HTTP/SSE.
                 self._fall_back(f"websocket_closed: {err.details.get('cause', err.message)}")
             raise
@@ -112,6 +119,12 @@ class Policy:
     def _fall_back(self, reason: str) -> None:
         self.fallback_reason = reason
         self.ws.close()
+
+    def abort(self) -> None:
+        """From another thread: make the call in flight fail at once (its socket is shut)."""
+        if self.ws is not None:
+            self.ws.abort()
+        self.http.abort()
 
     def close(self) -> None:
         if self.ws is not None:
@@ -136,6 +149,10 @@ class Single:
         payload = request.payload
         record.bytes_sent += len(payload)
         return consume(self.transport.open(url, headers, payload))
+
+    def abort(self) -> None:
+        if hasattr(self.transport, "abort"):
+            self.transport.abort()
 
     def close(self) -> None:
         self.transport.close()

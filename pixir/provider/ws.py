@@ -27,7 +27,7 @@ from pixir.provider import continuation
 from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
 from pixir.provider.classify import MAX_ERROR_BODY, classify_http
 from pixir.provider.continuation import Memory, Plan
-from pixir.provider.http import CONNECT_TIMEOUT_S, Exchange
+from pixir.provider.http import CONNECT_TIMEOUT_S, Exchange, shut
 from pixir.provider.request import body_bytes
 from pixir.sanitize import deep, needs_deep
 
@@ -120,6 +120,7 @@ class WsTransport:
         self.credential_kind = credential_kind
         self.clock = clock
         self.conn: Connection | None = None
+        self._opening = None  # the socket of a handshake in progress (for `abort`)
         self.connections = 0  # opened so far
         self._lost: str | None = None  # why the next connection starts without a cache
 
@@ -156,6 +157,9 @@ class WsTransport:
                 result = consume(exchange)
             except PixirError as err:
                 code = err.details.get("code")
+                if request.stopped():  # the caller shut the socket: nothing to recover
+                    self._drop(continuation.RECONNECTED)
+                    raise
                 if code == continuation.CONNECTION_LIMIT:  # the 60-minute cap (SPEC §12.13)
                     self._drop(code)
                     if reconnect:
@@ -288,6 +292,7 @@ class WsTransport:
             skip_utf8_validation=True,  # _events decodes (the library's check is pure Python)
             enable_multithread=False,  # one thread uses it; no lock per frame
         )
+        self._opening = ws
         try:
             ws.connect(
                 target,
@@ -306,6 +311,8 @@ class WsTransport:
             if isinstance(exc, Exception):
                 raise self._unreachable(exc, target) from None
             raise
+        finally:
+            self._opening = None
         status = ws.getstatus()
         response_headers = dict(ws.getheaders() or {})
         if status != 101:  # a redirect: websocket-client returns it instead of raising
@@ -353,6 +360,13 @@ class WsTransport:
         conn, self.conn = self.conn, None
         if conn is not None:
             conn.close()
+
+    def abort(self) -> None:
+        """From another thread: shut the socket a call is using (or opening), so that the
+        call fails at once; the next call opens a new connection."""
+        for ws in (self._opening, self.conn.ws if self.conn is not None else None):
+            if ws is not None:
+                shut(ws.sock)
 
     def close(self) -> None:
         """Close the socket now (a one-shot run must exit at once, SPEC §12.16)."""

@@ -58,3 +58,57 @@ def test_an_endless_html_200_is_invalid_response_after_16_kib():
     assert caught.value.kind == "invalid_response"
     assert "expected an event stream, got text/html" in caught.value.message
     assert time.monotonic() - started < 5
+
+
+# -- abort: another thread stops the call in flight --------------------------------------------
+
+
+def _stream_in_thread(provider, stopped):
+    """Start provider.stream on a thread; returns (thread, outcome list)."""
+    from tests.unit.provider.ws_helpers import body, user
+
+    outcome: list = []
+
+    def call():
+        try:
+            outcome.append(provider.stream(body([user("hi")]), None, stop=stopped.is_set))
+        except PixirError as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.parametrize("phase", ["before_headers", "mid_stream"])
+def test_abort_ends_a_silent_call_at_once_without_retrying(fake, phase):
+    """A server that says nothing (for 60 s) before the headers or in the middle of the
+    stream: abort() from another thread ends the call, and `stop` keeps it from retrying."""
+    from tests.fake_backend import stall, step, text
+    from tests.unit.provider.ws_helpers import make_provider
+
+    if phase == "before_headers":
+        fake.script(step(text("never"), delay_s=60))
+    else:
+        fake.script(step(text("never"), fault=stall(60, after_events=2)))
+    fake.script(step(text("next call")))
+    provider, sleeps = make_provider(fake, transport="http_sse", max_retries=3)
+    stopped = threading.Event()
+    try:
+        thread, outcome = _stream_in_thread(provider, stopped)
+        deadline = time.monotonic() + 10
+        while len(fake.responses_requests()) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # let it block on the socket
+        stopped.set()
+        provider.abort()
+        thread.join(20)
+        assert not thread.is_alive(), "the call did not end after abort()"
+        assert isinstance(outcome[0], PixirError)
+        assert sleeps == [] and len(fake.responses_requests()) == 1  # no retry
+        # the Provider stays usable: the next call opens a new connection
+        from tests.unit.provider.ws_helpers import body, user
+
+        assert provider.stream(body([user("again")])).text == "next call"
+    finally:
+        provider.close()

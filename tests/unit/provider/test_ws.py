@@ -410,3 +410,39 @@ def test_a_text_frame_that_is_not_utf8_is_read_with_replacement_characters():
     meta = {"started": 0.0, "first_byte_s": None, "bytes_received": 0}
     events = transport._events(Connection(Socket(), {}, 0.0, 1), _Progress(), meta)
     assert next(events) == {"type": "response.output_text.delta", "delta": "caf\ufffd \ufffd"}
+
+
+# -- abort: another thread stops the call in flight --------------------------------------------
+
+
+def test_abort_mid_stream_neither_reconnects_nor_falls_back_to_http(fake):
+    import threading
+
+    fake.script(step(text("hello"), fault=stall(60, after_events=2)))
+    fake.script(step(text("next call")))
+    provider, sleeps = make_provider(fake, transport="auto", max_retries=3)
+    stopped = threading.Event()
+    outcome: list = []
+
+    def call():
+        try:
+            outcome.append(provider.stream(body([user("hi")]), None, stop=stopped.is_set))
+        except PixirError as err:
+            outcome.append(err)
+
+    try:
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        assert wait_for(lambda: len(frames(fake)) == 1)
+        time.sleep(0.2)
+        stopped.set()
+        provider.abort()
+        thread.join(20)
+        assert not thread.is_alive(), "the call did not end after abort()"
+        assert isinstance(outcome[0], PixirError)
+        assert sleeps == [] and len(fake.responses_requests()) == 1
+        assert provider.transport.fallback_reason is None  # WebSocket stays the transport
+        assert provider.stream(body([user("again")])).text == "next call"
+        assert http_calls(fake) == []
+    finally:
+        provider.close()
