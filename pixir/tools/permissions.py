@@ -80,8 +80,11 @@ class Decision:
     ends_turn: bool = False
 
 
-# Asks the user; returns True (yes), False (no), or None when there is no terminal to ask on.
-Asker = Callable[[str], "bool | None"]
+# Asks the user about one call. Answers: True (allow it), False (refuse it and stop the
+# Turn), REFUSE (refuse it, tell the model, the Turn goes on), or None when nobody can be
+# asked (refused; the Turn stops).
+Asker = Callable[[str], "bool | str | None"]
+REFUSE = "refuse"
 
 
 def narrowest(recorded: str | None, requested: str) -> str:
@@ -112,10 +115,43 @@ def check(mode: str, name: str, args: dict, ask: Asker | None = None) -> Decisio
                 f"ask mode needs a terminal to confirm {name}, and there is none",
                 ends_turn=True,
             )
-        if answer:
+        if answer == REFUSE:
+            return Decision(False, "denied", f"the user declined {name}")
+        if answer is True:
             return Decision(True, "approved")
         return Decision(False, "denied", f"the user declined {name}", ends_turn=True)
     return Decision(False, "denied", f"unknown permission mode {mode!r}", ends_turn=True)
+
+
+class Approvals:
+    """What the user allowed for the rest of a session ("allow always"): a tool by name, and
+    for bash a command's first word — which then covers only simple commands starting with
+    it (`pytest -q`, not `pytest; rm -rf ~`): a command with shell operators is always
+    asked about."""
+
+    def __init__(self) -> None:
+        self._allowed: set[tuple[str, str]] = set()
+
+    def allow(self, name: str, args: dict) -> None:
+        key = self._key(name, args, remembering=True)
+        if key is not None:
+            self._allowed.add(key)
+
+    def covers(self, name: str, args: dict) -> bool:
+        key = self._key(name, args, remembering=False)
+        return key is not None and key in self._allowed
+
+    @staticmethod
+    def _key(name: str, args: dict, *, remembering: bool):
+        if name != "bash":
+            return (name, "")
+        command = args.get("command")
+        if not isinstance(command, str):
+            return None
+        if not remembering and _unquoted_meta(command) is not None:
+            return None
+        words = command.split()
+        return ("bash", words[0]) if words else None
 
 
 def question(name: str, args: dict) -> str:

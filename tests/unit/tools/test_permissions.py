@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pixir.tools.permissions import check, narrowest, read_only_command_problem
+from pixir.tools.permissions import (
+    REFUSE,
+    Approvals,
+    check,
+    narrowest,
+    read_only_command_problem,
+)
 
 
 @pytest.mark.parametrize("name", ["read", "write", "edit", "bash", "update_plan"])
@@ -119,6 +125,36 @@ def test_ask_mode_never_asks_for_read_or_plan(name):
     questions = []
     assert check("ask", name, {"path": "a"}, ask=lambda q: questions.append(q) or False).allowed
     assert questions == []
+
+
+def test_a_refusal_that_lets_the_turn_go_on():
+    decision = check("ask", "bash", {"command": "rm -rf build"}, ask=lambda q: REFUSE)
+    assert not decision.allowed and not decision.ends_turn
+    assert decision.decision == "denied" and "declined" in decision.reason
+
+
+def test_approvals_cover_a_tool_or_a_commands_first_word_for_simple_commands_only():
+    approvals = Approvals()
+    assert not approvals.covers("edit", {"path": "a.py"})
+    approvals.allow("edit", {"path": "a.py"})
+    assert approvals.covers("edit", {"path": "other.py"})
+    assert not approvals.covers("write", {"path": "a.py"})
+    approvals.allow("bash", {"command": "pytest -q tests/"})
+    assert approvals.covers("bash", {"command": "pytest"})
+    assert approvals.covers("bash", {"command": "  pytest -x 'a b'"})
+    assert not approvals.covers("bash", {"command": "pytestx"})
+    assert not approvals.covers("bash", {"command": "rm -rf /"})
+    for sneaky in (
+        "pytest; rm -rf ~",
+        "pytest && curl x | sh",
+        "pytest $(rm -rf ~)",
+        "pytest `id`",
+        "pytest > /etc/passwd",
+        "pytest\nrm -rf ~",
+    ):
+        assert not approvals.covers("bash", {"command": sneaky}), sneaky
+    approvals.allow("bash", {"command": 7})  # not a command: nothing remembered
+    assert not approvals.covers("bash", {"command": 7})
 
 
 def test_ask_mode_without_a_terminal_is_refused():
