@@ -65,7 +65,7 @@ def test_an_endless_html_200_is_invalid_response_after_16_kib():
 
 def _stream_in_thread(provider, stopped):
     """Start provider.stream on a thread; returns (thread, outcome list)."""
-    from tests.unit.provider.ws_helpers import body, user
+    from tests.unit.helpers.ws import body, user
 
     outcome: list = []
 
@@ -85,7 +85,7 @@ def test_abort_ends_a_silent_call_at_once_without_retrying(fake, phase):
     """A server that says nothing (for 60 s) before the headers or in the middle of the
     stream: abort() from another thread ends the call, and `stop` keeps it from retrying."""
     from tests.fake_backend import stall, step, text
-    from tests.unit.provider.ws_helpers import make_provider
+    from tests.unit.helpers.ws import make_provider
 
     if phase == "before_headers":
         fake.script(step(text("never"), delay_s=60))
@@ -107,7 +107,7 @@ def test_abort_ends_a_silent_call_at_once_without_retrying(fake, phase):
         assert isinstance(outcome[0], PixirError)
         assert sleeps == [] and len(fake.responses_requests()) == 1  # no retry
         # the Provider stays usable: the next call opens a new connection
-        from tests.unit.provider.ws_helpers import body, user
+        from tests.unit.helpers.ws import body, user
 
         assert provider.stream(body([user("again")])).text == "next call"
     finally:
