@@ -43,8 +43,12 @@ COMMON: list[Option] = [
 
 # Options of a Turn: `pixir PROMPT`, `resume`, and `preview` (which shows the same request).
 TURN: list[Option] = [
-    (("--read-only",), {"action": "store_true", "help": "refuse write/edit; bash read-only"}),
+    (("--read-only",), {"action": "store_true", "help": "refuse write/edit; bash can't write"}),
     (("--ask",), {"action": "store_true", "help": "ask before each write, edit or bash"}),
+    (
+        ("--sandbox",),
+        {"choices": ("on", "off"), "help": "confine bash commands with Landlock (default: on)"},
+    ),
     (("--max-steps",), {"type": int, "metavar": "N", "help": "stop after N model calls"}),
     (("--jsonl",), {"action": "store_true", "help": "stream every Event as a JSON line"}),
     (

@@ -32,6 +32,7 @@ COMPACTION_INTS = ("reserve_tokens", "keep_recent_tokens")
 
 # Environment variables that carry a setting, and the setting they carry.
 ENV_SETTINGS = {"PIXIR_MODEL": "model", "PIXIR_TRANSPORT": "transport"}
+ABI_CAP_VAR = "PIXIR_LANDLOCK_ABI"  # SandboxSettings.abi_cap (docs/sandbox.md)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ class Compaction:
     auto: bool = True
     reserve_tokens: int = 16384
     keep_recent_tokens: int = 20000
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Config `sandbox` and `--sandbox on|off`: the kernel sandbox of bash commands
+    (docs/sandbox.md). `writable`: extra absolute paths commands may write in auto mode."""
+
+    enabled: bool = True
+    network: bool = True
+    writable: tuple[str, ...] = ()
+    # PIXIR_LANDLOCK_ABI=N: use at most ABI N of the kernel's Landlock (0: as if there were
+    # none), to test the fallback and each ABI's rules on one machine.
+    abi_cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,7 @@ class Settings:
     max_steps: int = 256
     context_windows: Mapping[str, int] = field(default_factory=dict)
     compaction: Compaction = field(default_factory=Compaction)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     auth_issuer: str = DEFAULT_AUTH_ISSUER
     chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
     openai_base_url: str = DEFAULT_OPENAI_BASE_URL
@@ -110,14 +125,30 @@ def load_settings(
             sources[key] = "env"
 
     for key, value in (flags or {}).items():
-        if value is not None:
+        if value is None:
+            continue
+        if key == "sandbox":  # --sandbox on|off: only `enabled` of the config's object
+            values[key] = {**values.get(key, {}), "enabled": _on_off(value, "--sandbox")}
+        else:
             values[key] = _check_value(key, value, where=f"--{key.replace('_', '-')}")
-            sources[key] = "flag"
+        sources[key] = "flag"
 
     if "models" in values:
         values["models"] = tuple(values["models"])
     if "compaction" in values:
         values["compaction"] = Compaction(**values["compaction"])
+    cap = env.get("PIXIR_LANDLOCK_ABI")
+    if cap:
+        if not cap.isdigit():
+            raise PixirError(
+                "config_invalid",
+                f"{ABI_CAP_VAR}={cap!r}: expected an integer >= 0 (0: no Landlock)",
+                {"variable": ABI_CAP_VAR},
+                hint=f"unset {ABI_CAP_VAR} to use the kernel's Landlock as it is",
+            )
+        values["sandbox"] = {**values.get("sandbox", {}), "abi_cap": int(cap)}
+    if "sandbox" in values:
+        values["sandbox"] = SandboxSettings(**values["sandbox"])
 
     return Settings(
         **values,
@@ -166,9 +197,10 @@ def read_config_file(path: Path) -> tuple[dict[str, object], list[str]]:
             warnings.append(f"{path}: unknown key {key!r} ignored")
             continue
         where = f"{path}: key {key!r}"
-        if key == "compaction":
-            value, extra = _check_compaction(value, where)
-            warnings.extend(f"{path}: unknown key 'compaction.{k}' ignored" for k in extra)
+        if key in ("compaction", "sandbox"):
+            check = _check_compaction if key == "compaction" else _check_sandbox
+            value, extra = check(value, where)
+            warnings.extend(f"{path}: unknown key '{key}.{k}' ignored" for k in extra)
         else:
             value = _check_value(key, value, where)
         values[key] = value
@@ -223,6 +255,37 @@ def _check_compaction(value: object, where: str) -> tuple[dict, list[str]]:
                 _bad(f"{where}.{key}", "an integer >= 0", number)
             checked[key] = number
     return checked, extra
+
+
+def _check_sandbox(value: object, where: str) -> tuple[dict, list[str]]:
+    if not isinstance(value, dict):
+        _bad(where, "an object with enabled, network, writable", value)
+    checked: dict[str, object] = {}
+    extra = [k for k in value if k not in ("enabled", "network", "writable")]
+    for key in ("enabled", "network"):
+        if key in value:
+            if not isinstance(value[key], bool):
+                _bad(f"{where}.{key}", "true or false", value[key])
+            checked[key] = value[key]
+    if "writable" in value:
+        places = value["writable"]
+        expected = "an array of absolute paths (~/ allowed)"
+        if not isinstance(places, list):
+            _bad(f"{where}.writable", expected, places)
+        found = []
+        for place in places:
+            full = os.path.expanduser(place) if isinstance(place, str) else ""
+            if not os.path.isabs(full) or "\0" in full:
+                _bad(f"{where}.writable", expected, place)
+            found.append(os.path.normpath(full))
+        checked["writable"] = tuple(found)
+    return checked, extra
+
+
+def _on_off(value: object, where: str) -> bool:
+    if value not in ("on", "off"):
+        _bad(where, "on or off", value)
+    return value == "on"
 
 
 def _int_from(value: object, where: str) -> int:

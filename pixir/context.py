@@ -47,15 +47,17 @@ def build(
     *,
     tools: Sequence[dict] | None = None,
     today: str | None = None,
+    sandbox: str | None = None,
 ) -> Context:
     """The Context of a session in `workspace` (None: no developer-context item). `tools`
     None means the standard tool set, `()` none; `today` (ISO date) pins the date shown to
-    the model, so a session can keep one for the prompt cache (None: today). The
-    developer-context item (a walk up the tree for AGENTS.md files) is built here once."""
+    the model, so a session can keep one for the prompt cache (None: today); `sandbox` is
+    what confines its commands (sandbox.policy.Sandbox.for_model). The developer-context
+    item (a walk up the tree for AGENTS.md files) is built here once."""
     chosen = tuple(TOOLS if tools is None else tools)
     head = None
     if workspace is not None:
-        head = developer_context_item(workspace, permission_mode, today)
+        head = developer_context_item(workspace, permission_mode, today, sandbox)
     return Context(instructions(permission_mode, chosen), chosen, head)
 
 
@@ -108,9 +110,9 @@ MODE_NOTES = {
         "back as a failed result: do not retry it, adapt or stop and explain."
     ),
     "read_only": (
-        "Permissions: read-only. write and edit are refused, and bash runs only a few "
-        "read-only commands without shell metacharacters. Investigate and answer; where a "
-        "change is needed, describe it (a diff is welcome) instead of making it."
+        "Permissions: read-only. write and edit are refused, and commands cannot change "
+        "anything (the environment context says what holds them). Investigate and answer; "
+        "where a change is needed, describe it (a diff is welcome) instead of making it."
     ),
 }
 
@@ -132,25 +134,30 @@ def instructions(permission_mode: str, tools: Sequence[dict]) -> str:
 POSTURES = {
     "auto": "auto (read, write, edit and bash run without asking)",
     "ask": "ask (the user approves each write, edit and bash call)",
-    "read_only": "read_only (write and edit are refused; bash only for read-only commands)",
+    "read_only": "read_only (write and edit are refused; commands cannot change anything)",
 }
 
 
 def developer_context_item(
-    workspace: str | Path, permission_mode: str, today: str | None = None
+    workspace: str | Path,
+    permission_mode: str,
+    today: str | None = None,
+    sandbox: str | None = None,
 ) -> dict:
     """The first input item: where the model is working, and the project's own rules."""
-    return {
-        "role": "developer",
-        "content": [
-            {"type": "input_text", "text": developer_context(workspace, permission_mode, today)}
-        ],
-    }
+    text = developer_context(workspace, permission_mode, today, sandbox)
+    return {"role": "developer", "content": [{"type": "input_text", "text": text}]}
 
 
-def developer_context(workspace: str | Path, permission_mode: str, today: str | None = None) -> str:
+def developer_context(
+    workspace: str | Path,
+    permission_mode: str,
+    today: str | None = None,
+    sandbox: str | None = None,
+) -> str:
     """The developer-context text: workspace, OS and shell, the date (`today`, ISO, or the
-    current one), the permission posture, and the AGENTS.md files."""
+    current one), the permission posture, the sandbox of commands, and the AGENTS.md
+    files."""
     workspace = Path(workspace)
     today = today or _dt.date.today().isoformat()
     lines = [
@@ -160,6 +167,7 @@ def developer_context(workspace: str | Path, permission_mode: str, today: str | 
         f"Shell: {shell_description()}",
         f"Date: {today}",
         f"Permissions: {POSTURES.get(permission_mode, permission_mode)}",
+        *([f"Sandbox: {sandbox}"] if sandbox else []),
         "</environment_context>",
     ]
     agents = agents_md(workspace)

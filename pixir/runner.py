@@ -49,8 +49,10 @@ def request_for(
 ) -> tuple:
     """(RequestOptions, context.Context): what a session's requests carry besides its
     History. The one place Settings become them, so that `pixir preview` shows exactly what
-    a Turn sends. `permission_mode` is the session's, which a resume may have narrowed."""
+    a Turn sends. `permission_mode` is the session's, which a resume may have narrowed.
+    The developer context names the sandbox its commands run in (docs/sandbox.md)."""
     from pixir.provider.request import options_from_settings
+    from pixir.sandbox.policy import sandbox_for
 
     options = options_from_settings(
         settings,
@@ -60,7 +62,8 @@ def request_for(
         prompt_cache_key=session_id,
         output_schema=output_schema,
     )
-    return options, context.build(workspace, permission_mode)
+    sandbox = sandbox_for(settings, permission_mode, workspace).for_model()
+    return options, context.build(workspace, permission_mode, sandbox=sandbox)
 
 
 class Runner:
@@ -258,6 +261,7 @@ class Runner:
 
     def _make_turn(self):
         from pixir.auth.credential import secret_values
+        from pixir.sandbox.policy import sandbox_for
         from pixir.tools.registry import ToolContext
         from pixir.turn import Turn
 
@@ -269,6 +273,7 @@ class Runner:
             bash_timeout_ms=self.settings.bash_timeout_ms,
             bash_timeout_max_ms=self.settings.bash_timeout_max_ms,
             secrets=lambda: secret_values(credential),
+            sandbox=sandbox_for(self.settings, session.permission_mode, session.workspace),
         )
         return Turn(
             session,

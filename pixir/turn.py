@@ -290,7 +290,9 @@ class Turn:
             return False
         mode = self.session.permission_mode
         self._check_cancel()
-        decision = permissions.check(mode, name, args, self.ask)
+        decision = permissions.check(
+            mode, name, args, self.ask, confined=self.tools.commands_confined
+        )
         self._check_cancel()  # a stop while the question was open: the call never ran
         if decision.decision != "allowed" or not decision.allowed:
             self.append(
@@ -306,6 +308,8 @@ class Turn:
         if not decision.allowed:
             self._result(call_id, failed("permission_denied", decision.reason))
             return decision.ends_turn
+        if name == "bash":
+            self._sandbox_notice()
         self.ephemeral("status", {"status": "running_tool", "tool": name, "call_id": call_id})
         try:
             result = run_tool(name, args, self.tools)
@@ -314,6 +318,14 @@ class Turn:
             raise
         self._result(call_id, result)
         return False
+
+    def _sandbox_notice(self) -> None:
+        """Before the first command of the process: say when commands are not confined as
+        the settings ask (docs/sandbox.md)."""
+        sandbox = self.tools.sandbox
+        text = sandbox.notice_once() if sandbox is not None else None
+        if text:
+            self.ephemeral("notice", {"text": text})
 
     def _result(self, call_id: str, result: ToolResult) -> None:
         data = {"call_id": call_id, "ok": result.ok, "output": result.output}

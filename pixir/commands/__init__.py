@@ -26,6 +26,7 @@ def settings_for(args: argparse.Namespace, warn: bool = True) -> Settings:
         "reasoning_effort": getattr(args, "reasoning_effort", None),
         "max_steps": getattr(args, "max_steps", None),
         "permission_default": permission,
+        "sandbox": getattr(args, "sandbox", None),
     }
     settings = load_settings(flags)
     if warn:

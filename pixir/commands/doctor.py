@@ -50,6 +50,7 @@ def collect(args) -> list[dict]:
     home = paths.home()
     add("home", *_writable_dir(home, create_ok=True))
 
+    workspace = Path(os.getcwd())
     try:
         workspace = workspace_for(args)
         add("workspace", *_writable_dir(workspace, create_ok=False))
@@ -78,7 +79,32 @@ def collect(args) -> list[dict]:
     add("credential", *_credential(settings, getattr(args, "auth", None)))
     bash = shutil.which("bash")
     add("bash", OK if bash else WARN, bash or "not on PATH: the bash tool will fail")
+    if settings is not None:
+        add("sandbox", *_sandbox(settings, workspace))
     return checks
+
+
+def _sandbox(settings: Settings, workspace: Path) -> tuple[str, str]:
+    """The sandbox bash commands would run in (docs/sandbox.md), and what it lacks."""
+    from pixir.sandbox.policy import sandbox_for
+
+    sandbox = sandbox_for(settings, settings.permission_default, workspace)
+    problems = [notice] if (notice := sandbox.notice()) else []
+    problems += [
+        f"sandbox.writable: {place} does not exist"
+        for place in settings.sandbox.writable
+        if not os.path.exists(place)
+    ]
+    if not sandbox.confined:
+        return WARN, "; ".join(problems)
+    policy = sandbox.policy
+    mode = settings.permission_default.replace("_", "-")
+    if policy.mode == "read_only":
+        reach = f"{mode} mode: commands write nothing"
+    else:
+        reach = f"{mode} mode: commands write only in {', '.join(policy.writable)}"
+    detail = f"{sandbox.summary()}; {reach}, never in {' or '.join(policy.protected)}"
+    return (WARN if problems else OK), "; ".join([detail, *problems])
 
 
 def _writable_dir(path: Path, create_ok: bool) -> tuple[str, str]:

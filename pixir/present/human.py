@@ -192,6 +192,9 @@ class HumanPresenter:
         elif status == "compacting":
             self._spin("compacting")
 
+    def on_notice(self, data: dict) -> None:
+        self.note(f"warning: {data.get('text')}", YELLOW)
+
     def on_retry(self, data: dict) -> None:
         if self._streamed:  # the restart resends the answer: end what was shown of it
             self.end_out_line()

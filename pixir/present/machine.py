@@ -37,7 +37,10 @@ class JsonPresenter:
         self.closed = False
 
     def __call__(self, event: dict) -> None:
-        pass
+        if event["type"] == "notice":  # for people, who read stderr in machine mode too
+            line = f"warning: {event['data'].get('text')}"
+            sys.stderr.write(for_stream(line, sys.stderr) + "\n")
+            sys.stderr.flush()
 
     def write_line(self, obj: dict) -> None:
         if self.closed:
@@ -60,4 +63,5 @@ class JsonlPresenter(JsonPresenter):
     """Every Event, canonical and ephemeral, as one JSON line; the result object last."""
 
     def __call__(self, event: dict) -> None:
+        super().__call__(event)
         self.write_line(event)

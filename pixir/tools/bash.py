@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from pixir import interrupt
+from pixir.sandbox.policy import SandboxError
 from pixir.tools.result import (
     MAX_BYTES,
     MAX_LINES,
@@ -112,34 +113,24 @@ def run(args: dict, ctx) -> ToolResult:
     if timeout_ms is None:
         timeout_ms = ctx.bash_timeout_ms
     timeout_ms = max(1, min(int(timeout_ms), ctx.bash_timeout_max_ms))
-    return run_command(command, ctx.workspace, timeout_ms, cancel=ctx.cancel)
+    return run_command(command, ctx.workspace, timeout_ms, cancel=ctx.cancel, sandbox=ctx.sandbox)
 
 
-def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None) -> ToolResult:
+def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None, sandbox=None) -> ToolResult:
     """Run one command to completion, timeout, Ctrl-C or `cancel` (an interrupt.Cancel set
     from another thread); never leaves its group behind when the group still holds the
-    output pipe."""
+    output pipe. `sandbox` (sandbox.policy.Sandbox) confines it."""
     started = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            ["bash", "-c", command],
-            cwd=str(cwd),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group, and no terminal's Ctrl-C
-            env=command_env(),
-        )
-    except FileNotFoundError:
-        raise ToolFailure("bash_not_found", "bash is not installed or not on PATH") from None
-    except OSError as exc:
-        raise ToolFailure("io_error", f"cannot start bash: {exc.strerror}") from None
-    interrupt.state.child_pgid = proc.pid
     buffer = OutputBuffer()
-    fd = proc.stdout.fileno()
     deadline = started + timeout_ms / 1000
     outcome = "exited"
+    proc = None
     try:
+        # A Ctrl-C while the command starts is raised once its group is known, to be killed.
+        with interrupt.shielded:
+            proc = _start(command, cwd, sandbox)
+            interrupt.state.child_pgid = proc.pid
+        fd = proc.stdout.fileno()
         outcome = _pump(proc, fd, buffer, deadline, cancel)
         if outcome == "cancelled":
             raise KeyboardInterrupt  # ended exactly as by a Ctrl-C
@@ -153,9 +144,11 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None) -> ToolRe
         proc.wait()
         _drain(fd, buffer)
     except KeyboardInterrupt:
+        if proc is None:
+            raise
         _kill_group(proc.pid)
         proc.wait()
-        _drain(fd, buffer)
+        _drain(proc.stdout.fileno(), buffer)
         text, _ = buffer.render()
         elapsed = time.monotonic() - started
         stopped = cancel is not None and cancel.is_set()
@@ -169,7 +162,8 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None) -> ToolRe
         raise ToolInterrupted(result) from None
     finally:
         interrupt.state.child_pgid = None
-        proc.stdout.close()
+        if proc is not None:
+            proc.stdout.close()
     elapsed = time.monotonic() - started
     text, cut = buffer.render()
     if outcome == "timeout":
@@ -186,7 +180,37 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None) -> ToolRe
     if cut:
         header += f"Total output lines: {buffer.lines}\n"
     summary = f"exit {code} · {elapsed:.1f} s" + (" · output cut" if cut else "")
-    return ToolResult(ok=True, output=f"{header}Output:\n{text}", summary=summary, exit_code=code)
+    output = f"{header}Output:\n{text}"
+    note = sandbox.denial_note(text) if sandbox is not None else None
+    if note:
+        output += ("" if output.endswith("\n") else "\n") + f"\n{note}\n"
+    return ToolResult(ok=True, output=output, summary=summary, exit_code=code)
+
+
+def _start(command: str, cwd: Path, sandbox) -> subprocess.Popen:
+    argv = ["bash", "-c", command]
+    options = {
+        "cwd": str(cwd),
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.STDOUT,
+        "start_new_session": True,  # own process group, and no terminal's Ctrl-C
+        "env": command_env(),
+    }
+    try:
+        if sandbox is None:
+            return subprocess.Popen(argv, **options)
+        return sandbox.popen(argv, **options)
+    except SandboxError as exc:
+        raise ToolFailure(
+            "sandbox_failed",
+            f"the sandbox could not confine the command ({exc}), so it did not run; "
+            "the user can run pixir with --sandbox off to run commands unconfined",
+        ) from None
+    except FileNotFoundError:
+        raise ToolFailure("bash_not_found", "bash is not installed or not on PATH") from None
+    except OSError as exc:
+        raise ToolFailure("io_error", f"cannot start bash: {exc.strerror}") from None
 
 
 def _pump(proc: subprocess.Popen, fd: int, buffer: OutputBuffer, deadline: float, cancel) -> str:

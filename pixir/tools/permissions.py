@@ -1,6 +1,7 @@
 """Permission modes (SPEC §7.3): `auto` allows every tool; `read_only` refuses write/edit and
-allows bash only for a small allow-list of read-only commands without shell operators; `ask`
-asks y/N on the terminal before each write, edit or bash (refused without a terminal)."""
+allows any bash command when a kernel sandbox confines commands (docs/sandbox.md), else only
+a small allow-list of read-only commands without shell operators; `ask` asks y/N on the
+terminal before each write, edit or bash (refused without a terminal)."""
 
 from __future__ import annotations
 
@@ -95,12 +96,17 @@ def narrowest(recorded: str | None, requested: str) -> str:
     return recorded if _WIDTH[recorded] < _WIDTH[requested] else requested
 
 
-def check(mode: str, name: str, args: dict, ask: Asker | None = None) -> Decision:
-    """May this call run in `mode`? `ask` is only consulted in ask mode."""
+def check(
+    mode: str, name: str, args: dict, ask: Asker | None = None, *, confined: bool = False
+) -> Decision:
+    """May this call run in `mode`? `ask` is only consulted in ask mode. `confined`: bash
+    commands run under a read-only kernel sandbox in read_only mode, so any may run."""
     if mode == "auto" or name in ALWAYS_ALLOWED:
         return Decision(True, "allowed")
     if mode == "read_only":
         if name == "bash":
+            if confined:
+                return Decision(True, "allowed")
             problem = read_only_command_problem(args.get("command"))
             if problem is None:
                 return Decision(True, "allowed")

@@ -45,6 +45,13 @@ class ToolContext:
     # The running Turn's stop request from another thread (interrupt.Cancel): a command
     # polls it and is killed like on Ctrl-C.
     cancel: object | None = None
+    # What confines bash commands (pixir.sandbox.policy.Sandbox); None: nothing.
+    sandbox: object = None
+
+    @property
+    def commands_confined(self) -> bool:
+        """Do bash commands run under a kernel sandbox (so read_only needs no allow-list)?"""
+        return bool(getattr(self.sandbox, "confined", False))
 
 
 REDACTED = "[redacted: pixir credential]"

@@ -288,6 +288,7 @@ def test_prompt_from_stdin(repo, fake):
 
 def test_a_run_killed_in_the_middle_of_bash_resumes_without_an_unpaired_call(repo, fake):
     fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    repo.write_file("bash.pid", "")  # commands may not create top-level entries (docs/sandbox.md)
     proc = repo.popen("run the slow thing", stdin=subprocess.DEVNULL)
     try:
         pgid = int(wait_for_file(repo.path("bash.pid")))
@@ -320,6 +321,8 @@ def test_a_run_killed_in_the_middle_of_bash_resumes_without_an_unpaired_call(rep
 def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake):
     command = "echo $$ > bash.pid; sleep 1000 & echo $! > bg.pid; echo started; sleep 1000"
     fake.script(step(tool_call("bash", {"command": command})))
+    for name in ("bash.pid", "bg.pid"):
+        repo.write_file(name, "")  # commands may not create top-level entries (docs/sandbox.md)
     proc = repo.popen("run the server", stdin=subprocess.DEVNULL)
     try:
         bash_pid = int(wait_for_file(repo.path("bash.pid")))
@@ -380,6 +383,7 @@ def test_two_resumes_of_one_session_at_once_the_second_exits_5(repo, fake):
     assert repo.run("start").code == 0
     sid = session_id_of(repo)
     fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    repo.write_file("bash.pid", "")  # commands may not create top-level entries (docs/sandbox.md)
     holder = repo.popen("resume", sid, "hold it", stdin=subprocess.DEVNULL)
     try:
         pgid = int(wait_for_file(repo.path("bash.pid")))
@@ -469,14 +473,15 @@ def test_ask_mode_on_a_terminal(repo, fake):
     import pexpect
 
     fake.script(
-        step(tool_call("bash", {"command": "touch yes.txt"})),
-        step(tool_call("bash", {"command": "touch no.txt"})),
+        step(tool_call("bash", {"command": "touch made/yes.txt"})),
+        step(tool_call("bash", {"command": "touch made/no.txt"})),
     )
+    repo.write_file("made/.keep", "")  # commands may not create top-level entries (docs/sandbox.md)
     child = repo.spawn("--ask", "make files")
     try:
-        child.expect(r"run `touch yes.txt`\? \[y/N\]")
+        child.expect(r"run `touch made/yes.txt`\? \[y/N\]")
         child.sendline("y")
-        child.expect(r"run `touch no.txt`\? \[y/N\]")
+        child.expect(r"run `touch made/no.txt`\? \[y/N\]")
         child.sendline("n")
         child.expect(r"error: permission_denied")
         child.expect(pexpect.EOF, timeout=10)
@@ -484,7 +489,7 @@ def test_ask_mode_on_a_terminal(repo, fake):
         assert child.exitstatus == 3
     finally:
         child.close(force=True)
-    assert repo.path("yes.txt").exists() and not repo.path("no.txt").exists()
+    assert repo.path("made/yes.txt").exists() and not repo.path("made/no.txt").exists()
     decisions = [
         e["data"]["decision"] for e in repo.log_events() if e["type"] == "permission_decision"
     ]

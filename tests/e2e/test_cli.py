@@ -65,6 +65,7 @@ def wait_for_file(path, timeout: float = 15) -> str:
 def ctrl_c_during_bash(px, fake, *args: str) -> tuple[int, bytes, bytes]:
     """Start a Turn whose bash call sleeps, SIGINT it once the call runs; (code, out, err)."""
     fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    px.write_file("bash.pid", "")  # commands may not create top-level entries (docs/sandbox.md)
     proc = px.popen(*args, "run it", stdin=subprocess.DEVNULL)
     try:
         wait_for_file(px.path("bash.pid"))
@@ -593,6 +594,7 @@ def test_a_busy_session_names_its_holder(px, fake):
     assert px.run("start").code == 0
     sid = px.sessions()[-1].stem
     fake.script(step(tool_call("bash", {"command": "echo $$ > bash.pid; sleep 60"})))
+    px.write_file("bash.pid", "")  # commands may not create top-level entries (docs/sandbox.md)
     holder = px.popen("resume", sid, "hold it", stdin=subprocess.DEVNULL)
     try:
         wait_for_file(px.path("bash.pid"))

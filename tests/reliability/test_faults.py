@@ -281,7 +281,12 @@ def test_connection_refused_in_the_middle_of_a_turn(pixir, fake, tmp_path):
     gate = Gate(fake.port)
     try:
         pixir.login_api_key()
-        started, flag = tmp_path / "tool-started", tmp_path / "gate-closed"
+        # commands may not create top-level entries in the workspace nor in tmp_path, which
+        # holds it and PIXIR_HOME (docs/sandbox.md): the files they write already exist, or
+        # sit in a directory that does
+        started, flag = tmp_path / "flags" / "tool-started", tmp_path / "gate-closed"
+        started.parent.mkdir()
+        pixir.write_file("notes.txt", "")
         waiting = (
             f"touch {started}; while [ ! -e {flag} ]; do sleep 0.02; done; echo hello > notes.txt"
         )

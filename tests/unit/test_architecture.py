@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pixir.debug",
             "pixir.interrupt",
             "pixir.sanitize",
+            "pixir.sandbox",
         ),
     ),
     ("parts", ("pixir.provider", "pixir.tools", "pixir.auth", "pixir.log", "pixir.history")),
@@ -65,7 +66,7 @@ TERMINAL_NAMES = {
     "interrupt.install",
 }
 # Packages whose __init__.py imports nothing.
-EMPTY_INITS = ("pixir.provider", "pixir.auth", "pixir.tools", "pixir.present")
+EMPTY_INITS = ("pixir.provider", "pixir.auth", "pixir.tools", "pixir.present", "pixir.sandbox")
 
 
 def unit_of(module: str) -> tuple[str, str] | None:

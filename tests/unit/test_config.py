@@ -3,7 +3,13 @@ import json
 import pytest
 
 from pixir import paths
-from pixir.config import Compaction, ensure_secure_url, is_loopback_host, load_settings
+from pixir.config import (
+    Compaction,
+    SandboxSettings,
+    ensure_secure_url,
+    is_loopback_host,
+    load_settings,
+)
 from pixir.errors import PixirError
 
 
@@ -128,6 +134,12 @@ def test_top_level_must_be_an_object(pixir_home):
         ("compaction", 1, "an object"),
         ("compaction", {"auto": "yes"}, "true or false"),
         ("compaction", {"reserve_tokens": -5}, "an integer >= 0"),
+        ("sandbox", True, "an object with enabled, network, writable"),
+        ("sandbox", {"enabled": "no"}, "true or false"),
+        ("sandbox", {"network": 0}, "true or false"),
+        ("sandbox", {"writable": "/srv"}, "an array of absolute paths"),
+        ("sandbox", {"writable": ["relative/dir"]}, "an array of absolute paths"),
+        ("sandbox", {"writable": [7]}, "an array of absolute paths"),
     ],
 )
 def test_wrong_types_name_the_key_and_the_expected_type(pixir_home, key, value, expected):
@@ -137,6 +149,36 @@ def test_wrong_types_name_the_key_and_the_expected_type(pixir_home, key, value, 
     assert info.value.kind == "config_invalid"
     assert repr(key) in info.value.message
     assert expected in info.value.message
+
+
+def test_sandbox_settings_from_config_flag_and_environment(pixir_home, monkeypatch):
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert load_settings(env={}).sandbox == SandboxSettings(True, True, (), None)
+    write_config(
+        pixir_home,
+        {"sandbox": {"enabled": False, "network": False, "writable": ["~/.npm", "/srv//x/"]}},
+    )
+    s = load_settings(env={})
+    assert s.sandbox == SandboxSettings(False, False, ("/home/someone/.npm", "/srv/x"))
+    assert s.sources["sandbox"] == "config"
+    on = load_settings({"sandbox": "on"}, env={"PIXIR_LANDLOCK_ABI": "3"})
+    assert on.sandbox == SandboxSettings(True, False, ("/home/someone/.npm", "/srv/x"), 3)
+    assert on.sources["sandbox"] == "flag"
+    with pytest.raises(PixirError, match="--sandbox: expected on or off"):
+        load_settings({"sandbox": "maybe"}, env={})
+
+
+@pytest.mark.parametrize("value", ["three", "-1", "1.5"])
+def test_a_bad_landlock_abi_cap_is_config_invalid(value):
+    with pytest.raises(PixirError) as info:
+        load_settings(env={"PIXIR_LANDLOCK_ABI": value})
+    assert info.value.kind == "config_invalid" and "PIXIR_LANDLOCK_ABI" in info.value.message
+
+
+def test_unknown_sandbox_keys_warn(pixir_home):
+    write_config(pixir_home, {"sandbox": {"enabled": True, "netwrok": False}})
+    s = load_settings(env={})
+    assert s.sandbox.network and "sandbox.netwrok" in s.warnings[0]
 
 
 def test_bad_environment_value_names_the_variable():

@@ -13,6 +13,7 @@ import pytest
 from pixir import context
 from pixir.context import AGENTS_CAP, agents_md, instructions
 from pixir.provider.request import RequestOptions, user_message
+from pixir.sandbox.policy import Policy, Sandbox
 from pixir.tools.schemas import TOOLS
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -33,10 +34,19 @@ def fixed_env(monkeypatch, tmp_path):
     return repo
 
 
-def body(workspace, items, *, permission_mode="auto", tools=None, today="2026-11-21", **kw):
+def body(
+    workspace,
+    items,
+    *,
+    permission_mode="auto",
+    tools=None,
+    today="2026-11-21",
+    sandbox=None,
+    **kw,
+):
     """A Turn's body: the Context for `workspace` and RequestOptions from `kw`."""
     options = RequestOptions(**{"model": "gpt-5.5", "session_id": SESSION, **kw})
-    framing = context.build(workspace, permission_mode, tools=tools, today=today)
+    framing = context.build(workspace, permission_mode, tools=tools, today=today, sandbox=sandbox)
     return framing.body(options, items)
 
 
@@ -79,7 +89,9 @@ def test_golden_output_schema(fixed_env):
 
 
 def test_golden_read_only(fixed_env):
-    check_golden("read_only", body(fixed_env, PROMPT, permission_mode="read_only"), fixed_env)
+    confined = Sandbox(Policy("read_only"), abi=7).for_model()
+    sent = body(fixed_env, PROMPT, permission_mode="read_only", sandbox=confined)
+    check_golden("read_only", sent, fixed_env)
 
 
 # -- the developer context --------------------------------------------------------------------
@@ -96,6 +108,16 @@ def test_the_developer_context_item_comes_first_and_says_where_and_how(fixed_env
     for expected in (f"Workspace: {sub}", "OS: Linux 6.1.0", "bash", "Date: 2026-11-21", "ask"):
         assert expected in text
     assert "Run `make test` before finishing." in text
+
+
+def test_the_sandbox_in_force_is_a_line_of_the_developer_context(tmp_path):
+    def developer_text(sandbox):
+        return body(tmp_path, [], sandbox=sandbox)["input"][0]["content"][0]["text"]
+
+    none = Sandbox(Policy("auto"), abi=0, why_not="--sandbox off").for_model()
+    assert f"\nSandbox: {none}\n</environment_context>" in developer_text(none)
+    assert none.startswith("none (--sandbox off); commands run with the user's full rights")
+    assert "Sandbox:" not in developer_text(None)
 
 
 def test_today_defaults_to_the_current_date(tmp_path):

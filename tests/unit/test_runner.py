@@ -209,6 +209,7 @@ def test_cancel_from_another_thread_stops_a_streaming_turn_like_ctrl_c(scripted,
 
 def test_cancel_kills_a_running_command_and_closes_its_call(scripted, workspace):
     marker = workspace / "pid"
+    marker.write_text("")  # commands may not create top-level entries (docs/sandbox.md)
     command = f"echo $$ > {marker}; sleep 60"
     scripted(calls(("bash", {"command": command})), answer("never"))
     runner = make_runner(workspace)

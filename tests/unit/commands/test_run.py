@@ -60,6 +60,7 @@ def test_request_body_is_what_build_body_makes(scripted, ws, capsys):
     from pixir import context
     from pixir.config import Settings
     from pixir.provider.request import options_from_settings
+    from pixir.sandbox.policy import sandbox_for
 
     made = scripted(answer("ok"))
     assert cli.main(["hi there"]) == 0
@@ -72,7 +73,8 @@ def test_request_body_is_what_build_body_makes(scripted, ws, capsys):
         credential_kind="api_key",
         prompt_cache_key=sid,
     )
-    expected = context.build(ws, "auto").body(
+    sandbox = sandbox_for(Settings(), "auto", ws).for_model()  # the developer context names it
+    expected = context.build(ws, "auto", sandbox=sandbox).body(
         options, [{"role": "user", "content": [{"type": "input_text", "text": "hi there"}]}]
     )
     assert sent == expected

@@ -96,6 +96,14 @@ def test_read_only_bash_refusals(command):
     assert not decision.allowed and not decision.ends_turn
 
 
+@pytest.mark.parametrize(
+    "command", ["python3 -c 'print(6*7)'", "pytest -p no:cacheprovider | tail", "tree -H . -o x"]
+)
+def test_read_only_bash_runs_anything_when_a_kernel_sandbox_confines_it(command):
+    assert check("read_only", "bash", {"command": command}, confined=True).allowed
+    assert check("read_only", "write", {"path": "x"}, confined=True).decision == "denied"
+
+
 def test_ask_mode_asks_and_obeys():
     questions = []
 

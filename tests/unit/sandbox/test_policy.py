@@ -1,0 +1,359 @@
+"""pixir/sandbox/policy.py: what each mode may write and connect to, the rules that say it
+for each Landlock ABI, and a Sandbox that really confines commands (the bash tool's)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pixir.config import SandboxSettings, Settings
+from pixir.sandbox import landlock as ll
+from pixir.sandbox import policy as pol
+from pixir.tools.bash import run_command
+
+try:
+    KERNEL_ABI = ll.version()
+except ll.Unavailable:  # pragma: no cover - this machine has Landlock
+    KERNEL_ABI = 0
+needs_landlock = pytest.mark.skipif(not KERNEL_ABI, reason="no Landlock on this machine")
+
+
+@pytest.fixture
+def place(tmp_path, monkeypatch):
+    """A workspace with a .pixir/, a PIXIR_HOME, a HOME and a TMPDIR, all apart (as for a
+    real user, whose PIXIR_HOME is ~/.pixir and whose workspace is not in the temp dir)."""
+    root = tmp_path.resolve()
+    workspace = root / "ws"
+    for folder in ("ws/.pixir/sessions", "ws/src", "home/.cache", "tmp", "outside", "pixir-home"):
+        (root / folder).mkdir(parents=True)
+    (workspace / "README").write_text("old\n")
+    (workspace / ".pixir" / "sessions" / "s.jsonl").write_text("{}\n")
+    (root / "pixir-home" / "config.json").write_text("{}")
+    env = {"TMPDIR": str(root / "tmp"), "HOME": str(root / "home")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PIXIR_HOME", str(root / "pixir-home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    # This whole place is in /tmp, which auto makes writable: leave the system temp dirs
+    # out, so that `outside` is outside (test_auto_writes_... checks they are there).
+    monkeypatch.setattr(pol, "TEMP_DIRS", ())
+    return root
+
+
+def settings(**sandbox) -> Settings:
+    return Settings(sandbox=SandboxSettings(**sandbox))
+
+
+def grants(rules: pol.Rules) -> dict[str, int]:
+    return {path: rights for path, rights, _ in rules.paths}
+
+
+# -- the policy of each mode ------------------------------------------------------------------
+
+
+def test_read_only_writes_nothing_and_connects_nowhere(place):
+    policy = pol.policy_for("read_only", place / "ws", SandboxSettings())
+    assert policy.writable == ()
+    assert policy.protected == (str(place / "ws" / ".pixir"), str(place / "pixir-home"))
+    assert not policy.network
+
+
+def test_auto_writes_in_the_workspace_temp_dirs_cache_and_configured_places(place, monkeypatch):
+    monkeypatch.setattr(pol, "TEMP_DIRS", ("/tmp", "/dev/shm"))
+    extra = place / "outside"
+    policy = pol.policy_for("auto", place / "ws", SandboxSettings(writable=(str(extra),)))
+    assert policy.writable == tuple(
+        str(p)
+        for p in (
+            place / "ws",
+            place / "tmp",
+            Path("/tmp").resolve(),
+            Path("/dev/shm").resolve(),
+            place / "home" / ".cache",
+            extra,
+        )
+    )
+    assert policy.network
+    assert pol.policy_for("ask", place / "ws", SandboxSettings()).mode == "auto"
+    off = pol.policy_for("auto", place / "ws", SandboxSettings(network=False))
+    assert not off.network
+
+
+def test_xdg_cache_home_is_the_cache_when_absolute(place, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(place / "outside"))
+    policy = pol.policy_for("auto", place / "ws", SandboxSettings())
+    assert str(place / "outside") in policy.writable
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    policy = pol.policy_for("auto", place / "ws", SandboxSettings())
+    assert str(place / "home" / ".cache") in policy.writable
+
+
+def test_paths_are_resolved_since_landlock_sees_real_paths(place):
+    (place / "link-to-outside").symlink_to(place / "outside")
+    chosen = SandboxSettings(writable=(str(place / "link-to-outside"),))
+    assert str(place / "outside") in pol.policy_for("auto", place / "ws", chosen).writable
+
+
+# -- the rules --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("abi", range(1, 8))
+def test_read_only_rules_handle_every_right_the_abi_knows_and_grant_only_reading(place, abi):
+    rules = pol.rules(pol.policy_for("read_only", place / "ws", SandboxSettings()), abi)
+    assert rules.fs == ll.fs_rights(abi)
+    assert rules.net == ll.net_rights(abi)
+    assert rules.scoped == ll.scopes(abi)
+    granted = grants(rules)
+    assert granted.pop("/") == pol.READ
+    assert set(granted) == set(pol.DEVICES)
+    assert all(rights & ~rules.fs == 0 for rights in granted.values())  # the kernel's rule
+
+
+@pytest.mark.parametrize("abi", range(1, 8))
+def test_auto_rules_leave_device_ioctls_and_with_network_tcp_alone(place, abi):
+    policy = pol.policy_for("auto", place / "ws", SandboxSettings())
+    rules = pol.rules(policy, abi)
+    assert rules.fs == ll.fs_rights(abi) & ~ll.FS_IOCTL_DEV
+    assert (rules.net, rules.scoped) == (0, 0)
+    assert pol.rules(replace(policy, network=False), abi).net == ll.net_rights(abi)
+    assert all(rights & ~rules.fs == 0 for rights in grants(rules).values())
+
+
+def test_the_workspace_is_granted_around_its_pixir_dir(place):
+    ws = place / "ws"
+    (ws / "link").symlink_to(place / "outside")
+    granted = grants(pol.rules(pol.policy_for("auto", ws, SandboxSettings()), 7))
+    everything = ll.fs_rights(7) & ~ll.FS_IOCTL_DEV
+    assert granted[str(ws / "src")] == granted[str(ws / "README")] == everything
+    assert str(ws) not in granted  # nothing can be added at its top level
+    assert str(ws / ".pixir") not in granted
+    assert not any(path.startswith(str(ws / ".pixir")) for path in granted)
+    assert str(ws / "link") not in granted  # never follow a link to grant its target
+    assert str(place / "outside") not in granted
+    assert granted[str(place / "tmp")] == everything
+
+
+def test_pixir_home_inside_a_writable_tree_is_carved_out_at_any_depth(place, monkeypatch):
+    home = place / "tmp" / "a" / "b" / "pixir-home"
+    home.mkdir(parents=True)
+    (place / "tmp" / "a" / "sibling").mkdir()
+    monkeypatch.setenv("PIXIR_HOME", str(home))
+    policy = pol.policy_for("auto", place / "ws", SandboxSettings())
+    granted = grants(pol.rules(policy, 7))
+    assert str(place / "tmp" / "a" / "sibling") in granted
+    assert not any(p == str(home) or p.startswith(str(home) + "/") for p in granted)
+    assert not any(p in granted for p in (str(place / "tmp"), str(place / "tmp" / "a")))
+    assert pol.frozen_tops(policy) == sorted(
+        [str(place / "ws"), str(place / "tmp"), str(place / "tmp/a"), str(place / "tmp/a/b")]
+    )
+
+
+def test_a_missing_protected_path_is_carved_too_so_no_command_can_create_it(place, monkeypatch):
+    monkeypatch.setenv("PIXIR_HOME", str(place / "tmp" / "not-yet"))
+    granted = grants(pol.rules(pol.policy_for("auto", place / "ws", SandboxSettings()), 7))
+    assert str(place / "tmp") not in granted
+
+
+def test_a_writable_place_that_is_protected_is_not_granted(place):
+    chosen = SandboxSettings(writable=(str(place / "pixir-home"),))
+    granted = grants(pol.rules(pol.policy_for("auto", place / "ws", chosen), 7))
+    assert str(place / "pixir-home") not in granted
+
+
+# -- the sandbox in force ---------------------------------------------------------------------
+
+
+def test_sandbox_off_by_flag_or_config_says_which(place):
+    flag = replace(settings(enabled=False), sources={"sandbox": "flag"})
+    box = pol.sandbox_for(flag, "auto", place / "ws")
+    assert not box.confined and box.why_not == "--sandbox off"
+    config = replace(settings(enabled=False), sources={"sandbox": "config"})
+    box = pol.sandbox_for(config, "read_only", place / "ws")
+    assert box.why_not == "sandbox.enabled is false in config.json"
+    assert "allow-list" in box.notice() and "allow-list" in box.for_model()
+
+
+def test_missing_landlock_is_a_sandbox_with_its_reason(place, monkeypatch):
+    def missing():
+        raise ll.Unavailable("the kernel (4.19) has no Landlock")
+
+    monkeypatch.setattr(ll, "version", missing)
+    box = pol.sandbox_for(settings(), "auto", place / "ws")
+    assert not box.confined
+    assert box.notice() == (
+        "no sandbox for commands: the kernel (4.19) has no Landlock; commands run unconfined"
+    )
+    assert box.for_model().startswith("none (the kernel (4.19) has no Landlock)")
+    assert box.denial_note("Permission denied") is None
+
+
+@needs_landlock
+def test_the_abi_cap_lowers_the_abi_and_zero_means_none(place):
+    assert pol.sandbox_for(settings(abi_cap=0), "auto", place / "ws").abi == 0
+    assert pol.sandbox_for(settings(abi_cap=3), "auto", place / "ws").abi == min(3, KERNEL_ABI)
+    assert pol.sandbox_for(settings(abi_cap=99), "auto", place / "ws").abi == KERNEL_ABI
+
+
+def test_a_weak_abi_is_said_when_tcp_should_be_filtered(place):
+    read_only = pol.Sandbox(pol.policy_for("read_only", place / "ws", SandboxSettings()), 3)
+    assert "cannot filter TCP" in read_only.notice()
+    auto = pol.Sandbox(pol.policy_for("auto", place / "ws", SandboxSettings()), 3)
+    assert auto.notice() is None
+    offline = pol.Sandbox(pol.policy_for("auto", place / "ws", SandboxSettings(network=False)), 3)
+    assert "cannot filter TCP" in offline.notice()
+    assert pol.Sandbox(offline.policy, 4).notice() is None
+
+
+def test_a_notice_is_given_once_per_process(place, monkeypatch):
+    monkeypatch.setattr(pol, "_said", set())
+    box = pol.Sandbox(pol.policy_for("auto", place / "ws", SandboxSettings()), 0, "gone")
+    assert box.notice_once() == box.notice()
+    assert box.notice_once() is None
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "bash: line 1: x: Permission denied",
+        "mkdir: cannot create directory 'x': Operation not permitted",
+        "PermissionError: [Errno 13] x",
+        "mv: cannot move 'a' to 'b/a': Invalid cross-device link",
+    ],
+)
+def test_a_denial_in_the_output_gets_a_note_naming_what_is_allowed(place, output):
+    auto = pol.Sandbox(pol.policy_for("auto", place / "ws", SandboxSettings()), 7)
+    note = auto.denial_note(output)
+    assert note.startswith("[pixir sandbox] This command ran under Landlock:")
+    assert str(place / "ws") in note and "sandbox.writable" in note
+    assert "create a new top-level file or directory with the write tool" in note
+    read_only = pol.Sandbox(pol.policy_for("read_only", place / "ws", SandboxSettings()), 7)
+    assert "read-only" in read_only.denial_note(output)
+    assert auto.denial_note("all good\n") is None
+
+
+# -- a Sandbox confining real commands --------------------------------------------------------
+
+
+def run(box: pol.Sandbox, command: str, cwd: Path):
+    result = run_command(command, cwd, 20_000, sandbox=box)
+    assert result.ok, result.output
+    return result
+
+
+@needs_landlock
+def test_auto_confines_writes_to_its_places(place):
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(), "auto", ws)
+    ok = run(box, "echo new > src/made && echo more >> README && mktemp && echo ok", ws)
+    assert ok.output.rstrip().endswith("ok") and "[pixir sandbox]" not in ok.output
+    assert (ws / "src" / "made").read_text() == "new\n"
+    assert (ws / "README").read_text() == "old\nmore\n"
+    for command in (
+        "echo x > top-level-new",
+        "echo x > .pixir/sessions/s.jsonl",
+        "rm .pixir/sessions/s.jsonl",
+        f'echo \'{{"sandbox": {{"enabled": false}}}}\' > {place / "pixir-home" / "config.json"}',
+        f"touch {place / 'outside' / 'new'}",
+        "rm README",
+        "mv README README.md",
+    ):
+        result = run(box, command, ws)
+        assert result.exit_code != 0, command
+        assert "[pixir sandbox]" in result.output, command
+    assert sorted(os.listdir(ws)) == [".pixir", "README", "src"]
+    assert (ws / ".pixir" / "sessions" / "s.jsonl").read_text() == "{}\n"
+    assert (place / "pixir-home" / "config.json").read_text() == "{}"
+    assert os.listdir(place / "outside") == []
+
+
+@needs_landlock
+def test_a_top_level_entry_made_between_commands_is_writable_by_the_next(place):
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(), "auto", ws)
+    assert run(box, "echo x >> later.txt", ws).exit_code == 1
+    (ws / "later.txt").write_text("")  # the write tool, the user, ...
+    assert run(box, "echo x >> later.txt", ws).exit_code == 0
+    assert (ws / "later.txt").read_text() == "x\n"
+
+
+@needs_landlock
+def test_the_ruleset_is_kept_until_the_top_level_changes(place, monkeypatch):
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(), "auto", ws)
+    built = []
+    real_build = pol.build
+    monkeypatch.setattr(pol, "build", lambda rules: built.append(rules) or real_build(rules))
+    monkeypatch.setattr(pol, "_rulesets", {})
+    for _ in range(3):
+        run(box, "true", ws)
+    assert len(built) == 1
+    (ws / "new-entry").mkdir()
+    run(box, "echo x > new-entry/file", ws)
+    assert len(built) == 2 and (ws / "new-entry" / "file").read_text() == "x\n"
+
+
+@needs_landlock
+def test_read_only_runs_anything_and_changes_nothing(place):
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(), "read_only", ws)
+    assert run(box, "python3 -c 'print(6*7)' && cat README", ws).output.endswith("42\nold\n")
+    for command in ("echo x >> README", "echo x > src/new", "mkdir src/d", "mktemp"):
+        assert run(box, command, ws).exit_code != 0, command
+    assert run(box, "echo x > /dev/null && echo fine", ws).exit_code == 0
+    assert (ws / "README").read_text() == "old\n" and os.listdir(ws / "src") == []
+    assert os.listdir(place / "tmp") == []
+
+
+@needs_landlock
+def test_network_false_or_read_only_refuses_tcp(place):
+    if KERNEL_ABI < 4:
+        pytest.skip("TCP filtering needs ABI 4")
+    ws = place / "ws"
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        connect = f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}))\""
+        online = pol.sandbox_for(settings(), "auto", ws)
+        assert run(online, connect, ws).exit_code == 0
+        for box in (
+            pol.sandbox_for(settings(network=False), "auto", ws),
+            pol.sandbox_for(settings(), "read_only", ws),
+        ):
+            result = run(box, connect, ws)
+            assert result.exit_code == 1 and "PermissionError" in result.output
+
+
+@needs_landlock
+def test_commands_get_a_private_tmpdir_when_the_temp_dir_holds_the_workspace(place):
+    ws = place / "tmp" / "project"
+    (ws / ".pixir").mkdir(parents=True)
+    box = pol.sandbox_for(settings(), "auto", ws)
+    assert str(place / "tmp") in pol.frozen_tops(box.policy)
+    made = run(box, "mktemp && echo $TMPDIR", ws).output.split("\n")
+    private = made[-2]
+    assert private.startswith(str(place / "tmp" / "pixir-commands-"))
+    assert made[-3].startswith(private + "/")
+    assert box.private_temp() == private  # one per process
+    assert pol.sandbox_for(settings(), "auto", place / "ws").private_temp() is None
+
+
+@needs_landlock
+def test_a_ruleset_that_cannot_be_built_runs_nothing(place, monkeypatch):
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(), "auto", ws)
+
+    def refuse(*args, **kwargs):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(ll, "create_ruleset", refuse)
+    from pixir.tools.result import ToolFailure
+
+    with pytest.raises(ToolFailure) as info:
+        run_command("echo ran > src/ran", ws, 5000, sandbox=box)
+    assert info.value.kind == "sandbox_failed" and "--sandbox off" in info.value.message
+    assert not (ws / "src" / "ran").exists()
