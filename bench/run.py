@@ -6,7 +6,7 @@
 Options:
     --quick             fewer runs and smaller workloads: a smoke test, not a measurement
     --only A,B          only these sections (startup, oneshot, sse, steps, upload, resume,
-                        rss, append)
+                        rss, append, sandbox)
     --runs N            runs per figure (default: each section's own)
     --no-install        do not npm-install the peers or pip-install openai-python
     --output PATH       where to write the JSON (default bench/results.json for a full run,
@@ -45,7 +45,7 @@ from common import (
     skipped,
 )
 
-SECTIONS = ("startup", "oneshot", "sse", "steps", "upload", "resume", "rss", "append")
+SECTIONS = ("startup", "oneshot", "sse", "steps", "upload", "resume", "rss", "append", "sandbox")
 NOISE_NOTE = (
     "Measured on a shared 2-core machine while other work (test suites, builds) may run: "
     "absolute times drift ±30 % and more between sittings; only ratios taken in one run, "
@@ -430,6 +430,56 @@ def section_append(runs: int | None, quick: bool) -> list[dict]:
     ]
 
 
+def section_sandbox(runs: int | None, quick: bool) -> list[dict]:
+    import sandbox
+
+    from pixir.sandbox import landlock
+
+    try:
+        landlock.version()
+    except landlock.Unavailable as why:
+        return [skipped("sandbox.extra", "the sandbox's cost per command", "≤ 2 ms", str(why))]
+    got = sandbox.collect(runs or (20 if quick else 200))
+    ms = 1000.0
+    rows = []
+    for place, label in (
+        ("home", "workspace outside the temp dirs"),
+        ("tmp", "workspace in /tmp (the temp dir granted entry by entry)"),
+    ):
+        times = got[place]
+        rows.append(
+            figure(
+                f"sandbox.extra_{place}",
+                f"bash `true` confined by Landlock (ABI {got['abi']}) minus unconfined, {label}",
+                "ms",
+                times["extra"],
+                target=("value", "<=", 2.0),
+                target_text="≤ 2 ms",
+                note=f"per-run differences of interleaved calls of the bash tool, in-process: "
+                f"{statistics.median(times['confined']) * ms:.2f} ms confined, "
+                f"{statistics.median(times['free']) * ms:.2f} ms unconfined; building the "
+                f"ruleset ({times['rules']} rules) alone: "
+                f"{statistics.median(times['ruleset']) * ms:.2f} ms",
+                scale=ms,
+            )
+        )
+    spawn = got["spawn"]
+    rows.append(
+        figure(
+            "sandbox.spawn_thread",
+            "start and reap `bash -c true` from a confined thread (pixir's way)",
+            "ms",
+            spawn["thread"],
+            ref_name="unconfined",
+            ref_values=spawn["plain"],
+            note="confined in the child by a preexec_fn instead (no vfork, Python in the "
+            f"forked child): {statistics.median(spawn['preexec']) * ms:.2f} ms",
+            scale=ms,
+        )
+    )
+    return rows
+
+
 SECTION_FUNCS = {
     "startup": section_startup,
     "oneshot": section_oneshot,
@@ -439,6 +489,7 @@ SECTION_FUNCS = {
     "resume": section_resume,
     "rss": section_rss,
     "append": section_append,
+    "sandbox": section_sandbox,
 }
 
 
