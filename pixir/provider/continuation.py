@@ -41,28 +41,29 @@ class Memory:
 
 
 @dataclass
-class Plan:
-    """The body to put in a `response.create` frame, and how it came about."""
+class Choice:
+    """The continuation choice of one call: the body to put in its `response.create` frame,
+    whether that continues the cached response, and if not although one was cached, why."""
 
     body: dict
     continued: bool = False
     reset_reason: str | None = None
 
 
-def plan(memory: Memory | None, body: dict, reason: str | None = None) -> Plan:
+def choose(memory: Memory | None, body: dict, reason: str | None = None) -> Choice:
     """A continuation of `memory` when `body` allows one, else the full body. `reason` says
     why there is no memory (a reconnect, a failed call); None for a connection's first call."""
     if memory is None:
-        return Plan(body, reset_reason=reason)
+        return Choice(body, reset_reason=reason)
     if body.get("model") != memory.model:
-        return Plan(body, reset_reason=MODEL_CHANGED)
+        return Choice(body, reset_reason=MODEL_CHANGED)
     new = new_items(memory, body.get("input"))
     if new is None:
-        return Plan(body, reset_reason=INPUT_DIVERGED)
+        return Choice(body, reset_reason=INPUT_DIVERGED)
     frame = {k: v for k, v in body.items() if k != "input"}
     frame["input"] = new
     frame["previous_response_id"] = memory.response_id
-    return Plan(frame, continued=True)
+    return Choice(frame, continued=True)
 
 
 def new_items(memory: Memory, items) -> list | None:

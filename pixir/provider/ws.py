@@ -26,7 +26,7 @@ from pixir.errors import PixirError
 from pixir.provider import continuation
 from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
 from pixir.provider.classify import MAX_ERROR_BODY, classify_http
-from pixir.provider.continuation import Memory, Plan
+from pixir.provider.continuation import Choice, Memory
 from pixir.provider.http import CONNECT_TIMEOUT_S, Exchange, shut
 from pixir.provider.request import body_bytes
 from pixir.sanitize import deep, needs_deep
@@ -140,18 +140,18 @@ class WsTransport:
         while True:
             conn = self._connection(url, headers)
             if forced is not None:
-                plan = Plan(body, reset_reason=forced)
+                choice = Choice(body, reset_reason=forced)
             else:
-                plan = continuation.plan(conn.memory, body, conn.lost)
-            record.continuation_attempted = record.continuation_attempted or plan.continued
-            record.used_previous_response_id = plan.continued
-            record.continuation_reset_reason = plan.reset_reason
+                choice = continuation.choose(conn.memory, body, conn.lost)
+            record.continuation_attempted = record.continuation_attempted or choice.continued
+            record.used_previous_response_id = choice.continued
+            record.continuation_reset_reason = choice.reset_reason
             reused = conn.calls > 0
             # whatever happens now, the server's cache changes: a new response, or none
             conn.forget(continuation.PREVIOUS_FAILED)
             progress = _Progress()
             try:
-                payload = frame_bytes(plan.body)
+                payload = frame_bytes(choice.body)
                 record.bytes_sent += len(payload)
                 exchange = self._send(conn, payload, progress)
                 result = consume(exchange)
@@ -166,7 +166,7 @@ class WsTransport:
                         reconnect = False
                         forced = code
                         continue
-                elif plan.continued and full_resend and err.kind == "provider_http_error":
+                elif choice.continued and full_resend and err.kind == "provider_http_error":
                     # The cache is gone (previous_response_not_found), or the server refused
                     # the continuation itself: continuation is only an optimisation, so the
                     # full body decides, on the same connection (a failure evicts the cache).

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from pixir.provider import continuation
-from pixir.provider.continuation import Memory, new_items, plan, same_item
+from pixir.provider.continuation import Memory, choose, new_items, same_item
 from tests.unit.helpers.ws import user
 
 # -- items as the server sends them (output_item.done) ----------------------------------------
@@ -80,14 +80,14 @@ def memory(items: list, output: list, model: str = "gpt-5.5") -> Memory:
     return Memory("resp_1", model, list(items), output)
 
 
-# -- plans --------------------------------------------------------------------------------------
+# -- choices ------------------------------------------------------------------------------------
 
 
 def test_a_connections_first_call_sends_the_full_body_without_a_reset_reason():
     first = body([DEV, user("go")])
-    p = plan(None, first)
+    p = choose(None, first)
     assert p.body is first and not p.continued and p.reset_reason is None
-    again = plan(None, first, continuation.RECONNECTED)
+    again = choose(None, first, continuation.RECONNECTED)
     assert again.body is first and again.reset_reason == "reconnected"
 
 
@@ -96,7 +96,7 @@ def test_a_tool_step_sends_only_the_tool_result_with_previous_response_id():
     held = memory(sent, [server_reasoning(1), server_call(1)])
     # the History replays the reasoning verbatim and the call without id/status
     nxt = body([*sent, server_reasoning(1), replay_call(1), result(1)])
-    p = plan(held, nxt)
+    p = choose(held, nxt)
     assert p.continued and p.reset_reason is None
     assert p.body["input"] == [result(1)]
     assert p.body["previous_response_id"] == "resp_1"
@@ -149,7 +149,7 @@ def test_a_model_change_sends_the_full_body():
     sent = [user("go")]
     held = memory(sent, [server_call(1)])
     nxt = body([*sent, replay_call(1), result(1)], model="gpt-5.4")
-    p = plan(held, nxt)
+    p = choose(held, nxt)
     assert p.body is nxt and not p.continued and p.reset_reason == "model_changed"
 
 
@@ -158,7 +158,7 @@ def test_an_earlier_item_that_changed_sends_the_full_body():
     sent = [DEV, user("go"), replay_call(0), result(0)]
     held = memory(sent, [server_call(1)])
     compacted = [DEV, user("Summary of the earlier part..."), replay_call(1), result(1)]
-    p = plan(held, body(compacted))
+    p = choose(held, body(compacted))
     assert not p.continued and p.reset_reason == "input_diverged"
 
 
@@ -205,17 +205,18 @@ def test_other_items_match_apart_from_id_and_status():
 # -- against the real Turn and History ---------------------------------------------------------
 
 
-class Planner:
-    """A provider double that keeps the server's cache the way ws.WsTransport does and plans
-    every call: which steps of a real Turn, replayed by the real History, continue?"""
+class Chooser:
+    """A provider double that keeps the server's cache the way ws.WsTransport does and makes
+    the continuation choice of every call: which steps of a real Turn, replayed by the real
+    History, continue?"""
 
     def __init__(self, results):
         self.results = list(results)
         self.memory = None
-        self.plans = []
+        self.choices = []
 
     def stream(self, body, on_delta):
-        self.plans.append(plan(self.memory, body))
+        self.choices.append(choose(self.memory, body))
         result = self.results.pop(0)
         self.memory = Memory(
             result.response_id, body["model"], list(body["input"]), result.output_items
@@ -248,7 +249,7 @@ def test_every_step_of_a_real_turn_continues_with_only_its_new_items(workspace):
     ]
     for n, result in enumerate(steps):
         result.response_id = f"resp_{n}"
-    provider = Planner(steps)
+    provider = Chooser(steps)
     options = RequestOptions(model="gpt-5.5", session_id="s", credential_kind="api_key")
     session = sessions.create(workspace, model="gpt-5.5", transport="auto", permission_mode="auto")
     try:
@@ -266,13 +267,13 @@ def test_every_step_of_a_real_turn_continues_with_only_its_new_items(workspace):
         assert turn.run("anything else?").status == "completed"
     finally:
         session.close()
-    first, second, third, fourth = provider.plans
+    first, second, third, fourth = provider.choices
     assert not first.continued and first.reset_reason is None
-    kinds = [[i.get("type") or i.get("role") for i in p.body["input"]] for p in provider.plans]
+    kinds = [[i.get("type") or i.get("role") for i in p.body["input"]] for p in provider.choices]
     assert second.continued and kinds[1] == ["function_call_output"]
     assert third.continued and kinds[2] == ["function_call_output", "function_call_output"]
     assert fourth.continued and kinds[3] == ["user"]
-    assert [p.body["previous_response_id"] for p in provider.plans[1:]] == [
+    assert [p.body["previous_response_id"] for p in provider.choices[1:]] == [
         "resp_0",
         "resp_1",
         "resp_2",
