@@ -37,8 +37,8 @@ def compacted_log(workspace: Path, events: int, shape: str) -> tuple[Path, dict]
     path = folder / f"{new_session_id()}.jsonl"
     generate_log(path, events, shape)
     session, _ = sessions.resume(workspace, path.stem, model=None, permission_mode="auto")
-    found = compaction.plan(session.history, KEEP_TOKENS, last_seq=session.log.next_seq - 1)
-    items = session.history.items[: found.cut]
+    found = compaction.find_cut(session.history, KEEP_TOKENS, last_seq=session.log.next_seq - 1)
+    items = session.history.items[: found.replaced]
     files = compaction.files_touched(items, None)
     summary = compaction.fallback_summary(items, found, "bench", files)
     data = compaction.event_data(found, compaction.Summary(summary, "deterministic", files), "auto")

@@ -3,9 +3,9 @@ its History is replaced by a summary. The Log is never rewritten: a `history_com
 event names the seq range it replaces and carries the summary, and the fold (history.py)
 sends one summary message in place of that range.
 
-Four parts: accounting (how full the window is), planning (where to cut), summarising (one
-model call with a strict JSON schema, or a deterministic fallback) and the `Guard` a Turn
-consults before each call and on `context_overflow`. See docs/compaction.md.
+Four parts: accounting (how full the window is), cutting (where the History may be cut),
+summarising (one model call with a strict JSON schema, or a deterministic fallback) and the
+`Guard` a Turn consults before each call and on `context_overflow`. See docs/compaction.md.
 """
 
 from __future__ import annotations
@@ -88,17 +88,17 @@ def body_tokens(body: dict) -> int:
     return tokens(len(json.dumps(body, separators=(",", ":"), ensure_ascii=False)))
 
 
-# -- planning --------------------------------------------------------------------------------
+# -- cutting ---------------------------------------------------------------------------------
 
 
 @dataclass
-class Plan:
-    """What a compaction would replace: the first `cut` History items, which came from the
-    Log events `from_seq`..`to_seq`."""
+class Cut:
+    """Where a compaction cuts the History: it replaces the first `replaced` items, which
+    came from the Log events `from_seq`..`to_seq`, and keeps the `kept` items after them."""
 
     from_seq: int
     to_seq: int
-    cut: int  # History items replaced
+    replaced: int  # History items replaced
     kept: int  # History items kept verbatim after the summary
     tokens_before: int  # the whole request, estimated
     tokens_replaced: int
@@ -114,7 +114,7 @@ class Plan:
         return {
             "range": {"from_seq": self.from_seq, "to_seq": self.to_seq},
             "events": self.events,
-            "items_replaced": self.cut,
+            "items_replaced": self.replaced,
             "items_kept": self.kept,
             "tokens_before": self.tokens_before,
             "tokens_replaced": self.tokens_replaced,
@@ -167,13 +167,13 @@ def previous_summary(history: History) -> dict | None:
     return data
 
 
-def plan(
+def find_cut(
     history: History,
     keep_tokens: int,
     *,
     tokens_before: int | None = None,
     last_seq: int | None = None,
-) -> Plan | None:
+) -> Cut | None:
     """Where to cut: at the earliest cut point that keeps at most `keep_tokens` of the most
     recent items verbatim (or, when no cut point is that late, at the latest one). None when
     that would replace nothing but an earlier summary. `last_seq` (the Log's last seq) ends
@@ -188,25 +188,24 @@ def plan(
         suffix[i] = suffix[i + 1] + sizes[i]
     if tokens(suffix[0]) <= keep_tokens:
         return None  # the whole History is recent enough to keep
-    cut = next((i for i in points if tokens(suffix[i]) <= keep_tokens), points[-1])
+    at = next((i for i in points if tokens(suffix[i]) <= keep_tokens), points[-1])
     previous = previous_summary(history)
-    if cut == 1 and previous is not None:
+    if at == 1 and previous is not None:
         return None  # only the earlier summary: nothing new to fold in
-    if cut == len(items):
+    if at == len(items):
         to_seq = max(max(seqs), last_seq if last_seq is not None else -1)
     else:
-        to_seq = seqs[cut] - 1
-    replaced = tokens(suffix[0] - suffix[cut])
+        to_seq = seqs[at] - 1
     if tokens_before is None:
         tokens_before = tokens(suffix[0])
-    return Plan(
-        from_seq=min(seqs[:cut]),
+    return Cut(
+        from_seq=min(seqs[:at]),
         to_seq=to_seq,
-        cut=cut,
-        kept=len(items) - cut,
+        replaced=at,
+        kept=len(items) - at,
         tokens_before=tokens_before,
-        tokens_replaced=replaced,
-        tokens_kept=tokens(suffix[cut]),
+        tokens_replaced=tokens(suffix[0] - suffix[at]),
+        tokens_kept=tokens(suffix[at]),
         previous=previous,
     )
 
@@ -329,10 +328,10 @@ def files_touched(items: list[dict], previous: dict | None = None) -> list[str]:
     return list(seen)
 
 
-def fallback_summary(items: list[dict], plan_: Plan, reason: str, files: list[str]) -> str:
+def fallback_summary(items: list[dict], cut: Cut, reason: str, files: list[str]) -> str:
     """A summary written from the record without the model: counts, the files touched, the
     user's last requests, the last answer, recent commands, and the earlier summary."""
-    previous = plan_.previous
+    previous = cut.previous
     own = items[1:] if previous is not None else items
     users = [_text(i) for i in own if i.get("role") == "user"]
     answers = [_text(i) for i in own if i.get("role") == "assistant"]
@@ -343,7 +342,7 @@ def fallback_summary(items: list[dict], plan_: Plan, reason: str, files: list[st
     tools = ", ".join(f"{name} ×{count}" for name, count in by_tool.most_common())
     parts = [
         f"(Written by pixir from the session record, without the model: {reason}.)",
-        f"Replaced: {plan_.events} Log events — {len(users)} user messages, "
+        f"Replaced: {cut.events} Log events — {len(users)} user messages, "
         f"{len(answers)} assistant messages, {len(calls)} tool calls"
         + (f" ({tools})" if tools else "")
         + (f", {failed} of them failed" if failed else "")
@@ -433,16 +432,16 @@ class Summary:
     fallback: dict | None = None  # {kind, message}: why the model did not
 
 
-def summarise(history: History, plan_: Plan, compactor: Compactor, provider) -> Summary:
+def summarise(history: History, cut: Cut, compactor: Compactor, provider) -> Summary:
     """Ask the model for the summary; on any failure (no provider, an error, a truncated or
     malformed answer) write the deterministic one instead. Ctrl-C is not a failure."""
-    items = history.items[: plan_.cut]
-    files = files_touched(items, plan_.previous)
+    items = history.items[: cut.replaced]
+    files = files_touched(items, cut.previous)
     reason: dict
     if provider is None:
         reason = {"kind": "no_provider", "message": "no model call was possible"}
     else:
-        entries = transcript_entries(items, plan_.previous)
+        entries = transcript_entries(items, cut.previous)
         body = compactor.summary_request(summary_input(entries, compactor.summary_budget()))
         try:
             result = provider.stream(body, None)
@@ -457,22 +456,22 @@ def summarise(history: History, plan_: Plan, compactor: Compactor, provider) -> 
             else:
                 files = list(dict.fromkeys([*files, *fields["files_touched"]]))
                 return Summary(render_summary(fields, files), "model", files, result)
-    text = fallback_summary(items, plan_, f"{reason['kind']}: {reason['message']}", files)
+    text = fallback_summary(items, cut, f"{reason['kind']}: {reason['message']}", files)
     return Summary(text, "deterministic", files, fallback=reason)
 
 
-def event_data(plan_: Plan, summary: Summary, trigger: str) -> dict:
+def event_data(cut: Cut, summary: Summary, trigger: str) -> dict:
     """The `history_compaction` event's data."""
-    after = plan_.tokens_before - plan_.tokens_replaced + tokens(item_chars(_summary(summary)))
+    after = cut.tokens_before - cut.tokens_replaced + tokens(item_chars(_summary(summary)))
     data = {
-        "range": {"from_seq": plan_.from_seq, "to_seq": plan_.to_seq},
+        "range": {"from_seq": cut.from_seq, "to_seq": cut.to_seq},
         "summary": summary.text,
         "files_touched": summary.files,
         "strategy": summary.strategy,
         "trigger": trigger,
-        "events": plan_.events,
-        "items_replaced": plan_.cut,
-        "tokens_before": plan_.tokens_before,
+        "events": cut.events,
+        "items_replaced": cut.replaced,
+        "tokens_before": cut.tokens_before,
         "tokens_after": max(0, after),
     }
     if summary.fallback is not None:
@@ -498,7 +497,7 @@ def notice(data: dict) -> dict:
 
 def compact(
     session,
-    plan_: Plan,
+    cut: Cut,
     compactor: Compactor,
     provider,
     *,
@@ -506,12 +505,12 @@ def compact(
     append: Callable[[str, dict], dict],
     record_usage: Callable[[object], None] | None = None,
 ) -> dict:
-    """Summarise the plan's range and append the `history_compaction` event (after the
+    """Summarise the cut's range and append the `history_compaction` event (after the
     summary call's `provider_usage`, through `record_usage`); returns the event's data."""
-    summary = summarise(session.history, plan_, compactor, provider)
+    summary = summarise(session.history, cut, compactor, provider)
     if summary.result is not None and record_usage is not None:
         record_usage(summary.result)
-    data = event_data(plan_, summary, trigger)
+    data = event_data(cut, summary, trigger)
     append("history_compaction", data)
     session.sync()
     return data
@@ -571,7 +570,7 @@ class Guard:
         estimate = self.estimate(build_request)
         if estimate <= self.compactor.threshold:
             return
-        found = plan(
+        found = find_cut(
             self.session.history,
             self.compactor.keep_budget(),
             tokens_before=estimate,
@@ -591,7 +590,7 @@ class Guard:
         # most half of it the first time, an eighth the second.
         keep = min(self.compactor.keep_budget(), failed // 2)
         keep >>= 2 * (overflows - 1)
-        found = plan(
+        found = find_cut(
             self.session.history,
             keep,
             tokens_before=failed,
@@ -601,7 +600,7 @@ class Guard:
             raise overflow_error(err, session_id, overflows - 1)
         self._compact(found, "overflow")
 
-    def _compact(self, found: Plan, trigger: str) -> None:
+    def _compact(self, found: Cut, trigger: str) -> None:
         self.ephemeral("status", {"status": "compacting", "trigger": trigger})
         data = compact(
             self.session,

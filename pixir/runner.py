@@ -195,11 +195,11 @@ class Runner:
 
     # -- compaction ----------------------------------------------------------------------------
 
-    def compaction_plan(self):
-        """What a compaction of the open session would replace now (None: nothing)."""
+    def compaction_cut(self):
+        """Where a compaction of the open session would cut now (None: nothing to replace)."""
         self._ensure_request()
         session = self.session
-        return compaction_plan(
+        return compaction_cut(
             self.settings,
             (self._options, self._framing),
             session.history,
@@ -207,7 +207,7 @@ class Runner:
         )
 
     def compact(self, found, *, trigger: str = "manual") -> dict:
-        """Summarise `found` (a compaction plan) and append the `history_compaction` event;
+        """Summarise `found` (a compaction cut) and append the `history_compaction` event;
         the summary is written by the model when there is a credential. Returns its data."""
         from pixir import compaction
 
@@ -287,15 +287,15 @@ class Runner:
         )
 
 
-def compaction_plan(settings, request: tuple, history, last_seq: int | None = None):
-    """The compaction plan for a History at the session's keep budget, with the request
+def compaction_cut(settings, request: tuple, history, last_seq: int | None = None):
+    """Where a compaction would cut a History at the session's keep budget, with the request
     (`request_for`'s pair) estimated whole; None when there is nothing to compact."""
     from pixir import compaction
 
     options, framing = request
     before = compaction.body_tokens(framing.body(options, history.input_items()))
     keep = compaction.compactor_for(settings, options).keep_budget()
-    return compaction.plan(history, keep, tokens_before=before, last_seq=last_seq)
+    return compaction.find_cut(history, keep, tokens_before=before, last_seq=last_seq)
 
 
 def settle(

@@ -1,5 +1,5 @@
 """`pixir compact <id> [--dry-run] [--json]`: replace a session's older History by a summary
-now (SPEC §9). `--dry-run` shows the plan and writes nothing: no lock, no network."""
+now (SPEC §9). `--dry-run` shows where it would cut and writes nothing: no lock, no network."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pixir import session as sessions
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
-from pixir.runner import Runner, compaction_plan, explicit_model, request_for
+from pixir.runner import Runner, compaction_cut, explicit_model, request_for
 
 
 def run(args) -> int:
@@ -25,7 +25,7 @@ def run(args) -> int:
     runner.resume(args.session_id)
     session = runner.session
     try:
-        found = runner.compaction_plan()
+        found = runner.compaction_cut()
         if found is None:
             return _nothing(args, session.id)
         if credential is None and not args.json:
@@ -71,12 +71,14 @@ def _dry_run(args, settings, workspace, model: str) -> int:
         permission_mode=peek.permission_mode,
         credential_kind="subscription",
     )
-    found = compaction_plan(settings, request, peek.history)
+    found = compaction_cut(settings, request, peek.history)
     if found is None:
         return _nothing(args, peek.id)
     # The summary's size is only known once written: estimate it with the fallback's.
-    files = compaction.files_touched(peek.history.items[: found.cut], found.previous)
-    text = compaction.fallback_summary(peek.history.items[: found.cut], found, "estimate", files)
+    files = compaction.files_touched(peek.history.items[: found.replaced], found.previous)
+    text = compaction.fallback_summary(
+        peek.history.items[: found.replaced], found, "estimate", files
+    )
     summary = compaction.Summary(text, "deterministic", files)
     after = compaction.event_data(found, summary, "manual")["tokens_after"]
     if args.json:
@@ -86,7 +88,7 @@ def _dry_run(args, settings, workspace, model: str) -> int:
         )
         return 0
     print(f"would compact session {peek.id} (dry run: nothing written)")
-    replaced = f"{found.cut} History items, ~{found.tokens_replaced} tokens"
+    replaced = f"{found.replaced} History items, ~{found.tokens_replaced} tokens"
     print(f"  replace   {_range(found)}, {replaced}")
     print(f"  keep      the last {found.kept} items verbatim, ~{found.tokens_kept} tokens")
     print(f"  request   ~{found.tokens_before} → ~{after} tokens (estimated)")

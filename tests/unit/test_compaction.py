@@ -16,8 +16,8 @@ from pixir.compaction import (
     SUMMARY_INSTRUCTION,
     SUMMARY_SCHEMA,
     cut_points,
+    find_cut,
     item_chars,
-    plan,
     tokens,
 )
 from pixir.config import Settings
@@ -44,11 +44,11 @@ from tests.unit.helpers.scripted import Result, ScriptedProvider, answer, build_
 
 
 def compacted(h: History, found, summary="S", seq=None):
-    """Fold the compaction a plan describes into `h` (as the Log append would)."""
+    """Fold the compaction a cut describes into `h` (as the Log append would)."""
     data = {
         "range": {"from_seq": found.from_seq, "to_seq": found.to_seq},
         "summary": summary,
-        "files_touched": compaction.files_touched(h.items[: found.cut], found.previous),
+        "files_touched": compaction.files_touched(h.items[: found.replaced], found.previous),
         "strategy": "deterministic",
         "trigger": "manual",
     }
@@ -112,7 +112,7 @@ def test_an_orphan_closed_by_the_next_user_message_stays_with_its_call():
     assert cut_points(h) == [1, 5, 6]
 
 
-# -- the plan ---------------------------------------------------------------------------------
+# -- the cut ----------------------------------------------------------------------------------
 
 
 def long_history(exchanges=10, size=400):
@@ -126,42 +126,42 @@ def long_history(exchanges=10, size=400):
 def test_keeps_the_most_recent_items_within_the_budget():
     h = long_history()
     exchange = tokens(len("blob") + len("read") + len('{"path":"f0.py"}') + 400)
-    found = plan(h, keep_tokens=3 * exchange + 2)
+    found = find_cut(h, keep_tokens=3 * exchange + 2)
     assert found is not None
-    kept = h.items[found.cut :]
+    kept = h.items[found.replaced :]
     assert tokens(sum(item_chars(i) for i in kept)) <= 3 * exchange + 2
     assert kinds(kept)[:3] == ["reasoning", "function_call", "function_call_output"]
     assert sum(1 for i in kept if i.get("type") == "function_call") == 3
     # the range runs from the first item to the event before the first kept one
-    assert found.from_seq == 1 and found.to_seq == h.seqs[found.cut] - 1
+    assert found.from_seq == 1 and found.to_seq == h.seqs[found.replaced] - 1
     assert found.events == found.to_seq - found.from_seq + 1
     assert found.tokens_replaced + found.tokens_kept >= found.tokens_before - 1
 
 
 def test_a_zero_budget_replaces_everything_up_to_the_last_cut_point():
     h = long_history(3)
-    found = plan(h, keep_tokens=0, last_seq=99)
-    assert found.cut == len(h.items) and found.kept == 0
+    found = find_cut(h, keep_tokens=0, last_seq=99)
+    assert found.replaced == len(h.items) and found.kept == 0
     assert found.to_seq == 99  # the range ends with the Log when nothing is kept
 
 
-def test_nothing_to_plan_when_everything_fits_the_budget():
+def test_nothing_to_cut_when_everything_fits_the_budget():
     h = long_history(3)
-    found = plan(h, keep_tokens=10**6)
+    found = find_cut(h, keep_tokens=10**6)
     assert found is None
 
 
 def test_a_last_exchange_bigger_than_the_budget_is_still_cut_before():
     h = history(user("a"), call("c1"), result("c1", "y" * 10_000), call("c2"))
-    found = plan(h, keep_tokens=10)  # c2 is still open: the cut cannot be at the end
-    assert found.cut == 3
-    assert kinds(h.items[found.cut :]) == ["function_call"]
+    found = find_cut(h, keep_tokens=10)  # c2 is still open: the cut cannot be at the end
+    assert found.replaced == 3
+    assert kinds(h.items[found.replaced :]) == ["function_call"]
 
 
-def test_the_fold_of_a_plan_sends_the_summary_then_exactly_the_kept_items():
+def test_the_fold_of_a_cut_sends_the_summary_then_exactly_the_kept_items():
     h = long_history(8)
-    found = plan(h, keep_tokens=300)
-    kept = h.items[found.cut :]
+    found = find_cut(h, keep_tokens=300)
+    kept = h.items[found.replaced :]
     compacted(h, found, "what happened")
     items = h.input_items()
     assert items[0]["content"][0]["text"] == SUMMARY_PREFIX + "what happened"
@@ -170,7 +170,7 @@ def test_the_fold_of_a_plan_sends_the_summary_then_exactly_the_kept_items():
 
 def test_a_second_compaction_carries_the_first_summary_forward():
     h = long_history(8)
-    first = plan(h, keep_tokens=300)
+    first = find_cut(h, keep_tokens=300)
     compacted(h, first, "FIRST SUMMARY", seq=50)
     # more work after the first compaction
     for n, pair in enumerate(
@@ -178,13 +178,13 @@ def test_a_second_compaction_carries_the_first_summary_forward():
     ):
         h.add({"seq": n, "type": pair[0], "data": pair[1]})
     assert compaction.previous_summary(h) is not None
-    second = plan(h, keep_tokens=300)
+    second = find_cut(h, keep_tokens=300)
     assert second.previous is not None and second.previous["summary"] == "FIRST SUMMARY"
     assert second.from_seq == first.from_seq  # the range covers the earlier summary
     assert second.to_seq > first.to_seq
     # the deterministic summary carries the earlier one's content, and its files
-    files = compaction.files_touched(h.items[: second.cut], second.previous)
-    text = compaction.fallback_summary(h.items[: second.cut], second, "test", files)
+    files = compaction.files_touched(h.items[: second.replaced], second.previous)
+    text = compaction.fallback_summary(h.items[: second.replaced], second, "test", files)
     assert "FIRST SUMMARY" in text
     assert files[: len(first_files(first, h))] == first_files(first, h)
     assert "g.py" in files
@@ -198,12 +198,12 @@ def first_files(found, h):
     return h.last_compaction["files_touched"] if h.last_compaction else []
 
 
-def test_nothing_to_plan_when_only_the_earlier_summary_would_go():
+def test_nothing_to_cut_when_only_the_earlier_summary_would_go():
     h = long_history(8)
-    compacted(h, plan(h, keep_tokens=300), "S", seq=50)
-    assert plan(h, keep_tokens=10**6) is None
-    again = plan(h, keep_tokens=300)
-    assert again is None or again.cut > 1
+    compacted(h, find_cut(h, keep_tokens=300), "S", seq=50)
+    assert find_cut(h, keep_tokens=10**6) is None
+    again = find_cut(h, keep_tokens=300)
+    assert again is None or again.replaced > 1
 
 
 # -- accounting ---------------------------------------------------------------------------------
@@ -234,19 +234,19 @@ def test_keep_budget_never_exceeds_half_of_window_minus_reserve():
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(exchange(), min_size=1, max_size=5), st.integers(0, 400), st.integers(0, 400))
-def test_any_plan_leaves_a_paired_request_and_carries_forward(turns, keep1, keep2):
+def test_any_cut_leaves_a_paired_request_and_carries_forward(turns, keep1, keep2):
     h = History.fold(events(*build(turns)), MODEL)
-    found = plan(h, keep_tokens=keep1)
+    found = find_cut(h, keep_tokens=keep1)
     if found is None:
         return
-    kept = h.items[found.cut :]
-    assert all(s > found.to_seq for s in h.seqs[found.cut :])
-    assert all(found.from_seq <= s <= found.to_seq for s in h.seqs[: found.cut])
+    kept = h.items[found.replaced :]
+    assert all(s > found.to_seq for s in h.seqs[found.replaced :])
+    assert all(found.from_seq <= s <= found.to_seq for s in h.seqs[: found.replaced])
     compacted(h, found, "ONE", seq=10_000)
     items = h.input_items()
     assert items[1 : 1 + len(kept)] == kept
     assert_acceptable(items)
-    second = plan(h, keep_tokens=keep2)
+    second = find_cut(h, keep_tokens=keep2)
     if second is None:
         return
     assert second.previous is not None and second.from_seq == found.from_seq
@@ -323,7 +323,7 @@ def summary_compactor(window=272_000):
 
 
 def everything(h):
-    return compaction.plan(h, keep_tokens=0, last_seq=99)
+    return compaction.find_cut(h, keep_tokens=0, last_seq=99)
 
 
 def test_the_summary_call_has_no_tools_a_strict_schema_and_the_fixed_instruction():
@@ -459,7 +459,7 @@ def test_the_latest_request_gets_more_room_than_older_ones_in_the_fallback():
     ]
     events = [{"seq": n, "type": t, "data": d} for n, (t, d) in enumerate(pairs, 1)]
     h = History.fold(events, MODEL)
-    found = compaction.plan(h, keep_tokens=0, last_seq=9)
+    found = compaction.find_cut(h, keep_tokens=0, last_seq=9)
     text = compaction.fallback_summary(h.items, found, "r", [])
     assert "n" * 3000 in text and "o" * 3000 not in text
 
@@ -668,7 +668,7 @@ def test_a_third_overflow_ends_the_turn_even_when_more_could_be_compacted(new_se
     logged = read_events(session.path)
     assert len([e for e in logged if e["type"] == "history_compaction"]) == 2
     assert len(provider.bodies) == 40 + 3  # the step and its two retries; "never" unasked
-    assert compaction.plan(session.history, 1, tokens_before=0, last_seq=0) is not None
+    assert compaction.find_cut(session.history, 1, tokens_before=0, last_seq=0) is not None
 
 
 def test_context_overflow_without_automatic_compaction_ends_the_turn(new_session, ws):

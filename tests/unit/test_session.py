@@ -193,13 +193,13 @@ def work(session, steps, size=500, prefix="c"):
 
 
 def compact_now(session, keep=300, summary="SUMMARY"):
-    found = compaction.plan(session.history, keep, last_seq=session.log.next_seq - 1)
+    found = compaction.find_cut(session.history, keep, last_seq=session.log.next_seq - 1)
     assert found is not None
     data = {
         "range": {"from_seq": found.from_seq, "to_seq": found.to_seq},
         "summary": summary,
         "files_touched": compaction.files_touched(
-            session.history.items[: found.cut], found.previous
+            session.history.items[: found.replaced], found.previous
         ),
         "strategy": "deterministic",
         "trigger": "manual",
@@ -353,7 +353,7 @@ def test_resume_with_skipping_equals_the_whole_fold(fresh_ws, turns, keep, twice
     session = new(ws)
     for kind, data in build(turns):
         session.append(kind, data)
-    found = compaction.plan(session.history, keep, last_seq=session.log.next_seq - 1)
+    found = compaction.find_cut(session.history, keep, last_seq=session.log.next_seq - 1)
     if found is not None:
         compact_now(session, keep)
         if twice:
@@ -361,7 +361,7 @@ def test_resume_with_skipping_equals_the_whole_fold(fresh_ws, turns, keep, twice
                 if kind in ("tool_call", "tool_result"):
                     data = {**data, "call_id": "again-" + data["call_id"]}
                 session.append(kind, data)
-            if compaction.plan(session.history, keep) is not None:
+            if compaction.find_cut(session.history, keep) is not None:
                 compact_now(session, keep, summary="AGAIN")
     memory = session.history.input_items()
     session.close()
