@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from pixir.sanitize import deep, needs_deep
+from pixir.sanitize import deep, needs_deep, text
 
 BOM = b"\xef\xbb\xbf"
 DONE = "[DONE]"
@@ -92,11 +92,11 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[dict]:
             if type(value) is dict:
                 if needs_deep(data):  # `"\ud800"`, `"\u0000"`: U+FFFD, never a crash later
                     value = deep(value)
-                if "type" not in value:
+                if "type" not in value:  # from the `event:` line, which may hold a NUL too
                     if type(name) is tuple:
-                        value["type"] = name[0][7 : name[1]].decode("utf-8", "replace")
+                        value["type"] = text(name[0][7 : name[1]].decode("utf-8", "replace"))
                     else:
-                        value["type"] = name or "message"
+                        value["type"] = text(name or "message")
                 yield value
 
 
