@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.agent import SHAPES, generate_log  # noqa: E402
-from pixir import compaction, paths  # noqa: E402
+from pixir import paths  # noqa: E402
 from pixir import session as sessions  # noqa: E402
+from pixir.compaction.cut import find_cut  # noqa: E402
+from pixir.compaction.guard import event_data  # noqa: E402
+from pixir.compaction.summary import Summary, fallback_summary, files_touched  # noqa: E402
 from pixir.log import Log, new_session_id  # noqa: E402
 
 RUNS = 5
@@ -37,11 +40,11 @@ def compacted_log(workspace: Path, events: int, shape: str) -> tuple[Path, dict]
     path = folder / f"{new_session_id()}.jsonl"
     generate_log(path, events, shape)
     session, _ = sessions.resume(workspace, path.stem, model=None, permission_mode="auto")
-    found = compaction.find_cut(session.history, KEEP_TOKENS, last_seq=session.log.next_seq - 1)
+    found = find_cut(session.history, KEEP_TOKENS, last_seq=session.log.next_seq - 1)
     items = session.history.items[: found.replaced]
-    files = compaction.files_touched(items, None)
-    summary = compaction.fallback_summary(items, found, "bench", files)
-    data = compaction.event_data(found, compaction.Summary(summary, "deterministic", files), "auto")
+    files = files_touched(items, None)
+    summary = fallback_summary(items, found, "bench", files)
+    data = event_data(found, Summary(summary, "deterministic", files), "auto")
     session.append("history_compaction", data)
     session.close()
     return path, data

@@ -209,10 +209,10 @@ class Runner:
     def compact(self, found, *, trigger: str = "manual") -> dict:
         """Summarise `found` (a compaction cut) and append the `history_compaction` event;
         the summary is written by the model when there is a credential. Returns its data."""
-        from pixir import compaction
+        from pixir.compaction.guard import compact
 
         session = self.session
-        return compaction.compact(
+        return compact(
             session,
             found,
             self._compactor(),
@@ -254,7 +254,7 @@ class Runner:
         return self._provider
 
     def _compactor(self):
-        from pixir.compaction import compactor_for
+        from pixir.compaction.guard import compactor_for
 
         self._ensure_request()
         return compactor_for(self.settings, self._options)
@@ -290,12 +290,13 @@ class Runner:
 def compaction_cut(settings, request: tuple, history, last_seq: int | None = None):
     """Where a compaction would cut a History at the session's keep budget, with the request
     (`request_for`'s pair) estimated whole; None when there is nothing to compact."""
-    from pixir import compaction
+    from pixir.compaction.cut import body_tokens, find_cut
+    from pixir.compaction.guard import compactor_for
 
     options, framing = request
-    before = compaction.body_tokens(framing.body(options, history.input_items()))
-    keep = compaction.compactor_for(settings, options).keep_budget()
-    return compaction.find_cut(history, keep, tokens_before=before, last_seq=last_seq)
+    before = body_tokens(framing.body(options, history.input_items()))
+    keep = compactor_for(settings, options).keep_budget()
+    return find_cut(history, keep, tokens_before=before, last_seq=last_seq)
 
 
 def settle(

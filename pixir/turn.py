@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from pixir import compaction
+from pixir.compaction.cut import Compactor
+from pixir.compaction.guard import Guard
 from pixir.errors import PixirError, exit_code_for
 from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
 from pixir.interrupt import Cancel, Cancelled, OutputClosed
@@ -72,7 +73,7 @@ class Turn:
         *,
         max_steps: int = 256,
         ask: permissions.Asker | None = None,
-        compactor: compaction.Compactor | None = None,
+        compactor: Compactor | None = None,
     ) -> None:
         self.session = session
         self.provider = provider
@@ -89,7 +90,7 @@ class Turn:
         # Without a compactor the History is sent whole and a context_overflow ends the Turn.
         self.guard = None
         if compactor is not None:
-            self.guard = compaction.Guard(
+            self.guard = Guard(
                 session,
                 provider,
                 compactor,

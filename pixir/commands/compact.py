@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from pixir import compaction, sanitize
+from pixir import sanitize
 from pixir import session as sessions
 from pixir.commands import print_json, settings_for, workspace_for
+from pixir.compaction.guard import event_data
+from pixir.compaction.summary import Summary, fallback_summary, files_touched
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
 from pixir.runner import Runner, compaction_cut, explicit_model, request_for
@@ -75,12 +77,10 @@ def _dry_run(args, settings, workspace, model: str) -> int:
     if found is None:
         return _nothing(args, peek.id)
     # The summary's size is only known once written: estimate it with the fallback's.
-    files = compaction.files_touched(peek.history.items[: found.replaced], found.previous)
-    text = compaction.fallback_summary(
-        peek.history.items[: found.replaced], found, "estimate", files
-    )
-    summary = compaction.Summary(text, "deterministic", files)
-    after = compaction.event_data(found, summary, "manual")["tokens_after"]
+    files = files_touched(peek.history.items[: found.replaced], found.previous)
+    text = fallback_summary(peek.history.items[: found.replaced], found, "estimate", files)
+    summary = Summary(text, "deterministic", files)
+    after = event_data(found, summary, "manual")["tokens_after"]
     if args.json:
         plan = {**found.to_dict(), "tokens_after_estimate": after}
         print_json(

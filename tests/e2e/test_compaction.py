@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pixir.compaction import SUMMARY_INSTRUCTION
+from pixir.compaction.summary import SUMMARY_INSTRUCTION
 from pixir.history import SUMMARY_PREFIX
 from tests.fake_backend import in_stream_error, step, text, tool_call
 

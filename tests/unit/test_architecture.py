@@ -66,7 +66,14 @@ TERMINAL_NAMES = {
     "interrupt.install",
 }
 # Packages whose __init__.py imports nothing.
-EMPTY_INITS = ("pixir.provider", "pixir.auth", "pixir.tools", "pixir.present", "pixir.sandbox")
+EMPTY_INITS = (
+    "pixir.provider",
+    "pixir.auth",
+    "pixir.tools",
+    "pixir.present",
+    "pixir.sandbox",
+    "pixir.compaction",
+)
 
 
 def unit_of(module: str) -> tuple[str, str] | None:

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pixir import __version__, compaction
+from pixir import __version__
 from pixir import session as sessions
+from pixir.compaction.cut import find_cut
+from pixir.compaction.summary import files_touched
 from pixir.errors import PixirError
 from pixir.history import SUMMARY_PREFIX, History
 from pixir.log import compacted_span, is_session_id, parse, read_events
@@ -193,14 +195,12 @@ def work(session, steps, size=500, prefix="c"):
 
 
 def compact_now(session, keep=300, summary="SUMMARY"):
-    found = compaction.find_cut(session.history, keep, last_seq=session.log.next_seq - 1)
+    found = find_cut(session.history, keep, last_seq=session.log.next_seq - 1)
     assert found is not None
     data = {
         "range": {"from_seq": found.from_seq, "to_seq": found.to_seq},
         "summary": summary,
-        "files_touched": compaction.files_touched(
-            session.history.items[: found.replaced], found.previous
-        ),
+        "files_touched": files_touched(session.history.items[: found.replaced], found.previous),
         "strategy": "deterministic",
         "trigger": "manual",
     }
@@ -353,7 +353,7 @@ def test_resume_with_skipping_equals_the_whole_fold(fresh_ws, turns, keep, twice
     session = new(ws)
     for kind, data in build(turns):
         session.append(kind, data)
-    found = compaction.find_cut(session.history, keep, last_seq=session.log.next_seq - 1)
+    found = find_cut(session.history, keep, last_seq=session.log.next_seq - 1)
     if found is not None:
         compact_now(session, keep)
         if twice:
@@ -361,7 +361,7 @@ def test_resume_with_skipping_equals_the_whole_fold(fresh_ws, turns, keep, twice
                 if kind in ("tool_call", "tool_result"):
                     data = {**data, "call_id": "again-" + data["call_id"]}
                 session.append(kind, data)
-            if compaction.find_cut(session.history, keep) is not None:
+            if find_cut(session.history, keep) is not None:
                 compact_now(session, keep, summary="AGAIN")
     memory = session.history.input_items()
     session.close()
