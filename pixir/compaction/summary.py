@@ -60,6 +60,14 @@ def _text(item: dict) -> str:
     return "".join(str(p.get("text") or "") for p in content or () if isinstance(p, dict))
 
 
+def _argument(call: dict, key: str):
+    """One argument of a function call item; None when its arguments are not a JSON object."""
+    try:
+        return json.loads(call.get("arguments") or "{}").get(key)
+    except (ValueError, AttributeError):
+        return None
+
+
 def transcript_entries(items: list[dict], previous: dict | None) -> list[str]:
     """The replaced items as short labelled entries for the summariser: tool outputs and big
     arguments clipped, encrypted reasoning reduced to its readable summary."""
@@ -151,60 +159,64 @@ def files_touched(items: list[dict], previous: dict | None = None) -> list[str]:
     for item in items:
         if item.get("type") != "function_call" or item.get("name") not in FILE_TOOLS:
             continue
-        try:
-            path = json.loads(item.get("arguments") or "{}").get("path")
-        except (ValueError, AttributeError):
-            continue
+        path = _argument(item, "path")
         if isinstance(path, str) and path:
             seen.setdefault(path, None)
     return list(seen)
 
 
 def fallback_summary(items: list[dict], cut: Cut, reason: str, files: list[str]) -> str:
-    """A summary written from the record without the model: counts, the files touched, the
-    user's last requests, the last answer, recent commands, and the earlier summary."""
+    """A summary written from the record without the model: counts, the user's last
+    requests, recent commands, the files touched, the last answer, and the earlier summary."""
     previous = cut.previous
-    own = items[1:] if previous is not None else items
-    users = [_text(i) for i in own if i.get("role") == "user"]
-    answers = [_text(i) for i in own if i.get("role") == "assistant"]
+    own = items[1:] if previous is not None else items  # the earlier summary comes last
+    users = [_text(i).strip() for i in own if i.get("role") == "user"]
+    answers = [_text(i).strip() for i in own if i.get("role") == "assistant"]
     calls = [i for i in own if i.get("type") == "function_call"]
-    outputs = [i for i in own if i.get("type") == "function_call_output"]
+    parts = [
+        f"(Written by pixir from the session record, without the model: {reason}.)",
+        _counts(own, cut.events, len(users), len(answers), calls),
+        _listed("The user's most recent requests (oldest first):", _recent_requests(users)),
+        _listed("Recent commands:", [clip(c, 200) for c in _commands(calls)[-8:]]),
+        "Files touched: " + ", ".join(files) if files else "",
+        "Last assistant message:\n" + clip(answers[-1], 1500) if answers else "",
+    ]
+    if previous is not None:
+        parts.append("Earlier summary:\n" + clip(str(previous.get("summary", "")), 12000))
+    return "\n\n".join(part for part in parts if part)
+
+
+def _counts(items: list[dict], events: int, users: int, answers: int, calls: list[dict]) -> str:
+    """What the range held, in one line: messages, tool calls by tool, failures."""
+    outputs = (i for i in items if i.get("type") == "function_call_output")
     failed = sum(1 for o in outputs if str(o.get("output", "")).startswith(FAILED_OUTPUT))
     by_tool = Counter(str(c.get("name")) for c in calls)
     tools = ", ".join(f"{name} ×{count}" for name, count in by_tool.most_common())
-    parts = [
-        f"(Written by pixir from the session record, without the model: {reason}.)",
-        f"Replaced: {cut.events} Log events — {len(users)} user messages, "
-        f"{len(answers)} assistant messages, {len(calls)} tool calls"
+    return (
+        f"Replaced: {events} Log events — {users} user messages, {answers} assistant "
+        f"messages, {len(calls)} tool calls"
         + (f" ({tools})" if tools else "")
         + (f", {failed} of them failed" if failed else "")
-        + ".",
-    ]
-    if users:
-        # The latest request is likely the task in progress: it gets the most room.
-        recent = [clip(u.strip(), 1000) for u in users[-3:-1]] + [clip(users[-1].strip(), 4000)]
-        parts.append(
-            "The user's most recent requests (oldest first):\n"
-            + "\n".join(f"- {u}" for u in recent)
-        )
-    commands = []
-    for call in calls:
-        if call.get("name") == "bash":
-            try:
-                command = json.loads(call.get("arguments") or "{}").get("command")
-            except (ValueError, AttributeError):
-                command = None
-            if isinstance(command, str):
-                commands.append(" ".join(command.split()))
-    if commands:
-        parts.append("Recent commands:\n" + "\n".join(f"- {clip(c, 200)}" for c in commands[-8:]))
-    if files:
-        parts.append("Files touched: " + ", ".join(files))
-    if answers:
-        parts.append("Last assistant message:\n" + clip(answers[-1].strip(), 1500))
-    if previous is not None:
-        parts.append("Earlier summary:\n" + clip(str(previous.get("summary", "")), 12000))
-    return "\n\n".join(parts)
+        + "."
+    )
+
+
+def _recent_requests(users: list[str]) -> list[str]:
+    """The user's last three requests; the latest is likely the task in progress, so it
+    gets the most room."""
+    if not users:
+        return []
+    return [clip(u, 1000) for u in users[-3:-1]] + [clip(users[-1], 4000)]
+
+
+def _commands(calls: list[dict]) -> list[str]:
+    """The commands of the bash calls, in order, each on one line."""
+    commands = (_argument(c, "command") for c in calls if c.get("name") == "bash")
+    return [" ".join(c.split()) for c in commands if isinstance(c, str)]
+
+
+def _listed(title: str, entries: list[str]) -> str:
+    return title + "\n" + "\n".join(f"- {e}" for e in entries) if entries else ""
 
 
 # -- the summary call --------------------------------------------------------------------------
