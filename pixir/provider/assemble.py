@@ -53,6 +53,9 @@ class Assembler:
         self.reasoning_deltas: list[str] = []
         self.message_texts: list[str] = []
         self.done_message = False
+        # text deltas since the last finished message: what a message done without content
+        # stands for (some servers finish a message with no `content` after streaming it)
+        self._unclaimed: list[str] = []
         self.rate_limits: dict | None = None
         self.terminal: dict | None = None
         # event type → handler; a handler returns True for the terminal event
@@ -107,6 +110,7 @@ class Assembler:
         delta = event.get("delta")
         if isinstance(delta, str) and delta:
             self.text_deltas.append(delta)
+            self._unclaimed.append(delta)
             if self.on_delta is not None:
                 self.on_delta(("text", delta))
 
@@ -144,6 +148,12 @@ class Assembler:
         elif kind == "message":
             self.done_message = True
             text = message_text(item)
+            streamed, self._unclaimed = "".join(self._unclaimed), []
+            if not text and streamed:
+                # A finished message without content keeps what was streamed for it, in
+                # the result and in the item replayed from the History.
+                text = streamed
+                item = {**item, "content": [{"type": "output_text", "text": text}]}
             if text:
                 self.message_texts.append(text)
         self.items.append(item)
@@ -158,6 +168,11 @@ class Assembler:
 
     def _finished(self, event: dict) -> bool:
         self._created(event)
+        response = event.get("response")
+        status = response.get("status") if isinstance(response, dict) else None
+        if event.get("type") == "response.completed" and status == "failed":
+            # a "completed" event that says the response failed is a failure
+            raise classify_event({**event, "type": "response.failed"}, self.credential_kind)
         self.terminal = event
         return True
 
@@ -183,7 +198,11 @@ class Assembler:
         response = self.terminal.get("response")
         response = response if isinstance(response, dict) else {}
         usage = response.get("usage") if isinstance(response.get("usage"), dict) else None
-        incomplete = self.terminal.get("type") == "response.incomplete"
+        # `response.completed` with status `incomplete` is a truncated answer too
+        incomplete = (
+            self.terminal.get("type") == "response.incomplete"
+            or response.get("status") == "incomplete"
+        )
         reason = None
         if incomplete:
             details = response.get("incomplete_details")

@@ -23,7 +23,12 @@ OVERLOADED_CODES = ("server_is_overloaded", "slow_down", "server_error", "intern
 _CONTEXT_RE = re.compile(
     r"context[ _]window|context[ _]length|maximum context|too many tokens|prompt is too long", re.I
 )
-_MODEL_RE = re.compile(r"\bmodel\b.*\b(not supported|does not exist|not found)", re.I | re.S)
+# "The model `x` does not exist", "model ... not supported", LiteLLM-style gateways' "Invalid
+# model name passed in model=x", and a `model_not_found` code quoted only in the message.
+_MODEL_RE = re.compile(
+    r"\bmodel\b.*\b(not supported|does not exist|not found)|invalid model name|model_not_found",
+    re.I | re.S,
+)
 _TRY_AGAIN_RE = re.compile(r"try again in\s*((?:\d+(?:\.\d+)?\s*(?:ms|h|m|s)\s*)+)", re.I)
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)", re.I)
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)

@@ -178,6 +178,27 @@ def test_incomplete_terminal(fake):
     assert last["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
 
 
+@pytest.mark.parametrize("status", ["incomplete", "failed"])
+def test_completed_status_ends_with_response_completed_saying_otherwise(fake, status):
+    fake.script(step(text("half"), completed_status=status))
+    last = stream_events(post(fake, body()))[-1]
+    assert last["type"] == "response.completed"
+    assert last["response"]["status"] == status
+    if status == "incomplete":
+        assert last["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    else:
+        assert last["response"]["error"]["code"] == "invalid_prompt"
+
+
+def test_a_message_can_finish_without_content_after_its_deltas(fake):
+    fake.script(step(text("streamed only", deltas=["streamed ", "only"], done_content=False)))
+    events = stream_events(post(fake, body()))
+    done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    assert "content" not in done[0] and done[0]["type"] == "message"
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert deltas == ["streamed ", "only"]
+
+
 @pytest.mark.parametrize("kind", ["error", "failed"])
 def test_in_stream_error(fake, kind):
     fake.script(step(text("never"), fault=in_stream_error(kind=kind, code="server_error")))

@@ -108,6 +108,35 @@ def test_rate_limit_frame_has_retry_after_header(fake):
     assert frame["error"]["code"] == "rate_limit_exceeded"
 
 
+def test_a_prewarm_is_an_empty_completed_response_and_spends_no_step(fake):
+    fake.script(step(text("the real answer")))
+    ws = ws_connect(fake)
+    ws_create(ws, generate=False)
+    prewarm = ws_events(ws)
+    assert types(prewarm) == ["response.created", "response.completed"]
+    assert prewarm[-1]["response"]["output"] == []
+    assert fake.steps_left == 1
+    # the prewarm's id continues like any response's: the real request sends only new items
+    rid = prewarm[-1]["response"]["id"]
+    ws_create(ws, previous_response_id=rid, input=[])
+    answer = ws_events(ws)
+    ws.close()
+    assert answer[-1]["type"] == "response.completed"
+    assert answer[-1]["response"]["output"][0]["content"][0]["text"] == "the real answer"
+    assert fake.steps_left == 0
+    prewarm_frame, real_frame = fake.responses_requests()
+    assert prewarm_frame.extra["prewarm"] is True and "prewarm" not in real_frame.extra
+    assert real_frame.extra["effective_input"] == [user("hello")]
+
+
+def test_a_prewarm_is_validated_like_any_request(fake):
+    ws = ws_connect(fake)
+    ws_create(ws, generate=False, input=[user("x"), fc_output("call_zz")])
+    err = ws_events(ws)[-1]
+    ws.close()
+    assert err["type"] == "error" and err["status"] == 400
+
+
 # -- continuation (SPEC §5, §12.12) ----------------------------------------------------------
 
 

@@ -120,6 +120,12 @@ def response_object(
     return obj
 
 
+FLAGGED_ERROR = {
+    "code": "invalid_prompt",
+    "message": "Invalid prompt: your prompt was flagged as potentially violating our usage policy.",
+}
+
+
 def build_plan(step: dict, call: Call) -> Plan:
     """Every event a step emits, numbered, plus the final output items."""
     response_id = _rand_id("resp_")
@@ -148,7 +154,19 @@ def build_plan(step: dict, call: Call) -> Plan:
         events.extend(item_events)
         output.append(item)
     usage = estimate_usage(call, output, step.get("usage"))
-    if step.get("incomplete"):
+    if step.get("completed_status"):
+        # Third-party servers end a truncated or failed response with `response.completed`
+        # whose status says so, instead of `response.incomplete` / `response.failed`.
+        terminal = "response.completed"
+        more: dict[str, Any] = {}
+        if step["completed_status"] == "incomplete":
+            more["incomplete_details"] = {"reason": "max_output_tokens"}
+        else:
+            more["error"] = dict(FLAGGED_ERROR)
+        response = response_object(
+            call, response_id, step["completed_status"], output, usage, **more
+        )
+    elif step.get("incomplete"):
         terminal = "response.incomplete"
         response = response_object(
             call,
@@ -278,8 +296,11 @@ def _message_events(spec: dict, index: int) -> tuple[list[dict], dict]:
             )
         events.append({"type": "response.output_text.done", **loc, "text": full, "logprobs": []})
         events.append({"type": "response.content_part.done", **loc, "part": part})
-    # deltas == []: the text exists only in output_item.done (SPEC §12.8)
-    events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    # deltas == []: the text exists only in output_item.done (quirk 8)
+    done_item = item
+    if spec.get("done_content") is False:
+        done_item = {k: v for k, v in item.items() if k != "content"}
+    events.append({"type": "response.output_item.done", "output_index": index, "item": done_item})
     return events, item
 
 

@@ -20,11 +20,16 @@ from typing import Any
 # -- output items ------------------------------------------------------------------------
 
 
-def text(content: str, deltas: list[str] | None = None) -> dict:
+def text(content: str, deltas: list[str] | None = None, done_content: bool = True) -> dict:
     """An assistant message. `deltas=None` splits `content` into a few deltas; `[]` sends no
-    delta at all, so the text appears only in `response.output_item.done` (SPEC §12.8); a
-    list is sent as is (it need not add up to `content`: the done item is authoritative)."""
-    return {"type": "message", "text": content, "deltas": deltas}
+    delta at all, so the text appears only in `response.output_item.done` (quirk 8); a
+    list is sent as is (it need not add up to `content`: the done item is authoritative).
+    `done_content=False` finishes the message with no `content` at all, as some third-party
+    servers do after streaming it."""
+    item = {"type": "message", "text": content, "deltas": deltas}
+    if not done_content:
+        item["done_content"] = False
+    return item
 
 
 def tool_call(
@@ -85,7 +90,7 @@ def step(
 ) -> dict:
     """One scripted response. See docs/fake-backend.md for every field; `more` passes the
     rarer stream-shaping fields (`framing`, `event_lines`, `multiline_data`, `bom`,
-    `headers`, `rate_limits_event`)."""
+    `headers`, `rate_limits_event`, `completed_status`)."""
     data: dict[str, Any] = {"items": list(items)}
     optional = {
         "usage": usage,
@@ -172,6 +177,7 @@ STEP_DEFAULTS: dict[str, Any] = {
     "bom": False,
     "headers": None,
     "rate_limits_event": False,
+    "completed_status": None,
 }
 
 ITEM_TYPES = {"message", "function_call", "reasoning", "raw"}
@@ -221,6 +227,8 @@ def normalize_step(obj: Any) -> dict:
         raise ValueError(f"match keys must be among {sorted(MATCH_KEYS)}: {match!r}")
     if data["crlf"] not in (False, True, "crlf", "cr", "lf"):
         raise ValueError(f"crlf must be a bool, 'crlf', 'cr' or 'lf': {data['crlf']!r}")
+    if data["completed_status"] not in (None, "incomplete", "failed"):
+        raise ValueError(f"completed_status must be 'incomplete' or 'failed': {data!r}")
     if data["framing"] not in ("chunked", "close"):
         raise ValueError(f"framing must be 'chunked' or 'close': {data['framing']!r}")
     chunking = data["chunking"]

@@ -28,11 +28,11 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError
 
-from .common import Plan
+from .common import Call, Plan
 from .errors import fault_reply, previous_not_found, ws_error_frame
-from .events import build_plan
+from .events import build_plan, response_object
 from .record import Recorded
-from .responses import input_items, validate_params
+from .responses import input_items, validate_input, validate_params
 from .server import ClientGone, Connection, HttpRequest
 from .wire import json_reply, json_text
 
@@ -43,6 +43,13 @@ if TYPE_CHECKING:
 # so the client's fallback (HTTP, or a new connection) gets the same scripted answer.
 PEEK_MODES = ("close_mid_stream", "binary_frame")
 BINARY_JUNK = b"\x00\x01binary"
+NO_USAGE = {
+    "input_tokens": 0,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 0,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 0,
+}
 
 
 @dataclass
@@ -196,6 +203,8 @@ class WsSession:
                 effective = state.last_input + state.last_output + effective
         rec.extra["effective_input"] = effective
         call = fb.new_call(self.surface, "websocket", body, effective)
+        if reply is None and body.get("generate") is False:
+            return self.prewarm(call, rec)
         peek = s.ws_mode in PEEK_MODES
         step = None
         if reply is None:
@@ -225,6 +234,28 @@ class WsSession:
         if finished in ("response.completed", "response.incomplete"):
             state.last_id = plan.response_id
             state.last_input, state.last_output = effective, plan.output
+        return True
+
+    def prewarm(self, call: Call, rec: Recorded) -> bool:
+        """`"generate": false` (Codex's prewarm): the request is checked and cached like any
+        other, answered with an empty completed response, and no scripted step is spent."""
+        reply = validate_input(call.effective_input, call.model, self.fb.sealer, self.fb.settings)
+        rec.extra["prewarm"] = True
+        if reply is not None:
+            rec.status = reply.status
+            self.send_json(ws_error_frame(reply))
+            return True
+        response_id = "resp_" + secrets.token_hex(24)
+        events = [
+            ("response.created", response_object(call, response_id, "in_progress", [], None)),
+            ("response.completed", response_object(call, response_id, "completed", [], NO_USAGE)),
+        ]
+        rec.status = 200
+        rec.extra["response_id"] = response_id
+        for seq, (kind, response) in enumerate(events):
+            self.send_json({"type": kind, "response": response, "sequence_number": seq})
+        state = self.state
+        state.last_id, state.last_input, state.last_output = response_id, call.effective_input, []
         return True
 
     def _connection_limit(self, rec: Recorded) -> None:

@@ -331,3 +331,88 @@ def test_malformed_events_are_ignored_not_raised():
     result, deltas = run(events)
     assert deltas == [] and result.text == "" and result.usage is None
     assert result.usage_summary["input_tokens"] == 0
+
+
+# -- conformance with streams other servers send -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed"},
+        {"id": "msg_1", "type": "message", "role": "assistant", "content": []},
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": ""}],
+        },
+    ],
+    ids=["no-content", "empty-list", "empty-text"],
+)
+def test_a_finished_message_without_content_keeps_the_streamed_text(item):
+    result, deltas = run([created(), delta("Hel"), delta("lo"), done(item), completed()])
+    assert result.text == "Hello"
+    assert deltas == [("text", "Hel"), ("text", "lo")]
+    # the item replayed from the History says what was streamed, not nothing
+    assert result.output_items == [{**item, "content": [{"type": "output_text", "text": "Hello"}]}]
+
+
+def test_each_message_without_content_keeps_only_its_own_deltas():
+    bare = {"type": "message", "role": "assistant"}
+    events = [
+        added(bare),
+        delta("First."),
+        done(bare),
+        added(bare, 1),
+        delta("Sec"),
+        delta("ond."),
+        done(message("Second, as finished."), 1),
+        added(bare, 2),
+        delta("Third."),
+        done(bare, 2),
+        completed(),
+    ]
+    result, _ = run(events)
+    assert result.text == "First.\n\nSecond, as finished.\n\nThird."
+
+
+def test_completed_with_status_incomplete_is_a_truncated_answer():
+    event = completed()
+    event["response"] = {
+        **event["response"],
+        "status": "incomplete",
+        "incomplete_details": {"reason": "max_output_tokens"},
+    }
+    result, _ = run([delta("cut sh"), event])
+    assert result.truncated is True
+    assert result.status == "incomplete"
+    assert result.finish_reason == "length"
+    assert result.incomplete_reason == "max_output_tokens"
+    assert result.text == "cut sh"
+
+
+def test_completed_with_status_failed_raises_the_error_it_carries():
+    event = completed()
+    event["response"] = {
+        **event["response"],
+        "status": "failed",
+        "error": {"code": "context_length_exceeded", "message": "too long for the window"},
+    }
+    with pytest.raises(PixirError) as err:
+        run([delta("x"), event])
+    assert err.value.kind == "context_overflow"
+
+
+def test_completed_with_status_failed_and_no_error_is_a_failure_not_a_success():
+    event = completed()
+    event["response"] = {**event["response"], "status": "failed"}
+    with pytest.raises(PixirError) as err:
+        run([delta("x"), event])
+    assert err.value.kind == "server_error"
+    assert "failed" in err.value.message
+
+
+def test_the_response_id_is_the_final_events():
+    result, _ = run([created("resp_early"), delta("a"), completed(rid="resp_final")])
+    assert result.response_id == "resp_final"

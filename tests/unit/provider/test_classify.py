@@ -169,6 +169,16 @@ def test_context_overflow_by_message_only():
                 "code": "model_not_found",
             }
         },
+        {
+            "error": {
+                "message": "litellm.BadRequestError: Invalid model name passed in model=gpt-9. "
+                "Call `/v1/models` to view available models for your key.",
+                "type": "invalid_request_error",
+                "code": "400",
+            }
+        },
+        {"error": {"message": "gpt-9: model_not_found", "type": "invalid_request_error"}},
+        {"detail": "Model gpt-9 does not exist"},
     ],
 )
 def test_model_not_supported(body):
@@ -176,6 +186,16 @@ def test_model_not_supported(body):
     assert err.kind == "model_not_supported"
     assert exit_code_for(err.kind) == 2
     assert "gpt-9" in err.message
+
+
+def test_an_unknown_model_worded_as_an_in_stream_error_is_model_not_supported():
+    event = {"type": "error", "error": {"message": "Invalid model name passed in model=gpt-9"}}
+    assert classify_event(event).kind == "model_not_supported"
+
+
+def test_does_not_exist_about_something_else_is_not_a_model_error():
+    err = classify_http(400, json.dumps({"error": {"message": "The file does not exist"}}))
+    assert err.kind == "provider_http_error"
 
 
 # 6. quota -------------------------------------------------------------------------------
