@@ -8,4 +8,5 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "text_verbosity": ("low", "medium", "high"),
     "transport": ("auto", "websocket", "http_sse"),
     "permission_default": ("auto", "ask", "read_only"),
+    "prompt_cache_retention": ("in_memory", "24h"),
 }

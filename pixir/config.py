@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,6 +43,23 @@ class Compaction:
     keep_recent_tokens: int = 20000
 
 
+WEB_SEARCH_KEYS = ("live", "context_size", "allowed_domains", "location")
+CONTEXT_SIZES = ("low", "medium", "high")
+LOCATION_KEYS = ("country", "region", "city", "timezone")
+MAX_ALLOWED_DOMAINS = 100  # the API's own limit
+
+
+@dataclass(frozen=True)
+class WebSearch:
+    """The hosted web search tool, as configured (docs/provider.md "Web search").
+    `context_size` None: not chosen (an API key gets `low`; the ChatGPT backend nothing)."""
+
+    live: bool = True
+    context_size: str | None = None
+    allowed_domains: tuple[str, ...] = ()
+    location: Mapping[str, str] | None = None
+
+
 @dataclass(frozen=True)
 class SandboxSettings:
     """Config `sandbox` and `--sandbox on|off`: the kernel sandbox of bash commands
@@ -75,6 +93,8 @@ class Settings:
     context_windows: Mapping[str, int] = field(default_factory=dict)
     compaction: Compaction = field(default_factory=Compaction)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    web_search: WebSearch | None = None  # None: off (the default)
+    prompt_cache_retention: str | None = None  # in_memory | 24h, sent with an API key only
     auth_issuer: str = DEFAULT_AUTH_ISSUER
     chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
     openai_base_url: str = DEFAULT_OPENAI_BASE_URL
@@ -129,6 +149,8 @@ def load_settings(
             continue
         if key == "sandbox":  # --sandbox on|off: only `enabled` of the config's object
             values[key] = {**values.get(key, {}), "enabled": _on_off(value, "--sandbox")}
+        elif key == "web_search" and value is True and isinstance(values.get(key), WebSearch):
+            pass  # --web-search turns search on; config.json still says how
         else:
             values[key] = _check_value(key, value, where=f"--{key.replace('_', '-')}")
         sources[key] = "flag"
@@ -236,7 +258,98 @@ def _check_value(key: str, value: object, where: str) -> object:
         ):
             _bad(where, "an object mapping model ids to positive integers", value)
         return dict(value)
+    if key == "web_search":
+        return check_web_search(value, where)
     raise PixirError("config_invalid", f"{where}: not a setting")
+
+
+def check_web_search(value: object, where: str) -> WebSearch | None:
+    """`true`, `false` or `{live, context_size, allowed_domains, location}` → WebSearch (None
+    when off). Every mistake is named with the key at fault and what is expected."""
+    if value is True:
+        return WebSearch()
+    if value is False or value is None:
+        return None
+    if not isinstance(value, dict):
+        _bad(where, "true, false or an object with " + ", ".join(WEB_SEARCH_KEYS), value)
+    unknown = sorted(set(value) - set(WEB_SEARCH_KEYS))
+    if unknown:
+        raise PixirError(
+            "config_invalid",
+            f"{where}: unknown key {unknown[0]!r} (web_search takes {', '.join(WEB_SEARCH_KEYS)})",
+            {"where": where, "key": unknown[0]},
+        )
+    live = value.get("live", True)
+    if not isinstance(live, bool):
+        _bad(_sub(where, "live"), "true or false", live)
+    size = value.get("context_size")
+    if size is not None and size not in CONTEXT_SIZES:
+        _bad(_sub(where, "context_size"), f"one of {', '.join(CONTEXT_SIZES)}", size)
+    return WebSearch(
+        live=live,
+        context_size=size,
+        allowed_domains=_check_domains(
+            value.get("allowed_domains"), _sub(where, "allowed_domains")
+        ),
+        location=_check_location(value.get("location"), _sub(where, "location")),
+    )
+
+
+def _check_domains(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ALLOWED_DOMAINS:
+        _bad(where, f"an array of at most {MAX_ALLOWED_DOMAINS} domain names", value)
+    domains = []
+    for item in value:
+        domain = item.strip().lower() if isinstance(item, str) else ""
+        if not domain or any(c in domain for c in "/:?#@ \t*") or "." not in domain:
+            _bad(where, "domain names like docs.python.org (no scheme, path or wildcard)", item)
+        if domain not in domains:
+            domains.append(domain)
+    return tuple(domains)
+
+
+def _check_location(value: object, where: str) -> Mapping[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value or set(value) - set(LOCATION_KEYS):
+        _bad(where, f"an object with some of {', '.join(LOCATION_KEYS)}", value)
+    location: dict[str, str] = {}
+    for key in LOCATION_KEYS:
+        if key not in value:
+            continue
+        text = value[key]
+        if not isinstance(text, str) or not text.strip() or len(text) > 100:
+            _bad(_sub(where, key), "a non-empty string", text)
+        location[key] = text.strip()
+    country = location.get("country")
+    if country is not None:
+        if len(country) != 2 or not country.isascii() or not country.isalpha():
+            _bad(_sub(where, "country"), "a two-letter ISO country code such as DE", country)
+        location["country"] = country.upper()
+    if "timezone" in location and not _is_timezone(location["timezone"]):
+        _bad(
+            _sub(where, "timezone"), "an IANA time zone such as Europe/Berlin", location["timezone"]
+        )
+    return location
+
+
+def _sub(where: str, key: str) -> str:
+    """`config.json: key 'web_search'` → `config.json: key 'web_search.live'`."""
+    return f"{where[:-1]}.{key}'" if where.endswith("'") else f"{where}.{key}"
+
+
+def _is_timezone(name: str) -> bool:
+    import zoneinfo  # only when a location is configured: it reads the tz database
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # a machine without a tz database knows no zone at all: accept the IANA form there
+        known = zoneinfo.available_timezones()
+        return not known and re.fullmatch(r"[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+|UTC", name) is not None
+    return True
 
 
 def _check_compaction(value: object, where: str) -> tuple[dict, list[str]]:

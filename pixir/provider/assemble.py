@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pixir.errors import PixirError
+from pixir.provider import websearch
 from pixir.provider.classify import classify_event
 from pixir.provider.usage import usage_summary
 
@@ -36,6 +37,10 @@ class Result:
     usage_summary: dict = field(default_factory=dict)
     transport: dict = field(default_factory=dict)  # SPEC §5 metadata of the call
     rate_limits: dict | None = None
+    # hosted web search: what each web_search_call did, and the url_citation annotations
+    web_searches: list[dict] = field(default_factory=list)
+    citations: list[dict] = field(default_factory=list)  # {url, title}, each url once
+    tool_usage: dict | None = None  # the response's `tool_usage` (web_search.num_requests)
 
 
 class Assembler:
@@ -58,6 +63,8 @@ class Assembler:
         self._unclaimed: list[str] = []
         self.rate_limits: dict | None = None
         self.terminal: dict | None = None
+        self.web_searches: list[dict] = []
+        self.citations: list[dict] = []
         # event type → handler; a handler returns True for the terminal event
         self.handlers: dict[str, Callable[[dict], bool | None]] = {
             "response.output_text.delta": self._text_delta,
@@ -73,6 +80,10 @@ class Assembler:
             "response.failed": self._failed,
             "error": self._failed,
             "codex.rate_limits": self._rate_limits_event,
+            "response.output_text.annotation.added": self._annotation,
+            "response.web_search_call.in_progress": self._search_status,
+            "response.web_search_call.searching": self._search_status,
+            "response.web_search_call.completed": self._search_status,
         }
 
     @property
@@ -133,8 +144,23 @@ class Assembler:
 
     def _item_added(self, event: dict) -> None:
         item = event.get("item")
-        if isinstance(item, dict) and item.get("type") == "message":
+        if not isinstance(item, dict):
+            return
+        if item.get("type") == "message":
             self._separate(self.text_deltas, "text")
+        elif item.get("type") == "web_search_call" and self.on_delta is not None:
+            self.on_delta(("web_search", websearch.summary(item)))
+
+    def _search_status(self, event: dict) -> None:
+        # these events carry only the item's id: the status is in their type
+        if self.on_delta is not None and isinstance(event.get("item_id"), str):
+            status = event["type"].rsplit(".", 1)[-1]
+            self.on_delta(("web_search", {"id": event["item_id"], "status": status}))
+
+    def _annotation(self, event: dict) -> None:
+        found = websearch.citation(event.get("annotation"))
+        if found is not None:
+            websearch.add_citations(self.citations, [found])
 
     # -- items -------------------------------------------------------------------------------
 
@@ -156,6 +182,12 @@ class Assembler:
                 item = {**item, "content": [{"type": "output_text", "text": text}]}
             if text:
                 self.message_texts.append(text)
+            websearch.add_citations(self.citations, _annotations(item))
+        elif kind == "web_search_call":
+            search = websearch.summary(item)
+            self.web_searches.append(search)
+            if self.on_delta is not None:
+                self.on_delta(("web_search", search))
         self.items.append(item)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -230,6 +262,11 @@ class Assembler:
             usage=usage,
             usage_summary=usage_summary(usage),
             rate_limits=self.rate_limits,
+            web_searches=self.web_searches,
+            citations=self.citations,
+            tool_usage=response.get("tool_usage")
+            if isinstance(response.get("tool_usage"), dict)
+            else None,
         )
 
 
@@ -268,6 +305,18 @@ def message_text(item: dict) -> str:
             if isinstance(value, str):
                 out.append(value)
     return "".join(out)
+
+
+def _annotations(item: dict) -> list[dict]:
+    """The url_citation annotations of a finished message's parts."""
+    found = []
+    for part in item.get("content") if isinstance(item.get("content"), list) else ():
+        annotations = part.get("annotations") if isinstance(part, dict) else None
+        for annotation in annotations if isinstance(annotations, list) else ():
+            cited = websearch.citation(annotation)
+            if cited is not None:
+                found.append(cited)
+    return found
 
 
 def _summary_text(items: list[dict]) -> str:

@@ -34,6 +34,7 @@ from tests.fake_backend import (
     text,
     tool_call,
     usage_limit,
+    web_search,
 )
 
 # -- the event sequence ---------------------------------------------------------------------------
@@ -176,6 +177,77 @@ def test_incomplete_terminal(fake):
     assert last["type"] == "response.incomplete"
     assert last["response"]["status"] == "incomplete"
     assert last["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+def test_web_search_item_events_sources_and_tool_usage(fake):
+    search = web_search("pixir release", ["https://pypi.org/p/pixir", "https://x.org"])
+    answer = text(
+        "pixir 1.0 is out.", citations=[{"url": "https://pypi.org/p/pixir", "title": "PyPI"}]
+    )
+    fake.script(step(search, answer), step(search, answer))
+    include = ["reasoning.encrypted_content", "web_search_call.action.sources"]
+    events = stream_events(post(fake, body(include=include)))
+    assert types(events)[2:7] == [
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.output_item.done",
+    ]
+    added, done = events[2]["item"], events[6]["item"]
+    assert added["status"] == "in_progress" and "action" not in added
+    assert done["id"].startswith("ws_") and done["status"] == "completed"
+    assert done["action"] == {
+        "type": "search",
+        "query": "pixir release",
+        "sources": [
+            {"type": "url", "url": "https://pypi.org/p/pixir"},
+            {"type": "url", "url": "https://x.org"},
+        ],
+    }
+    assert all(e.get("item_id") == done["id"] for e in events[3:6])
+    (note,) = [e for e in events if e["type"] == "response.output_text.annotation.added"]
+    assert note["annotation"] == {
+        "type": "url_citation",
+        "start_index": 0,
+        "end_index": len("pixir 1.0 is out."),
+        "url": "https://pypi.org/p/pixir",
+        "title": "PyPI",
+    }
+    final = events[-1]["response"]
+    assert final["output"][1]["content"][0]["annotations"] == [note["annotation"]]
+    assert final["tool_usage"] == {"web_search": {"num_requests": 1}}
+    # without the include the sources stay on the server, as with the real API
+    plain = stream_events(post(fake, body()))
+    assert "sources" not in plain[6]["item"]["action"]
+
+
+@pytest.mark.parametrize(
+    ("item", "param", "words"),
+    [
+        ({"id": "msg_1"}, "input[1].id", "Expected an ID that begins with 'ws'"),
+        ({"id": "ws-1"}, "input[1].id", "Expected an ID that begins with 'ws'"),
+        ({"action": {"type": "other"}}, "input[1].action.type", "Supported values"),
+        ({"action": None}, "input[1].action.type", "Supported values"),
+        ({"status": "done"}, "input[1].status", "Supported values"),
+    ],
+)
+def test_a_replayed_web_search_is_validated_like_the_real_api(fake, item, param, words):
+    good = {
+        "id": "ws_0123",
+        "type": "web_search_call",
+        "status": "completed",
+        "action": {"type": "search", "query": "q"},
+    }
+    fake.script(step(text("fine")))
+    assert post(fake, body(input=[user("hi"), good, user("again")])).status_code == 200
+    resp = post(fake, body(input=[user("hi"), {**good, **item}, user("again")]))
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["param"] == param and words in error["message"]
+    no_id = {k: v for k, v in good.items() if k != "id"}
+    fake.script(step(text("fine")))
+    assert post(fake, body(input=[user("hi"), no_id, user("again")])).status_code == 200
 
 
 @pytest.mark.parametrize("status", ["incomplete", "failed"])

@@ -21,6 +21,7 @@ from .scenario import (
     text,
     tool_call,
     usage_limit,
+    web_search,
 )
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "text",
     "tool_call",
     "usage_limit",
+    "web_search",
 ]

@@ -130,6 +130,7 @@ def build_plan(step: dict, call: Call) -> Plan:
     """Every event a step emits, numbered, plus the final output items."""
     response_id = _rand_id("resp_")
     wants_blob = "reasoning.encrypted_content" in (call.body.get("include") or [])
+    searches = sum(1 for spec in step["items"] if spec["type"] == "web_search")
     events: list[Any] = []
     if step.get("rate_limits_event"):
         events.append(_rate_limits_event(call))
@@ -178,7 +179,8 @@ def build_plan(step: dict, call: Call) -> Plan:
         )
     else:
         terminal = "response.completed"
-        response = response_object(call, response_id, "completed", output, usage)
+        more = {"tool_usage": {"web_search": {"num_requests": searches}}} if searches else {}
+        response = response_object(call, response_id, "completed", output, usage, **more)
     if step.get("keepalive"):
         events.append(Comment("keep-alive"))
     events.append({"type": terminal, "response": response})
@@ -247,6 +249,8 @@ def _item_events(spec: dict, index: int, call: Call, wants_blob: bool) -> tuple[
         return _function_call_events(spec, index)
     if kind == "reasoning":
         return _reasoning_events(spec, index, call, wants_blob)
+    if kind == "web_search":
+        return _web_search_events(spec, index, call)
     item = dict(spec["item"])
     item.setdefault("id", _rand_id("ws_"))
     added = dict(item, status="in_progress")
@@ -260,7 +264,17 @@ def _message_events(spec: dict, index: int) -> tuple[list[dict], dict]:
     item_id = _rand_id("msg_")
     full = spec["text"]
     deltas = _split(full) if spec.get("deltas") is None else list(spec["deltas"])
-    part = {"type": "output_text", "annotations": [], "logprobs": [], "text": full}
+    annotations = [
+        {
+            "type": "url_citation",
+            "start_index": c.get("start_index", 0),
+            "end_index": c.get("end_index", len(full)),
+            "url": c["url"],
+            "title": c.get("title", ""),
+        }
+        for c in spec.get("citations") or ()
+    ]
+    part = {"type": "output_text", "annotations": annotations, "logprobs": [], "text": full}
     item = {
         "id": item_id,
         "type": "message",
@@ -283,7 +297,13 @@ def _message_events(spec: dict, index: int) -> tuple[list[dict], dict]:
         }
     ]
     if deltas:
-        events.append({"type": "response.content_part.added", **loc, "part": dict(part, text="")})
+        events.append(
+            {
+                "type": "response.content_part.added",
+                **loc,
+                "part": dict(part, text="", annotations=[]),
+            }
+        )
         for delta in deltas:
             events.append(
                 {
@@ -294,6 +314,15 @@ def _message_events(spec: dict, index: int) -> tuple[list[dict], dict]:
                     "obfuscation": _obfuscation(delta),
                 }
             )
+        for n, annotation in enumerate(annotations):
+            events.append(
+                {
+                    "type": "response.output_text.annotation.added",
+                    **loc,
+                    "annotation_index": n,
+                    "annotation": annotation,
+                }
+            )
         events.append({"type": "response.output_text.done", **loc, "text": full, "logprobs": []})
         events.append({"type": "response.content_part.done", **loc, "part": part})
     # deltas == []: the text exists only in output_item.done (quirk 8)
@@ -301,6 +330,30 @@ def _message_events(spec: dict, index: int) -> tuple[list[dict], dict]:
     if spec.get("done_content") is False:
         done_item = {k: v for k, v in item.items() if k != "content"}
     events.append({"type": "response.output_item.done", "output_index": index, "item": done_item})
+    return events, item
+
+
+def _web_search_events(spec: dict, index: int, call: Call) -> tuple[list[dict], dict]:
+    """added (in progress, no action yet), the id-only progress events, then the done item;
+    a search's sources only when the request asked for them with `include`."""
+    item_id = spec.get("id") or _rand_id("ws_")
+    action = dict(spec["action"])
+    if "web_search_call.action.sources" not in (call.body.get("include") or []):
+        action.pop("sources", None)
+    item = {"id": item_id, "type": "web_search_call", "status": spec["status"], "action": action}
+    loc = {"output_index": index, "item_id": item_id}
+    events = [
+        {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": {"id": item_id, "type": "web_search_call", "status": "in_progress"},
+        },
+        {"type": "response.web_search_call.in_progress", **loc},
+        {"type": "response.web_search_call.searching", **loc},
+    ]
+    if spec["status"] == "completed":
+        events.append({"type": "response.web_search_call.completed", **loc})
+    events.append({"type": "response.output_item.done", "output_index": index, "item": item})
     return events, item
 
 

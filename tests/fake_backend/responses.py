@@ -115,6 +115,10 @@ def validate_input(items: list, model: str, sealer: Sealer, settings: Any) -> Re
             problem = _check_reasoning(items, index, model, sealer, settings)
             if problem is not None:
                 return problem
+        elif kind == "web_search_call":
+            problem = _check_web_search(item, index)
+            if problem is not None:
+                return problem
     for item in items:
         is_call = isinstance(item, dict) and item.get("type") == "function_call"
         if is_call and item["call_id"] not in outputs_after:
@@ -159,6 +163,45 @@ def _check_reasoning(
                 "following item.",
                 param="input",
             )
+    return None
+
+
+WEB_SEARCH_ACTIONS = ("search", "open_page", "find_in_page")
+WEB_SEARCH_STATUSES = ("in_progress", "searching", "completed", "failed")
+
+
+def _check_web_search(item: dict, index: int) -> Reply | None:
+    """A replayed `web_search_call` the way the API checks it: an id must be one the backend
+    minted (`ws_…`), the action type one it knows (a client that invents or rewrites one
+    gets a 400 on every later request), the status one of its own."""
+    item_id = item.get("id")
+    if item_id is not None and not (isinstance(item_id, str) and item_id.startswith("ws_")):
+        return api_error(
+            400,
+            f"Invalid 'input[{index}].id': {json.dumps(item_id)}. "
+            "Expected an ID that begins with 'ws'.",
+            param=f"input[{index}].id",
+            code="invalid_value",
+        )
+    action = item.get("action")
+    kind = action.get("type") if isinstance(action, dict) else None
+    if kind not in WEB_SEARCH_ACTIONS:
+        return api_error(
+            400,
+            f"Invalid value: {json.dumps(kind)}. Supported values are: 'search', 'open_page', "
+            "and 'find_in_page'.",
+            param=f"input[{index}].action.type",
+            code="invalid_value",
+        )
+    status = item.get("status")
+    if status is not None and status not in WEB_SEARCH_STATUSES:
+        return api_error(
+            400,
+            f"Invalid value: {json.dumps(status)}. Supported values are: 'in_progress', "
+            "'searching', 'completed', and 'failed'.",
+            param=f"input[{index}].status",
+            code="invalid_value",
+        )
     return None
 
 

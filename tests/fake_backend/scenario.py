@@ -20,15 +20,24 @@ from typing import Any
 # -- output items ------------------------------------------------------------------------
 
 
-def text(content: str, deltas: list[str] | None = None, done_content: bool = True) -> dict:
+def text(
+    content: str,
+    deltas: list[str] | None = None,
+    done_content: bool = True,
+    citations: list[dict] | None = None,
+) -> dict:
     """An assistant message. `deltas=None` splits `content` into a few deltas; `[]` sends no
     delta at all, so the text appears only in `response.output_item.done` (quirk 8); a
     list is sent as is (it need not add up to `content`: the done item is authoritative).
     `done_content=False` finishes the message with no `content` at all, as some third-party
-    servers do after streaming it."""
+    servers do after streaming it. `citations`: `url_citation` annotations, each
+    `{"url", "title"[, "start_index", "end_index"]}` (the span defaults to the whole text),
+    streamed as `response.output_text.annotation.added` and kept on the finished part."""
     item = {"type": "message", "text": content, "deltas": deltas}
     if not done_content:
         item["done_content"] = False
+    if citations:
+        item["citations"] = citations
     return item
 
 
@@ -64,6 +73,25 @@ def reasoning(
         "encrypted_content": encrypted_content,
         "deltas": deltas,
     }
+
+
+def web_search(
+    query: str | None = "",
+    sources: list[str] | None = None,
+    *,
+    action: dict | None = None,
+    status: str = "completed",
+    item_id: str | None = None,
+) -> dict:
+    """A hosted `web_search_call` item: a search for `query` whose `sources` (urls) are sent
+    only when the request `include`s "web_search_call.action.sources", like the real API.
+    `action` replaces the search action (`{"type": "open_page", "url": ...}`, or an unknown
+    type to script what a backend may invent); `item_id=None` mints a `ws_…` id."""
+    if action is None:
+        action = {"type": "search", "query": query}
+        if sources:
+            action["sources"] = [{"type": "url", "url": url} for url in sources]
+    return {"type": "web_search", "action": action, "status": status, "id": item_id}
 
 
 def raw_item(item: dict) -> dict:
@@ -180,7 +208,7 @@ STEP_DEFAULTS: dict[str, Any] = {
     "completed_status": None,
 }
 
-ITEM_TYPES = {"message", "function_call", "reasoning", "raw"}
+ITEM_TYPES = {"message", "function_call", "reasoning", "raw", "web_search"}
 MATCH_KEYS = {"last_user", "last_tool_output", "model", "transport", "path", "input_contains"}
 FAULT_TYPES = {
     "usage_limit",
@@ -246,7 +274,9 @@ def _normalize_item(item: Any) -> dict:
     if isinstance(item, str):
         item = text(item)
     if not isinstance(item, dict) or item.get("type") not in ITEM_TYPES:
-        raise ValueError(f"an item must be built by text/tool_call/reasoning/raw_item: {item!r}")
+        raise ValueError(
+            f"an item must be built by text/tool_call/reasoning/web_search/raw_item: {item!r}"
+        )
     item = dict(item)
     kind = item["type"]
     if kind == "message":
@@ -263,6 +293,8 @@ def _normalize_item(item: Any) -> dict:
         item.setdefault("summary", "")
         item.setdefault("encrypted_content", None)
         item.setdefault("deltas", None)
+    elif kind == "web_search" and not isinstance(item.get("action"), dict):
+        raise ValueError(f"web_search item needs an 'action' dict: {item!r}")
     elif kind == "raw" and not isinstance(item.get("item"), dict):
         raise ValueError(f"raw item needs an 'item' dict: {item!r}")
     return item

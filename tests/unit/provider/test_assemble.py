@@ -416,3 +416,78 @@ def test_completed_with_status_failed_and_no_error_is_a_failure_not_a_success():
 def test_the_response_id_is_the_final_events():
     result, _ = run([created("resp_early"), delta("a"), completed(rid="resp_final")])
     assert result.response_id == "resp_final"
+
+
+# -- hosted web search ------------------------------------------------------------------------
+
+
+def search_item(status="completed", query="pixir python", item_id="ws_1", **action):
+    item = {"id": item_id, "type": "web_search_call", "status": status}
+    if query is not None:
+        item["action"] = {"type": "search", "query": query, **action}
+    return item
+
+
+def test_web_search_items_events_and_citations():
+    sources = [{"type": "url", "url": "https://pypi.org/project/pixir"}]
+    cited = {
+        "type": "url_citation",
+        "start_index": 0,
+        "end_index": 4,
+        "url": "https://pypi.org/project/pixir",
+        "title": "pixir on PyPI",
+    }
+    answer = message("pixir is on PyPI.")
+    answer["content"][0]["annotations"] = [
+        cited,
+        {**cited, "url": "https://github.com/x/pixir", "title": "source"},
+    ]
+    events = [
+        created(),
+        added(search_item("in_progress", query=None)),
+        {"type": "response.web_search_call.in_progress", "item_id": "ws_1", "output_index": 0},
+        {"type": "response.web_search_call.searching", "item_id": "ws_1", "output_index": 0},
+        {"type": "response.web_search_call.completed", "item_id": "ws_1", "output_index": 0},
+        done(search_item(sources=sources)),
+        added({"type": "message"}, 1),
+        delta("pixir is on PyPI."),
+        {
+            "type": "response.output_text.annotation.added",
+            "item_id": "msg_1",
+            "output_index": 1,
+            "content_index": 0,
+            "annotation_index": 0,
+            "annotation": cited,
+        },
+        done(answer, 1),
+        completed(),
+    ]
+    result, deltas = run(events)
+    searches = [payload for kind, payload in deltas if kind == "web_search"]
+    assert searches[0] == {"id": "ws_1", "status": "in_progress", "action": "", "sources": []}
+    assert [s["status"] for s in searches[1:4]] == ["in_progress", "searching", "completed"]
+    assert searches[-1]["query"] == "pixir python"
+    assert result.web_searches == [
+        {
+            "id": "ws_1",
+            "status": "completed",
+            "action": "search",
+            "query": "pixir python",
+            "sources": [{"url": "https://pypi.org/project/pixir"}],
+        }
+    ]
+    # streamed and final annotations, each url once, the first title kept
+    assert result.citations == [
+        {"url": "https://pypi.org/project/pixir", "title": "pixir on PyPI"},
+        {"url": "https://github.com/x/pixir", "title": "source"},
+    ]
+    assert result.output_items[0] == search_item(sources=sources)  # verbatim
+    assert result.text == "pixir is on PyPI."
+
+
+def test_tool_usage_of_the_response_is_kept():
+    event = completed()
+    event["response"]["tool_usage"] = {"web_search": {"num_requests": 2}}
+    result, _ = run([event])
+    assert result.tool_usage == {"web_search": {"num_requests": 2}}
+    assert run([completed()])[0].tool_usage is None
