@@ -57,6 +57,7 @@ TURN: list[Option] = [
     ),
     (("--output-schema",), {"metavar": "FILE", "help": "JSON Schema the answer must match"}),
     (("--no-stdin",), {"action": "store_true", "help": "never read stdin"}),
+    (("--web-search",), {"action": "store_true", "help": "let the model search the web"}),
 ]
 
 PROMPT: Option = (("prompt",), {"nargs": "*", "metavar": "PROMPT", "help": "the task ('-': stdin)"})

@@ -86,6 +86,28 @@ def output_item(call_id: str, output: str) -> dict:
     return {"type": "function_call_output", "call_id": call_id, "output": output}
 
 
+# The action types the API documents for a web search; an item with any other is left out of
+# the replay, never rewritten into one of these (a client that rewrote one broke every later
+# request of its session).
+WEB_SEARCH_ACTIONS = ("search", "open_page", "find_in_page")
+
+
+def web_search_item(item: dict) -> dict | None:
+    """A logged `web_search_call` as it may go back with store:false, or None: the backend's
+    own `ws_…` id only (no invented one), `status` and `action` as received."""
+    action = item.get("action")
+    if not isinstance(action, dict) or action.get("type") not in WEB_SEARCH_ACTIONS:
+        return None
+    out: dict = {"type": "web_search_call"}
+    item_id = item.get("id")
+    if isinstance(item_id, str) and item_id.startswith("ws_"):
+        out["id"] = item_id
+    if isinstance(item.get("status"), str):
+        out["status"] = item["status"]
+    out["action"] = action
+    return out
+
+
 class History:
     """The `input` a request for `model` carries, kept in step with a session's Log."""
 
@@ -188,6 +210,14 @@ class History:
         if data.get("model") == self.model and isinstance(item, dict):
             self._pending.append((seq, item))
 
+    def _web_search_call(self, seq: int, data: dict) -> None:
+        item = data.get("item")
+        replay = web_search_item(item) if isinstance(item, dict) else None
+        if replay is None:
+            return  # reasoning before it stays pending: it goes with the next item or not at all
+        self._flush_reasoning()
+        self._push(seq, replay)
+
     def _tool_call(self, seq: int, data: dict) -> None:
         call_id = data.get("call_id")
         if not _text(call_id) or not _text(data.get("name")):
@@ -248,6 +278,7 @@ _HANDLERS = {
     "reasoning": History._reasoning,
     "tool_call": History._tool_call,
     "tool_result": History._tool_result,
+    "web_search_call": History._web_search_call,
     "history_compaction": History._history_compaction,
 }
 

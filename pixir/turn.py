@@ -19,6 +19,7 @@ from pixir.compaction.guard import Guard
 from pixir.errors import PixirError, exit_code_for
 from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
 from pixir.interrupt import Cancel, Cancelled, OutputClosed
+from pixir.provider import websearch
 from pixir.session import Session
 from pixir.tools import permissions
 from pixir.tools.registry import ToolContext, clean_after_kill, run_tool
@@ -41,6 +42,9 @@ class TurnOutcome:
     error: PixirError | None = None
     # why an interrupted Turn stopped: "sigint" | "broken_pipe" | "cancelled"
     reason: str | None = None
+    # hosted web search over the Turn: what each search did, and the sources cited
+    web_searches: list[dict] = field(default_factory=list)
+    citations: list[dict] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -86,6 +90,8 @@ class Turn:
         self._cancel: Cancel | None = None  # the running Turn's stop request
         self._usage = empty_usage()
         self._steps = 0
+        self._searches: list[dict] = []
+        self._citations: list[dict] = []
         self._ephemeral_head = {"session_id": session.id}
         # Without a compactor the History is sent whole and a context_overflow ends the Turn.
         self.guard = None
@@ -120,6 +126,8 @@ class Turn:
             self.ephemeral("text_delta", {"chunk": payload})
         elif kind == "reasoning":
             self.ephemeral("reasoning_delta", {"chunk": payload})
+        elif kind == "web_search":  # a hosted search started, progressed or finished
+            self.ephemeral("web_search", dict(payload) if isinstance(payload, dict) else {})
         elif kind == "retry":
             self._partial.clear()
             info = payload if isinstance(payload, dict) else {}
@@ -143,6 +151,7 @@ class Turn:
         self._cancel = cancel
         if cancel is not None or self.tools.cancel is not None:
             self.tools = replace(self.tools, cancel=cancel)
+        self._searches, self._citations = [], []
         try:
             try:
                 self.close_orphans()
@@ -236,6 +245,9 @@ class Turn:
         rate_limits = getattr(result, "rate_limits", None)
         if rate_limits:
             data["rate_limits"] = rate_limits
+        tool_usage = getattr(result, "tool_usage", None)
+        if tool_usage:
+            data["tool_usage"] = tool_usage  # e.g. web_search.num_requests
         if purpose is not None:
             data["purpose"] = purpose  # not the step's own call (a compaction summary)
         self.append("provider_usage", data)
@@ -246,10 +258,14 @@ class Turn:
         mode), else None."""
         calls = {c["call_id"]: c for c in getattr(result, "function_calls", None) or ()}
         done: set[str] = set()
+        self._searches.extend(getattr(result, "web_searches", None) or ())
+        websearch.add_citations(self._citations, getattr(result, "citations", None) or [])
         for item in getattr(result, "output_items", None) or ():
             kind = item.get("type")
             if kind == "reasoning":
                 self.append("reasoning", {"item": item, "model": model})
+            elif kind == "web_search_call":
+                self.append("web_search_call", {"item": item})
             elif kind == "function_call" and item.get("call_id") in calls:
                 call = calls[item["call_id"]]
                 done.add(call["call_id"])
@@ -275,7 +291,18 @@ class Turn:
                 f"the model stopped before finishing its answer ({finish})",
                 {"finish_reason": finish},
             )
-        return TurnOutcome(status, text, self._steps, self.usage(), error)
+        if self._searches and not self._citations:
+            # a backend that cites only as Markdown links in the answer
+            websearch.add_citations(self._citations, websearch.markdown_links(text))
+        return TurnOutcome(
+            status,
+            text,
+            self._steps,
+            self.usage(),
+            error,
+            web_searches=self._searches,
+            citations=self._citations,
+        )
 
     def _call(self, call: dict) -> bool:
         """Log, check and run one tool call; True when a refusal must end the Turn."""

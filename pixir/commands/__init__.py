@@ -27,6 +27,7 @@ def settings_for(args: argparse.Namespace, warn: bool = True) -> Settings:
         "max_steps": getattr(args, "max_steps", None),
         "permission_default": permission,
         "sandbox": getattr(args, "sandbox", None),
+        "web_search": True if getattr(args, "web_search", False) else None,
     }
     settings = load_settings(flags)
     if warn:

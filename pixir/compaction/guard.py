@@ -22,7 +22,7 @@ def compactor_for(settings, options) -> Compactor:
 
     # No tools, no developer context: only the instruction and the transcript, and the
     # answer constrained to the summary schema.
-    summary_options = replace(options, output_schema=SUMMARY_SCHEMA)
+    summary_options = replace(options, output_schema=SUMMARY_SCHEMA, web_search=None)
     bare = context.build(None, "auto", tools=())
     config = settings.compaction
     return Compactor(

@@ -14,6 +14,7 @@ a text delta costs one dict lookup and one write), and `finish(outcome, ...)` at
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -22,6 +23,8 @@ from pixir.sanitize import terminal
 
 PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 MAX_ARG_CHARS = 120
+MAX_SOURCES = 10  # sources listed after an answer; the rest are counted
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # SGR codes; used only when colour is on (a terminal, no NO_COLOR, not TERM=dumb).
 DIM, BOLD, RED, GREEN, YELLOW, RESET = "2", "1", "31", "32", "33", "0"
@@ -40,6 +43,43 @@ def color_wanted(stream) -> bool:
 def _one_line(text: str, limit: int = MAX_ARG_CHARS) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _inert(text: object, limit: int = MAX_ARG_CHARS) -> str:
+    """A server's words (a query, a title, a url) on one line, no control byte live."""
+    return _one_line(_CONTROL_RE.sub("\ufffd", str(text)), limit)
+
+
+def search_line(search: dict) -> str | None:
+    """`› web search "query"` (or the page opened, the text looked for), None while the
+    search does not say yet what it does."""
+    if search.get("query"):
+        return f'› web search "{_inert(search["query"])}"'
+    if search.get("pattern") and search.get("url"):
+        return f'› find "{_inert(search["pattern"], 60)}" in {_inert(search["url"])}'
+    if search.get("url"):
+        return f"› open {_inert(search['url'])}"
+    return None
+
+
+def source_lines(outcome) -> list[str]:
+    """The sources of an answer, numbered: its citations, else what its searches found."""
+    sources = list(getattr(outcome, "citations", None) or ())
+    if not sources:
+        for search in getattr(outcome, "web_searches", None) or ():
+            for found in search.get("sources") or ():
+                if found["url"] not in {s["url"] for s in sources}:
+                    sources.append(found)
+    if not sources:
+        return []
+    lines = ["Sources:"]
+    for n, source in enumerate(sources[:MAX_SOURCES], 1):
+        title = _inert(source.get("title") or "", 80)
+        url = _inert(source["url"], 200)
+        lines.append(f"  {n}. {title} — {url}" if title else f"  {n}. {url}")
+    if len(sources) > MAX_SOURCES:
+        lines.append(f"  … and {len(sources) - MAX_SOURCES} more (--json lists them all)")
+    return lines
 
 
 def error_lines(err, *, color: bool = False) -> list[str]:
@@ -99,6 +139,7 @@ class HumanPresenter:
         self._err_open_line = False  # a reasoning line on stderr is still open
         self._denied: set[str] = set()  # calls whose refusal was already shown
         self._plans: set[str] = set()  # update_plan calls (their ✓ line says nothing new)
+        self._searches: set[str] = set()  # web searches already shown
         self.transport: str | None = None  # the last call's wire transport (for /status)
         self._handlers = {
             name[3:]: getattr(self, name) for name in dir(type(self)) if name.startswith("on_")
@@ -235,6 +276,20 @@ class HumanPresenter:
         else:
             self.note(f"› {name}", BOLD)
 
+    def on_web_search(self, data: dict) -> None:
+        """A hosted search: one line when it says what it looks for, and one if it fails."""
+        search_id = data.get("id") or ""
+        line = search_line(data)
+        if line is not None and search_id not in self._searches:
+            self._searches.add(search_id)
+            self.end_out_line()
+            self._streamed = False
+            self.note(line, BOLD)
+        if data.get("status") == "failed":
+            self.note("  ✗ web search failed", RED)
+        elif data.get("status") in ("in_progress", "searching"):
+            self._spin("searching the web")
+
     def on_permission_decision(self, data: dict) -> None:
         if data.get("decision") == "approved":
             return
@@ -296,6 +351,11 @@ class HumanPresenter:
         except OutputClosed:
             pass
         self._end_err_line()
+        sources = source_lines(outcome)
+        if sources and not self.quiet:
+            self.note(sources[0], DIM)
+            for line in sources[1:]:
+                self.note(line)
         err = outcome.error
         if err is not None and err.kind != "interrupted":
             for line in error_lines(err, color=self.color):

@@ -23,6 +23,11 @@ def result_object(outcome, session_id: str, model: str, resume_command: str) -> 
         "steps": outcome.steps,
         "resume_command": resume_command,
     }
+    searches = getattr(outcome, "web_searches", None)
+    citations = getattr(outcome, "citations", None)
+    if searches or citations:  # the Turn searched the web
+        body["web_searches"] = searches or []
+        body["citations"] = citations or []
     if outcome.error is not None:
         body["error"] = outcome.error.to_dict()
     body["exit_code"] = outcome.exit_code

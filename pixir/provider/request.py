@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pixir import sanitize
-from pixir.config import Settings
+from pixir.config import Settings, WebSearch
+from pixir.provider import websearch
 
 INCLUDE = ("reasoning.encrypted_content",)
 CACHE_KEY_MAX = 64
@@ -33,6 +34,8 @@ class RequestOptions:
     reasoning_summary: str | None = None  # auto | concise | detailed | none
     text_verbosity: str | None = None
     output_schema: dict | None = None
+    web_search: WebSearch | None = None  # the hosted web search tool; None: off
+    prompt_cache_retention: str | None = None  # in_memory | 24h; sent with an API key only
 
 
 def build_body(
@@ -44,9 +47,10 @@ def build_body(
     head: dict | None = None,
 ) -> dict:
     """The complete request body, `input` = `head` (the developer-context item, when there
-    is one) + `input_items`. Never `max_output_tokens`, `prompt_cache_retention` or
-    `previous_response_id`: the subscription backend rejects the first two, and over HTTP
-    with `store: false` there is nothing server-side to continue from."""
+    is one) + `input_items`. Never `max_output_tokens` or `previous_response_id`, and
+    `prompt_cache_retention` only with an API key: the subscription backend rejects the
+    first and the last, and over HTTP with `store: false` there is nothing server-side to
+    continue from. With web search on, its tool follows `tools`."""
     body: dict = {
         "model": options.model,
         "instructions": instructions,
@@ -61,7 +65,13 @@ def build_body(
     body["store"] = False
     body["stream"] = True
     body["include"] = list(INCLUDE)
+    if options.web_search is not None:
+        body["tools"].append(websearch.tool(options.web_search, options.credential_kind))
+        if options.credential_kind == "api_key":  # the ChatGPT backend is not known to take it
+            body["include"].append(websearch.INCLUDE_SOURCES)
     body["prompt_cache_key"] = cache_key(options.prompt_cache_key or options.session_id)
+    if options.prompt_cache_retention and options.credential_kind == "api_key":
+        body["prompt_cache_retention"] = options.prompt_cache_retention
     text: dict = {}
     if options.text_verbosity:
         text["verbosity"] = options.text_verbosity
@@ -120,6 +130,8 @@ def options_from_settings(
         reasoning_summary=settings.reasoning_summary,
         text_verbosity=settings.text_verbosity,
         output_schema=output_schema,
+        web_search=settings.web_search,
+        prompt_cache_retention=settings.prompt_cache_retention,
     )
 
 

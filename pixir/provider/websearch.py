@@ -1,6 +1,6 @@
 """The hosted web search tool (docs/provider.md "Web search"): the tool object each backend
-accepts, what a `web_search_call` item and a `url_citation` annotation say, and the form of
-a search item that may be sent back with `store: false`."""
+accepts, and what a `web_search_call` item and a `url_citation` annotation say. (What may be
+sent back with `store: false` is the History's rule: pixir/history.py.)"""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ import re
 from pixir.config import WebSearch
 
 INCLUDE_SOURCES = "web_search_call.action.sources"
-# The action types the API documents; an item with any other is never replayed (a client
-# that rewrote an unknown action into one of these broke every later request of its session).
-ACTIONS = ("search", "open_page", "find_in_page")
-# Only an id the backend minted may go back: with store:false a foreign id is refused.
-ID_PREFIX = "ws_"
 _LINK_RE = re.compile(r"\[([^\]\n]{1,300})\]\((https?://[^\s)]{1,2000})\)")
 
 
@@ -88,23 +83,6 @@ def add_citations(into: list[dict], new: list[dict]) -> None:
         if entry["url"] not in seen:
             seen.add(entry["url"])
             into.append(entry)
-
-
-def replay_item(item: dict) -> dict | None:
-    """The item to send back in a later request's `input`, or None when it must not be sent:
-    the backend's own `ws_…` id only, `status` and `action` as received, and nothing for an
-    action type pixir does not know."""
-    action = item.get("action")
-    if not isinstance(action, dict) or action.get("type") not in ACTIONS:
-        return None
-    out: dict = {"type": "web_search_call"}
-    item_id = item.get("id")
-    if isinstance(item_id, str) and item_id.startswith(ID_PREFIX):
-        out["id"] = item_id
-    if isinstance(item.get("status"), str):
-        out["status"] = item["status"]
-    out["action"] = action
-    return out
 
 
 def _str(value: object) -> str:

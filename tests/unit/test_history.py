@@ -217,3 +217,45 @@ def test_call_arguments_are_the_compact_json_of_args():
     history = History.fold([event], "m")
     expected = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
     assert history.items[0]["arguments"] == expected
+
+
+# -- web search items --------------------------------------------------------------------------
+
+
+def search(item_id="ws_1", action=None, status="completed"):
+    item = {"id": item_id, "type": "web_search_call", "status": status}
+    item["action"] = {"type": "search", "query": "q"} if action is None else action
+    return ("web_search_call", {"item": item})
+
+
+def test_a_web_search_is_replayed_in_order_with_the_backends_id_status_and_action():
+    action = {"type": "search", "query": "q", "sources": [{"type": "url", "url": "https://a"}]}
+    log = (user(), reasoning(), search(action=action), assistant("found"))
+    items = fold(*log)
+    assert [i.get("type") for i in items] == [None, "reasoning", "web_search_call", "message"]
+    assert items[2] == log[2][1]["item"]
+    assert items[2]["action"] is action  # as received, not rebuilt
+
+
+def test_a_foreign_id_is_left_out_never_invented():
+    page = {"type": "open_page", "url": "https://a"}
+    items = fold(user(), search("ws-aimock", page), search(None, page, "failed"), assistant())
+    assert items[1:3] == [
+        {"type": "web_search_call", "status": "completed", "action": page},
+        {"type": "web_search_call", "status": "failed", "action": page},
+    ]
+
+
+def test_an_unknown_action_drops_the_item_and_never_orphans_reasoning():
+    odd = {"type": "image_lookup", "query": "cats"}
+    # reasoning, then only the dropped search: the reasoning goes with the next item
+    items = fold(user(), reasoning(), search(action=odd), assistant("answer"))
+    assert [i.get("type") for i in items] == [None, "reasoning", "message"]
+    # ... or, when nothing followed in its response, not at all
+    items = fold(user(), reasoning(), search(action=odd), user("next"))
+    assert [i.get("type") for i in items] == [None, None]
+    assert fold(user(), reasoning(), search(action=odd)) == fold(user())
+    assert fold(user(), search(action={"type": "find_in_page"}))[1]["action"] == {
+        "type": "find_in_page"
+    }
+    assert len(fold(user(), search(action="search"))) == 1

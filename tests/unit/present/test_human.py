@@ -321,3 +321,84 @@ def test_small_savings_are_shown_in_tokens(freed, shown):
     data = {**NOTICE["data"], "tokens_freed": freed}
     HumanPresenter(io.StringIO(), err, color=False)({**NOTICE, "data": data})
     assert shown in err.getvalue()
+
+
+# -- web search --------------------------------------------------------------------------------
+
+
+def test_a_web_search_is_one_line_when_its_query_is_known_and_a_failure_says_so():
+    p, out, err = presenter()
+    p(ev("web_search", id="ws_1", status="in_progress", action="", sources=[]))
+    assert err.getvalue() == ""  # nothing to say yet
+    p(ev("web_search", id="ws_1", status="searching"))
+    p(ev("web_search", id="ws_1", status="completed", action="search", query="pixir pypi"))
+    p(ev("web_search", id="ws_1", status="completed", action="search", query="pixir pypi"))
+    p(ev("web_search", id="ws_2", status="completed", action="open_page", url="https://a.org"))
+    p(
+        ev(
+            "web_search",
+            id="ws_3",
+            status="failed",
+            action="find_in_page",
+            url="https://a",
+            pattern="x",
+        )
+    )
+    assert err.getvalue().splitlines() == [
+        '› web search "pixir pypi"',
+        "› open https://a.org",
+        '› find "x" in https://a',
+        "  ✗ web search failed",
+    ]
+    assert out.getvalue() == ""
+
+
+def test_sources_are_numbered_after_the_answer_with_no_live_control_bytes():
+    p, out, err = presenter()
+    p(ev("text_delta", chunk="The answer."))
+    hostile = "Evil\x1b]0;pwned\x07\x1b[2J title"
+    outcome = TurnOutcome(
+        "completed",
+        "The answer.",
+        citations=[
+            {"url": "https://a.org/x", "title": hostile},
+            {"url": "https://b.org\x1b[31m", "title": ""},
+        ],
+    )
+    p.finish(outcome, session_id="s1", model="m", resume_command="pixir resume s1")
+    lines = err.getvalue().splitlines()
+    assert lines[0:3] == [
+        "Sources:",
+        "  1. Evil\ufffd]0;pwned\ufffd\ufffd[2J title — https://a.org/x",
+        "  2. https://b.org\ufffd[31m",
+    ]
+    assert "\x1b" not in err.getvalue() and "\x07" not in err.getvalue()
+    assert out.getvalue() == "The answer.\n"
+
+
+def test_without_citations_the_searches_sources_are_listed_and_capped():
+    searches = [
+        {"query": "q", "sources": [{"url": f"https://s{n}.org"} for n in range(12)]},
+        {"query": "r", "sources": [{"url": "https://s0.org"}]},
+    ]
+    p, _, err = presenter()
+    p.finish(
+        TurnOutcome("completed", "x", web_searches=searches),
+        session_id="s",
+        model="m",
+        resume_command="r",
+    )
+    lines = err.getvalue().splitlines()
+    assert lines[1] == "  1. https://s0.org" and lines[10] == "  10. https://s9.org"
+    assert lines[11] == "  … and 2 more (--json lists them all)"
+    quiet, _, err = presenter(quiet=True)
+    quiet.finish(
+        TurnOutcome("completed", "x", web_searches=searches),
+        session_id="s",
+        model="m",
+        resume_command="r",
+    )
+    assert "Sources" not in err.getvalue()
+    plain, _, err = presenter()
+    plain.finish(TurnOutcome("completed", "x"), session_id="s", model="m", resume_command="r")
+    assert "Sources" not in err.getvalue()

@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from pixir import context
-from pixir.config import Settings
+from pixir.config import Settings, WebSearch
 from pixir.provider.request import (
     RequestOptions,
     build_body,
@@ -130,3 +130,42 @@ def test_options_from_settings_carries_the_settings():
     )
     assert (opts.reasoning_effort, opts.reasoning_summary) == ("low", "concise")
     assert opts.text_verbosity == "high" and opts.credential_kind == "api_key"
+
+
+# -- web search and prompt_cache_retention ------------------------------------------------------
+
+
+def test_web_search_with_an_api_key_adds_the_tool_and_asks_for_sources(tmp_path):
+    sent = body(tmp_path, PROMPT, credential_kind="api_key", web_search=WebSearch())
+    plain = body(tmp_path, PROMPT, credential_kind="api_key")
+    assert sent["tools"] == [*plain["tools"], {"type": "web_search", "search_context_size": "low"}]
+    assert sent["include"] == ["reasoning.encrypted_content", "web_search_call.action.sources"]
+    # the instructions do not change with the switch: only the tools do
+    assert sent["instructions"] == plain["instructions"]
+
+
+def test_web_search_on_the_chatgpt_backend_is_what_codex_sends_and_no_include(tmp_path):
+    sent = body(tmp_path, PROMPT, web_search=WebSearch())
+    assert sent["tools"][-1] == {"type": "web_search", "external_web_access": True}
+    assert sent["include"] == ["reasoning.encrypted_content"]
+
+
+def test_no_web_search_tool_unless_asked(tmp_path):
+    assert all(t.get("type") == "function" for t in body(tmp_path, PROMPT)["tools"])
+
+
+@pytest.mark.parametrize("retention", ["in_memory", "24h"])
+def test_prompt_cache_retention_only_with_an_api_key(tmp_path, retention):
+    api = body(tmp_path, PROMPT, credential_kind="api_key", prompt_cache_retention=retention)
+    assert api["prompt_cache_retention"] == retention
+    sub = body(tmp_path, PROMPT, prompt_cache_retention=retention)
+    assert "prompt_cache_retention" not in sub
+
+
+def test_options_from_settings_carry_web_search_and_retention():
+    settings = Settings(web_search=WebSearch(live=False), prompt_cache_retention="24h")
+    opts = options_from_settings(
+        settings, model="gpt-5.5", session_id=SESSION, credential_kind="api_key"
+    )
+    assert opts.web_search == WebSearch(live=False)
+    assert opts.prompt_cache_retention == "24h"

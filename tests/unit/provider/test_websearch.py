@@ -117,26 +117,3 @@ def test_citations_and_markdown_links():
         into, [{"url": "https://a", "title": "second"}, {"url": "https://b", "title": ""}]
     )
     assert into == [{"url": "https://a", "title": "first"}, {"url": "https://b", "title": ""}]
-
-
-def test_replay_keeps_only_the_backends_id_and_the_item_as_received():
-    action = {"type": "search", "query": "q", "sources": [{"type": "url", "url": "https://a"}]}
-    item = {"id": "ws_abc", "type": "web_search_call", "status": "completed", "action": action}
-    assert websearch.replay_item(item) == item
-    assert websearch.replay_item(item)["action"] is action  # as received, not rebuilt
-    foreign = {**item, "id": "ws-abc"}  # another server's id
-    assert websearch.replay_item(foreign) == {
-        "type": "web_search_call",
-        "status": "completed",
-        "action": action,
-    }
-    no_id = {"type": "web_search_call", "status": "failed", "action": {"type": "open_page"}}
-    assert websearch.replay_item(no_id) == no_id
-
-
-@pytest.mark.parametrize(
-    "action", [{"type": "other"}, {"type": "image_search", "query": "q"}, {}, None, "search"]
-)
-def test_an_action_pixir_does_not_know_is_dropped_never_rewritten(action):
-    item = {"id": "ws_1", "type": "web_search_call", "status": "completed", "action": action}
-    assert websearch.replay_item(item) is None
