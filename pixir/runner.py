@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pixir import context, output_schema
 from pixir import session as sessions
+from pixir.config import WebSearch
 from pixir.errors import PixirError
 from pixir.interrupt import Cancel
 from pixir.log import read_events
@@ -29,6 +30,9 @@ class Overrides:
 
     model: str | None = None
     reasoning_effort: str | None = None
+    # the hosted web search: True on (with the configured object, or the defaults), False
+    # off — ACP's `_meta.web_search`
+    web_search: bool | None = None
 
 
 def explicit_model(settings) -> bool:
@@ -177,7 +181,10 @@ class Runner:
         self._turn = turn
         self._now = self._options
         if overrides.reasoning_effort:
-            self._now = replace(self._options, reasoning_effort=overrides.reasoning_effort)
+            self._now = replace(self._now, reasoning_effort=overrides.reasoning_effort)
+        if overrides.web_search is not None:
+            chosen = (self.settings.web_search or WebSearch()) if overrides.web_search else None
+            self._now = replace(self._now, web_search=chosen)
         turn.emit, turn.ask = emit, self.ask
         stop = cancel if cancel is not None else Cancel()
         self._cancel = stop

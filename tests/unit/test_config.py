@@ -263,3 +263,42 @@ def test_loopback_detection():
     assert is_loopback_host("::1")
     assert not is_loopback_host(None)
     assert not is_loopback_host("example.com")
+
+
+# -- web_search and prompt_cache_retention ------------------------------------------------------
+
+
+def test_web_search_is_off_by_default_and_true_means_the_defaults(pixir_home):
+    from pixir.config import WebSearch
+
+    assert load_settings({}, env={}).web_search is None
+    write_config(pixir_home, {"web_search": True, "prompt_cache_retention": "in_memory"})
+    settings = load_settings({}, env={})
+    assert settings.web_search == WebSearch(live=True, context_size=None)
+    assert settings.prompt_cache_retention == "in_memory"
+    write_config(pixir_home, {"web_search": False})
+    assert load_settings({}, env={}).web_search is None
+    # the flag turns it on, and keeps the configured object when there is one
+    assert load_settings({"web_search": True}, env={}).web_search == WebSearch()
+    write_config(pixir_home, {"web_search": {"live": False, "allowed_domains": ["A.org"]}})
+    settings = load_settings({"web_search": True}, env={})
+    assert settings.web_search == WebSearch(live=False, allowed_domains=("a.org",))
+    assert settings.sources["web_search"] == "flag"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ({"allowed_domains": "a.org"}, "web_search.allowed_domains'"),
+        ({"allowed_domains": ["*.a.org"]}, "no scheme, path or wildcard"),
+        ({"allowed_domains": ["a.org"] * 101}, "at most 100"),
+        ({"location": {"country": "DE", "planet": "Earth"}}, "web_search.location'"),
+        ({"location": {"city": ""}}, "web_search.location.city'"),
+        ({"location": {"timezone": "../../etc/passwd"}}, "IANA time zone"),
+    ],
+)
+def test_web_search_mistakes_name_the_key(pixir_home, value, said):
+    write_config(pixir_home, {"web_search": value})
+    with pytest.raises(PixirError) as err:
+        load_settings({}, env={})
+    assert err.value.kind == "config_invalid" and said in err.value.message

@@ -154,6 +154,30 @@ def test_per_turn_overrides_apply_to_that_turn_only(scripted, workspace):
     assert runner.model == MODEL
 
 
+def test_web_search_per_turn(scripted, workspace):
+    """The switch a front end (ACP's `_meta.web_search`) passes for one Turn: on with the
+    configured object, off although configured, the settings again when not given, and on
+    with the defaults where nothing is configured."""
+    from pixir.config import WebSearch
+
+    def searches(settings, *switches):
+        made = scripted(*(answer(str(n)) for n in range(len(switches))))
+        runner = make_runner(workspace, settings=settings)
+        try:
+            for switch in switches:
+                runner.turn("go", lambda e: None, overrides=Overrides(web_search=switch))
+        finally:
+            runner.close()
+        bodies = made[-1].bodies
+        return [[t for t in b["tools"] if t["type"] == "web_search"] for b in bodies]
+
+    high = {"type": "web_search", "search_context_size": "high"}
+    configured = Settings(web_search=WebSearch(context_size="high"))
+    assert searches(configured, None, False, None) == [[high], [], [high]]
+    low = {"type": "web_search", "search_context_size": "low"}
+    assert searches(Settings(), True, None) == [[low], []]
+
+
 def test_switching_model_refolds_without_letting_go_of_the_lock(scripted, workspace):
     scripted(answer("one"))
     runner = make_runner(workspace)
