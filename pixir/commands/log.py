@@ -6,6 +6,8 @@ import json
 
 from pixir import session as sessions
 from pixir.commands import print_json, workspace_for
+from pixir.present.human import search_line
+from pixir.provider import websearch
 from pixir.sanitize import terminal
 
 OUTPUT_LINES = 8
@@ -40,6 +42,11 @@ def transcript(events: list[dict]) -> list[str]:
             summary = _reasoning_summary(data.get("item") or {})
             if summary:
                 lines.append(f"  (reasoning) {summary}")
+        elif kind == "web_search_call":
+            item = data.get("item")
+            shown = search_line(websearch.summary(item)) if isinstance(item, dict) else None
+            if shown:
+                lines.append(shown)
         elif kind == "tool_call":
             lines.append(f"› {data.get('name')} {_args(data.get('name'), data.get('args'))}")
         elif kind == "tool_result":

@@ -237,19 +237,15 @@ def test_a_rate_limit_is_retried(pixir, aimock, transport):
     assert len(aimock.journal()) == 2
 
 
+@pytest.mark.parametrize(
+    ("prompt", "code", "kind"),
+    [("aimock-quota", 1, "quota_exceeded"), ("aimock-badmodel", 2, "model_not_supported")],
+)
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_an_exhausted_quota_is_not_retried(pixir, aimock, transport):
-    result = run(pixir, transport, "aimock-quota")
-    assert result.code == 1, result
-    assert pixir.json_out(result)["error"]["kind"] == "quota_exceeded"
-    assert len(aimock.journal()) == 1
-
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_an_unknown_model_is_exit_2(pixir, aimock, transport):
-    result = run(pixir, transport, "aimock-badmodel")
-    assert result.code == 2, result
-    assert pixir.json_out(result)["error"]["kind"] == "model_not_supported"
+def test_errors_that_are_final_are_not_retried(pixir, aimock, transport, prompt, code, kind):
+    result = run(pixir, transport, prompt)
+    assert result.code == code, result
+    assert pixir.json_out(result)["error"]["kind"] == kind
     assert len(aimock.journal()) == 1
 
 

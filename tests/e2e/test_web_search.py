@@ -72,6 +72,8 @@ def test_with_an_api_key(pixir, fake, transport):
     assert len(logged["item"]["action"]["sources"]) == 2
     (usage,) = events_of(pixir, "provider_usage")
     assert usage["tool_usage"] == {"web_search": {"num_requests": 1}}
+    transcript = pixir.run("log", body["session_id"])
+    assert '› web search "python 3.13 release"' in transcript.stdout.splitlines()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
