@@ -258,3 +258,21 @@ def test_a_wrong_api_key_is_refused_on_both_transports(pixir, aimock):
         assert pixir.json_out(result)["error"]["kind"] == "not_authenticated"
         assert wrong not in result.stdout + result.stderr
     assert aimock.journal() == []  # refused before any fixture was matched
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_web_search_and_a_resume_after_it(pixir, aimock, transport):
+    result = run(pixir, transport, "aimock-websearch", "--web-search")
+    assert result.code == 0, result
+    body = pixir.json_out(result)
+    assert body["output"] == "It is sunny in Paris today."
+    (search,) = body["web_searches"]
+    assert search["query"] == "weather Paris today" and search["status"] == "completed"
+    assert search["id"].startswith("ws-")  # aimock's ids are not the real service's ws_…
+    assert body["citations"] == []
+    (logged,) = events_of(pixir, "web_search_call")
+    assert logged["item"]["id"] == search["id"]
+    # the History with the search goes back to the server on resume (the foreign id left out)
+    again = run(pixir, transport, "aimock-text", "resume", body["session_id"])
+    assert again.code == 0, again
+    assert pixir.json_out(again)["output"] == "Plain answer from aimock."
