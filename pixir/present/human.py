@@ -14,7 +14,6 @@ a text delta costs one dict lookup and one write), and `finish(outcome, ...)` at
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 
@@ -24,7 +23,6 @@ from pixir.sanitize import terminal
 PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 MAX_ARG_CHARS = 120
 MAX_SOURCES = 10  # sources listed after an answer; the rest are counted
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # SGR codes; used only when colour is on (a terminal, no NO_COLOR, not TERM=dumb).
 DIM, BOLD, RED, GREEN, YELLOW, RESET = "2", "1", "31", "32", "33", "0"
@@ -47,7 +45,7 @@ def _one_line(text: str, limit: int = MAX_ARG_CHARS) -> str:
 
 def _inert(text: object, limit: int = MAX_ARG_CHARS) -> str:
     """A server's words (a query, a title, a url) on one line, no control byte live."""
-    return _one_line(_CONTROL_RE.sub("\ufffd", str(text)), limit)
+    return _one_line(terminal(str(text)), limit)
 
 
 def search_line(search: dict) -> str | None:

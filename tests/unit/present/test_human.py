@@ -369,8 +369,8 @@ def test_sources_are_numbered_after_the_answer_with_no_live_control_bytes():
     lines = err.getvalue().splitlines()
     assert lines[0:3] == [
         "Sources:",
-        "  1. Evil\ufffd]0;pwned\ufffd\ufffd[2J title — https://a.org/x",
-        "  2. https://b.org\ufffd[31m",
+        "  1. Evil␛]0;pwned␇␛[2J title — https://a.org/x",
+        "  2. https://b.org␛[31m",
     ]
     assert "\x1b" not in err.getvalue() and "\x07" not in err.getvalue()
     assert out.getvalue() == "The answer.\n"
