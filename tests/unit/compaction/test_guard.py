@@ -297,3 +297,16 @@ def test_auto_compaction_starts_only_above_window_minus_reserve(new_session, ws)
     guard.before_call(build_request)
     [done] = compactions()
     assert done["data"]["trigger"] == "auto" and done["data"]["tokens_before"] == 2501
+
+
+def test_the_summary_call_never_carries_the_web_search_tool():
+    from pixir.compaction.guard import compactor_for
+    from pixir.config import Settings, WebSearch
+    from pixir.provider.request import RequestOptions
+
+    options = RequestOptions(
+        model="gpt-5.5", session_id="s", credential_kind="api_key", web_search=WebSearch()
+    )
+    body = compactor_for(Settings(), options).summary_request([])
+    assert body["tools"] == []
+    assert body["include"] == ["reasoning.encrypted_content"]
