@@ -325,8 +325,9 @@ def sandbox_for(settings, mode: str, workspace: Path, env: Mapping[str, str] | N
 
 
 def _ruleset(policy: Policy, abi: int) -> int:
-    """The ruleset fd of `policy`, kept for the next command until a directory granted entry
-    by entry changes (its mtime moves when an entry is added, removed or renamed)."""
+    """The ruleset fd of `policy`, kept for the next command while the directories granted
+    entry by entry hold the same entries (names and inodes: an mtime, ticking by the jiffy,
+    could miss a change made in the same few milliseconds)."""
     stamp = tuple(_stamp(top) for top in frozen_tops(policy))
     kept = _rulesets.get((policy, abi))
     if kept is not None and kept[0] == stamp:
@@ -338,12 +339,12 @@ def _ruleset(policy: Policy, abi: int) -> int:
     return fd
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
+def _stamp(path: str) -> frozenset[tuple[str, int]] | None:
     try:
-        info = os.stat(path)
+        with os.scandir(path) as entries:
+            return frozenset((entry.name, entry.inode()) for entry in entries)
     except OSError:
         return None
-    return info.st_ino, info.st_mtime_ns
 
 
 _rulesets: dict[tuple[Policy, int], tuple[tuple, int]] = {}

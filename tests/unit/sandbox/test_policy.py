@@ -294,6 +294,12 @@ def test_the_ruleset_is_kept_until_the_top_level_changes(place, monkeypatch):
     (ws / "new-entry").mkdir()
     run(box, "echo x > new-entry/file", ws)
     assert len(built) == 2 and (ws / "new-entry" / "file").read_text() == "x\n"
+    # a top-level file replaced at once (as the write tool does: a temp file renamed over
+    # it), within the same clock tick as the last build: the new inode is granted
+    (ws / "README.tmp").write_text("new\n")
+    os.replace(ws / "README.tmp", ws / "README")
+    assert run(box, "echo more >> README", ws).exit_code == 0
+    assert (ws / "README").read_text() == "new\nmore\n" and len(built) == 3
 
 
 @needs_landlock
