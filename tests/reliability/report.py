@@ -32,6 +32,7 @@ FILES = {
     "test_fuzz.py": "hypothesis: SSE framing, events, assembly, errors, the Log fold",
     "test_bad_input.py": "malformed auth.json / config.json / Log lines; bad tool calls",
     "test_transport_security.py": "cleartext base URLs to remote hosts",
+    "test_sandbox.py": "a hostile model's commands against the Landlock sandbox",
 }
 
 
@@ -124,6 +125,8 @@ test` runs the same tests as part of the whole suite (CI).
 | bad tool calls from the model, each with its expected result | {n("bad_tool_calls", 0)} |
 | cleartext credential sends refused (`insecure_transport`, nothing tried) | \
 {n("insecure_transport_refusals", 0)} |
+| hostile commands the sandbox refused (the filesystem checked after each Turn) | \
+{n("sandbox_attacks", 0)} |
 
 Where the crash points landed (read back from what each kill left):
 
@@ -218,6 +221,16 @@ filesystem checked: nothing outside the workspace changed or appeared.
 `127.0.0.1@example.com`, `127.0.0.1.example.com` and `[::ffff:127.0.0.1]`, under each
 transport), `PIXIR_CHATGPT_BASE_URL` (HTTP and WebSocket) and `PIXIR_AUTH_ISSUER` (logins,
 a refresh, a revoke) over `http://` to a remote host → `insecure_transport`, exit 2.
+
+**Sandbox** (`test_sandbox.py`, docs/sandbox.md). Commands a hostile model might run,
+each refused by the kernel (its output shows the denial: not a missing program), with the
+filesystem checked after the Turn: writes through a link to the outside that the repository
+ships or the command makes; the session's Log moved, hard-linked, replaced by a rename,
+opened read-write on a descriptor or through `/proc/self/cwd`, `.pixir/` moved or deleted
+(the next resume finds the Log whole); `PIXIR_HOME/config.json` rewritten or renamed to turn
+the sandbox off (the next run is still confined); in `--read-only`, eight ways to write a
+file (a descriptor, `truncate`, `dd`, `sed -i`, `git init`, `cp` outside, `os.open`, perl);
+and a signal to pixir itself from a `--read-only` command (Landlock ABI ≥ 6).
 
 **Nothing leaves the machine.** Every pixir process the suite starts has
 `tests/reliability/netguard/sitecustomize.py` on its `PYTHONPATH`: a lookup of or a
