@@ -69,7 +69,7 @@ build() {
 # Replace shiv's __main__.py with a launcher that, once this build is extracted, runs pixir
 # straight from the extracted site-packages: shiv's bootstrap imports zipfile, pathlib,
 # subprocess, compileall, hashlib, shutil... on every run, ~50 ms that tripled the start-up
-# of `pixir --version` (SPEC §1, §11; measured in bench/, docs/performance.md). The first
+# of `pixir --version` (the start-up targets of docs/performance.md, measured in bench/). The first
 # run, and any run with a SHIV_* setting other than SHIV_ROOT, still goes through shiv's
 # own bootstrap, which extracts and honours every option. Entries, order and timestamps are
 # kept, so the build stays reproducible.

@@ -1,4 +1,4 @@
-"""The agent's performance figures (SPEC §11), measured, never asserted:
+"""The agent's performance figures (docs/performance.md), measured, never asserted:
 
   1. overhead per tool-loop step over HTTP/SSE against an instant local fake (no chunk
      pauses): from the arrival of the first request of a 50-step Turn at the fake to the

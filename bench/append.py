@@ -1,6 +1,6 @@
-"""The cost of writing the Log (SPEC §6.3, §11): every event is one `os.write` of one whole
-line on an O_APPEND descriptor (the "flush per event"), and the file is fsynced once per
-step, not per event (an fsync costs ~0.2-2 ms: per event it would dominate a step).
+"""The cost of writing the Log (docs/log.md, docs/performance.md): every event is one `os.write`
+of one whole line on an O_APPEND descriptor (the "flush per event"), and the file is fsynced
+once per step, not per event (an fsync costs ~0.2-2 ms: per event it would dominate a step).
 
 A step here is what a tool step appends: provider_usage, reasoning (~1 KiB), tool_call,
 tool_result (~3.5 KiB), each through `Session.append` (encode, write, fold into the

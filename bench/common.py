@@ -1,9 +1,9 @@
 """Shared pieces of the benchmarks: timing, statistics and the figure records that
 bench/run.py prints and writes to bench/results.json.
 
-A figure is a plain dict (see `figure`): its value as the median of several runs with their
-min and max, the reference it is compared with (measured in the same run, interleaved, so a
-machine whose speed drifts moves both alike), the ratio, the SPEC §11 target and PASS/MISS.
+A figure is a plain dict (see `figure`): its value as the median of several runs with their min
+and max, the reference it is compared with (measured in the same run, interleaved, so a machine
+whose speed drifts moves both alike), the ratio, the target (docs/performance.md) and PASS/MISS.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Resume of a long, compacted session (SPEC §11 "fold of a 100k-event Log ≤ 0.5 s"),
+"""Resume of a long, compacted session (docs/performance.md),
 measured, never asserted.
 
 A generated Log of N events (bench/agent.py's shapes) gets one `history_compaction` the way

@@ -1,4 +1,4 @@
-"""pixir's performance figures (SPEC §11), measured side by side with their references.
+"""pixir's performance figures (docs/performance.md), measured side by side with their references.
 
     ./build.sh bench [OPTIONS]            (builds dist/pixir first)
     .venv/bin/python bench/run.py [OPTIONS]
@@ -13,10 +13,10 @@ Options:
                         bench/results.partial.json with --quick or --only)
     --markdown [PATH]   print the table of a results file as Markdown and exit
 
-Every figure is the median of several runs with min and max, next to its reference measured
-in the same run (interleaved where both are timed), with the ratio, the SPEC §11 target and
-PASS or MISS. A miss is shown with what limits it, never hidden. Nothing here is a test: CI
-does not run it, and no timing is asserted anywhere.
+Every figure is the median of several runs with min and max, next to its reference measured in
+the same run (interleaved where both are timed), with the ratio, the target
+(docs/performance.md) and PASS or MISS. A miss is shown with what limits it, never hidden.
+Nothing here is a test: CI does not run it, and no timing is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def section_sse(runs: int | None, quick: bool) -> list[dict]:
                 note=""
                 if target
                 else "assembly must parse each big `arguments` string a second time to "
-                "validate it (SPEC §4.4), work the floor does not do",
+                "validate it (docs/provider.md), work the floor does not do",
                 scale=1000.0,
             )
         )

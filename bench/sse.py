@@ -1,4 +1,5 @@
-"""SSE framing + JSON decode + event assembly, against the floor and openai-python (SPEC §11).
+"""SSE framing + JSON decode + event assembly, against the floor and openai-python
+(docs/performance.md).
 
     .venv/bin/python bench/sse.py [--events N] [--runs R] [--seed S]
 
@@ -209,10 +210,11 @@ def big_events(count: int, size: int, seed: int, realistic: bool = True) -> list
     """Function calls whose arguments are ~`size` bytes each (a tool writing a big file).
 
     Realistic shape (what the service sends for a big call): the arguments stream as small
-    deltas, then arrive whole in `function_call_arguments.done` and in `output_item.done`,
-    and `response.completed` repeats every output item. `realistic=False` sends only the
+    deltas, then arrive whole in `function_call_arguments.done` and in `output_item.done`, and
+    `response.completed` repeats every output item. `realistic=False` sends only the
     `output_item.done` events: the worst case for assembly, which must parse each big
-    `arguments` string a second time (§4.4 validation) while the floor parses it once."""
+    `arguments` string a second time (validation, docs/provider.md) while the floor parses it
+    once."""
     rng = random.Random(seed)
     events: list[dict] = [{"type": "response.created", "response": {"id": "resp_big"}}]
     output = []

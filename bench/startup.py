@@ -1,4 +1,4 @@
-"""Start-up figures (SPEC §1, §11): how long `dist/pixir` takes before it does anything, next
+"""Start-up figures (docs/performance.md): how long `dist/pixir` takes before it does anything, next
 to the interpreter's own floor and to the peers a user would compare it with.
 
 Fairness rules, because start-up figures are easy to flatter:
@@ -173,7 +173,7 @@ def version_and_help(runs: int) -> list[dict]:
             ref_name="dist/pixir --version",
             ref_values=t["version"],
             note="shiv --compile-pyc ships bytecode, so this setting must not cost a "
-            "recompile each run (SPEC §11 trap: +60 % without it)",
+            "recompile each run (docs/performance.md)",
             scale=ms,
         ),
         figure(

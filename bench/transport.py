@@ -1,4 +1,4 @@
-"""Transport figures (SPEC §11), measured with `dist/pixir` against the in-process fake,
+"""Transport figures (docs/performance.md), measured with `dist/pixir` against the in-process fake,
 never asserted:
 
   1. bytes uploaded over a Turn of N model calls, WebSocket continuation vs HTTP/SSE full

@@ -65,7 +65,7 @@ PROMPT: Option = (("prompt",), {"nargs": "*", "metavar": "PROMPT", "help": "the 
 
 class Command:
     # A plain class: a NamedTuple imports `typing` (~8 ms of start-up) and a dataclass
-    # `dataclasses` (~10 ms), paid by every `pixir --version` (SPEC §1, §11).
+    # `dataclasses` (~10 ms), paid by every `pixir --version` (docs/performance.md).
     __slots__ = ("module", "options", "summary", "turn_options")
 
     def __init__(
@@ -207,7 +207,7 @@ def build_parser(name: str):
 def _help_width() -> int:
     """What argparse's help formatter computes with `shutil.get_terminal_size()` (COLUMNS,
     else the terminal, else 80; minus 2), without importing shutil: it pulls in bz2 and lzma,
-    ~9 ms of every `pixir --help` (SPEC §1)."""
+    ~9 ms of every `pixir --help` (docs/architecture.md)."""
     try:
         columns = int(os.environ.get("COLUMNS", "0"))
     except ValueError:

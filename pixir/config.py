@@ -1,4 +1,5 @@
-"""Settings: built-in defaults < config.json < environment < command-line flags (SPEC §2)."""
+"""Settings: built-in defaults < config.json < environment < command-line flags
+(docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -442,7 +443,8 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def ensure_secure_url(url: str) -> None:
-    """Refuse to send a credential over cleartext to anything but loopback (SPEC §2)."""
+    """Refuse to send a credential over cleartext to anything but loopback
+    (docs/architecture.md)."""
     parts = urlsplit(url)
     if parts.scheme in ("https", "wss"):
         return

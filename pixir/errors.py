@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# SPEC §8 exit codes. A kind not listed here is a runtime/provider error (exit 1).
+# The exit codes of docs/cli.md. A kind not listed here is a runtime/provider error (exit 1).
 EXIT_CODES: dict[str, int] = {
     # 2: invalid arguments, bad configuration, unknown model or session
     "invalid_arguments": 2,
@@ -33,7 +33,7 @@ EXIT_CODES: dict[str, int] = {
     "interrupted": 130,
 }
 
-# Kinds worth another attempt (SPEC §4.6). Callers may override per instance.
+# Kinds worth another attempt (docs/provider.md). Callers may override per instance.
 RETRYABLE_KINDS = frozenset(
     {
         "network",
@@ -79,5 +79,5 @@ class PixirError(Exception):
 
 
 def exit_code_for(kind: str) -> int:
-    """The process exit code for an error kind (SPEC §8)."""
+    """The process exit code for an error kind (docs/cli.md)."""
     return EXIT_CODES.get(kind, 1)

@@ -1,4 +1,4 @@
-"""Fold Log events into Responses `input` items (SPEC §6.4), one event at a time.
+"""Fold Log events into Responses `input` items (docs/log.md), one event at a time.
 
 The same `History.add` serves a fresh fold of a Log read from disk and the in-process History
 that grows with every append, so the two cannot drift apart. Each event costs O(1); a
@@ -26,7 +26,7 @@ SUMMARY_PREFIX = (
 
 
 def summary_item(summary: str) -> dict:
-    """The user message that stands for a compacted range (SPEC §9)."""
+    """The user message that stands for a compacted range (docs/compaction.md)."""
     return user_item(SUMMARY_PREFIX + summary)
 
 
@@ -206,7 +206,7 @@ class History:
 
     def _reasoning(self, seq: int, data: dict) -> None:
         item = data.get("item")
-        # Encrypted reasoning is bound to the model that produced it (SPEC §12.10).
+        # Encrypted reasoning is bound to the model that produced it (quirk 10 in docs/provider.md).
         if data.get("model") == self.model and isinstance(item, dict):
             self._pending.append((seq, item))
 

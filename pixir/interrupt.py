@@ -1,4 +1,4 @@
-"""Stopping a running Turn. Ctrl-C (SPEC §7.4): the first SIGINT raises KeyboardInterrupt
+"""Stopping a running Turn. Ctrl-C (docs/log.md): the first SIGINT raises KeyboardInterrupt
 where the program is, except inside a shielded section (a Log append and its History update),
 where it is deferred to the section's end; a second SIGINT exits at once with 130. Only the
 command line installs this handler, around a Turn on the main thread.

@@ -1,4 +1,4 @@
-"""The session Log (SPEC §6): an append-only JSONL file, one Event per line, with one writer
+"""The session Log (docs/log.md): an append-only JSONL file, one Event per line, with one writer
 per session held by an exclusive `flock` for the writer's lifetime.
 
 Writes are one `os.write` of one whole line on an `O_APPEND` descriptor (nothing buffered in
@@ -48,7 +48,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def new_session_id(now: float | None = None) -> str:
-    """`20261121T143000-a1b2c3`: UTC time, then 3 random bytes in hex (SPEC §6.1)."""
+    """`20261121T143000-a1b2c3`: UTC time, then 3 random bytes in hex (docs/log.md)."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
     return f"{stamp}-{os.urandom(3).hex()}"
 

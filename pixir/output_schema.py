@@ -1,5 +1,5 @@
 """`--output-schema FILE`: load the JSON Schema sent as the structured output format, and
-check that a final answer is JSON of its top-level shape (SPEC §8). The model is held to the
+check that a final answer is JSON of its top-level shape (docs/cli.md). The model is held to the
 full schema by the server (strict mode); this check only catches an answer that is not JSON
 at all, or obviously of the wrong shape."""
 

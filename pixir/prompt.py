@@ -1,4 +1,4 @@
-"""A Turn's prompt from its words and stdin (SPEC §8), shared by `pixir PROMPT`, `resume`
+"""A Turn's prompt from its words and stdin (docs/cli.md), shared by `pixir PROMPT`, `resume`
 and `preview`:
 
 - no words: a stdin that is not a terminal is the prompt;
@@ -52,7 +52,7 @@ def stdin_kind(fd: int | None = None) -> str:
 
 
 def interactive_possible(words: list[str], no_stdin: bool) -> bool:
-    """No prompt, stdin and stdout both terminals: the REPL's case (SPEC §8)."""
+    """No prompt, stdin and stdout both terminals: the REPL's case (docs/cli.md)."""
     if words or no_stdin:
         return False
     return stdin_kind() == "tty" and _isatty(sys.stdout)

@@ -1,4 +1,4 @@
-"""Sessions (SPEC §6.5): create, find, resume and list the Logs of a workspace. An open
+"""Sessions (docs/log.md): create, find, resume and list the Logs of a workspace. An open
 Session owns its Log's lock and a History kept in step with every append."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One Turn (SPEC §7.1): append the user's message, then per step build the request from the
+"""One Turn (docs/log.md): append the user's message, then per step build the request from the
 History, stream it, append `provider_usage` and the output items in arrival order (running
 each tool call as it comes), until a call returns no function calls.
 

@@ -1,4 +1,4 @@
-"""Run the built `dist/pixir` as a user would, against the fake backend (SPEC §10).
+"""Run the built `dist/pixir` as a user would, against the fake backend (docs/fake-backend.md).
 
     def test_something(fake, pixir):
         fake.script(step(text("Hello")))
@@ -149,7 +149,7 @@ class PixirRunner:
         **kw: Any,
     ) -> subprocess.Popen:
         """Start without waiting (signal tests). stdin is empty (/dev/null) like `run`'s — a
-        prompt plus an open pipe would make pixir wait for stdin (SPEC §8) — unless the test
+        prompt plus an open pipe would make pixir wait for stdin (docs/cli.md) — unless the test
         passes `stdin=subprocess.PIPE`; stdout and stderr are pipes. The caller owns the
         process (kill/wait it)."""
         kw.setdefault("stdin", subprocess.DEVNULL)
@@ -236,7 +236,7 @@ class PixirRunner:
 
     def log_events(self, session_id: str | None = None) -> list[dict]:
         """Parsed events of a session Log: the given one, else the only/latest. A torn final
-        line (no newline) is ignored, as pixir's own reader does (SPEC §6.3)."""
+        line (no newline) is ignored, as pixir's own reader does (docs/log.md)."""
         if session_id is not None:
             path = self.workspace / ".pixir" / "sessions" / f"{session_id}.jsonl"
         else:

@@ -1,4 +1,4 @@
-"""Browser sign-in (SPEC §3.2): PKCE, a one-shot callback listener on 127.0.0.1:1455 (or
+"""Browser sign-in (docs/auth.md): PKCE, a one-shot callback listener on 127.0.0.1:1455 (or
 1457), and — when that port is busy or the browser runs on another machine — the redirect
 address pasted on stdin. One thread: `select` watches the listener, its connections and
 stdin together, so nothing spins and Ctrl-C lands at once.

@@ -1,4 +1,4 @@
-"""What the ChatGPT tokens say about the account: id, plan, email, expiry (SPEC §3.4).
+"""What the ChatGPT tokens say about the account: id, plan, email, expiry (docs/auth.md).
 
 The payloads are read, not verified: they are our own tokens, fresh from the issuer over
 TLS, and the signing keys are the issuer's business. pyjwt does the base64url decoding

@@ -1,10 +1,10 @@
 """The Credential the Provider uses: auth headers for the next call, and one recovery
-from a 401. Resolution order (SPEC §3): stored subscription → stored API key →
+from a 401. Resolution order (docs/auth.md): stored subscription → stored API key →
 OPENAI_API_KEY → not_authenticated.
 
 A subscription's tokens rotate on every refresh and a spent refresh token is refused, so
 every refresh runs under the auth lock and starts by re-reading auth.json: whichever
-process gets the lock first refreshes, the others find its fresh pair and use it (§3.5).
+process gets the lock first refreshes, the others find its fresh pair and use it (docs/auth.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Device-code sign-in (SPEC §3.1): the default, because it needs no browser on this
+"""Device-code sign-in (docs/auth.md): the default, because it needs no browser on this
 machine and no callback port — the user opens a page on any device and types a code.
 
 The clock and sleep are parameters so tests can run the 15-minute logic in milliseconds.
@@ -34,7 +34,7 @@ class DeviceCode:
 
 @dataclass
 class Grant:
-    """The server-made authorization code and PKCE verifier (SPEC §12.2)."""
+    """The server-made authorization code and PKCE verifier (quirk 2 in docs/provider.md)."""
 
     code: str = field(repr=False)
     verifier: str = field(repr=False)

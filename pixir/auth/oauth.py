@@ -1,7 +1,7 @@
-"""The issuer's endpoints (SPEC §3 table) and the calls every flow shares: one logged POST,
+"""The issuer's endpoints (docs/auth.md) and the calls every flow shares: one logged POST,
 the token endpoint (code exchange, refresh), revoke, and token response → auth.json record.
 
-`requests` is imported inside `post`, never at import time (start-up budget, SPEC §1).
+`requests` is imported inside `post`, never at import time (start-up budget, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ORIGINATOR = "pixir"
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 30
 
-# Refresh answers that mean "this sign-in is over": the user has to log in again (SPEC §3.5).
+# Refresh answers that mean "this sign-in is over": the user has to log in again (docs/auth.md).
 PERMANENT_REFRESH_CODES = frozenset(
     {
         "refresh_token_reused",
@@ -252,7 +252,7 @@ def _token_body(reply: Reply) -> dict:
 def record_from_tokens(
     tokens: dict, previous: dict | None = None, now: float | None = None
 ) -> dict:
-    """The auth.json record (SPEC §3.4) for a token response. On a refresh, `previous` gives
+    """The auth.json record (docs/auth.md) for a token response. On a refresh, `previous` gives
     what the answer may omit (id_token, account id) and the original `obtained_at`."""
     now = time.time() if now is None else now
     previous = previous or {}

@@ -1,4 +1,4 @@
-"""PKCE S256 pairs and `state` values for the browser login (SPEC §3.2, RFC 7636)."""
+"""PKCE S256 pairs and `state` values for the browser login (docs/auth.md, RFC 7636)."""
 
 from __future__ import annotations
 

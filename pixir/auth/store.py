@@ -1,5 +1,5 @@
 """auth.json: read, validate, write atomically with mode 0600, delete, and the lock that
-serialises read-check-refresh-write across processes (SPEC §3.4, §3.5)."""
+serialises read-check-refresh-write across processes (docs/auth.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""`pixir compact <id> [--dry-run] [--json]`: replace a session's older History by a summary
-now (SPEC §9). `--dry-run` shows where it would cut and writes nothing: no lock, no network."""
+"""`pixir compact <id> [--dry-run] [--json]`: replace a session's older History by a summary now
+(docs/compaction.md). `--dry-run` shows where it would cut and writes nothing: no lock, no
+network."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`pixir logout [--revoke]`: forget the stored credential on this machine (SPEC §3.6).
+"""`pixir logout [--revoke]`: forget the stored credential on this machine (docs/auth.md).
 
 Only the local auth.json goes: a server-side revoke would also sign out every other
 machine that shares the account, so it is opt-in (`--revoke`).

@@ -1,5 +1,5 @@
 """`pixir status [--json]`: which credential pixir would use, for which account, until when.
-Offline, and never a token or key (SPEC §3.6)."""
+Offline, and never a token or key (docs/auth.md)."""
 
 from __future__ import annotations
 

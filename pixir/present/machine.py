@@ -1,5 +1,5 @@
 """Presenters for programs: `--json` (one object at the end) and `--jsonl` (every Event as a
-JSON line as it happens, then the same object). Shapes of SPEC §8."""
+JSON line as it happens, then the same object). Shapes in docs/cli.md."""
 
 from __future__ import annotations
 

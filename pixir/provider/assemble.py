@@ -1,4 +1,4 @@
-"""Responses events → one `Result` (SPEC §4.4). Transport-neutral: SSE events and
+"""Responses events → one `Result` (docs/provider.md). Transport-neutral: SSE events and
 WebSocket frames are the same dicts and go through the same `Assembler`."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Result:
     model: str | None = None
     usage: dict | None = None
     usage_summary: dict = field(default_factory=dict)
-    transport: dict = field(default_factory=dict)  # SPEC §5 metadata of the call
+    transport: dict = field(default_factory=dict)  # transport metadata (docs/provider.md)
     rate_limits: dict | None = None
     # hosted web search: what each web_search_call did, and the url_citation annotations
     web_searches: list[dict] = field(default_factory=list)

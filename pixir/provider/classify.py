@@ -1,4 +1,4 @@
-"""Provider failures → `PixirError` (SPEC §4.5). One set of rules for an HTTP error
+"""Provider failures → `PixirError` (docs/provider.md). One set of rules for an HTTP error
 response, an in-stream `error` / `response.failed` event and a WebSocket error frame
 (`{"type":"error","status":..,"error":{..},"headers":{..}}`), so every transport reports
 the same kinds with the same messages."""
@@ -73,7 +73,8 @@ def classify(
     credential_kind: str | None = None,
     fallback: str = "",
 ) -> PixirError:
-    """The rules of SPEC §4.5, in order. `status` is None for an in-stream error."""
+    """The classification rules of docs/provider.md, in order. `status` is None for an in-stream
+    error."""
     headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
     code = _str(error.get("code"))
     kind = _str(error.get("type"))

@@ -1,5 +1,5 @@
 """The Provider: one streamed Responses call over a transport, with 401 recovery and
-retries (SPEC §4). It knows nothing of the Log or the terminal: a body and an `on_delta`
+retries (docs/provider.md). It knows nothing of the Log or the terminal: a body and an `on_delta`
 callback in, a `Result` out, or a `PixirError`.
 
     provider = Provider(settings, credential, session_id=sid)
@@ -30,7 +30,7 @@ from pixir.provider.classify import classify_http
 
 
 def endpoint(settings: Settings, credential_kind: str) -> str:
-    """The Responses URL for a credential kind (SPEC §4.1)."""
+    """The Responses URL for a credential kind (docs/provider.md)."""
     base = (
         settings.chatgpt_base_url
         if credential_kind == "subscription"
@@ -62,8 +62,9 @@ def base_headers(session_id: str) -> dict[str, str]:
 
 class Provider:
     """Streams model calls for one session. `sleep` is injectable so tests never wait;
-    `transport` replaces the SPEC §5 policy: anything with `run` (see policy.py), or a
-    lone transport with `open(url, headers, body bytes) -> Exchange` (test doubles)."""
+    `transport` replaces the transport policy (docs/provider.md): anything with `run` (see
+    policy.py), or a lone transport with `open(url, headers, body bytes) -> Exchange` (test
+    doubles)."""
 
     def __init__(
         self,
@@ -82,7 +83,7 @@ class Provider:
         self.sleep = sleep
         self.rng = rng
         self.clock = clock
-        if transport is None:  # the SPEC §5 policy over both transports
+        if transport is None:  # the transport policy over both (docs/provider.md)
             transport = policy.Policy(
                 settings.transport,
                 settings.stream_idle_timeout_ms / 1000,
@@ -111,8 +112,8 @@ class Provider:
         on_delta: OnDelta | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> Result:
-        """One model call, retried per SPEC §4.6. Raises PixirError when it cannot succeed.
-        `stop()` true (the caller `abort`ed it) makes a failure final: no retry, no
+        """One model call, retried as docs/provider.md says. Raises PixirError when it cannot
+        succeed. `stop()` true (the caller `abort`ed it) makes a failure final: no retry, no
         reconnect, no fallback."""
         url = self.url
         ensure_secure_url(url)  # before any credential goes on the wire
@@ -139,7 +140,7 @@ class Provider:
             except PixirError as err:
                 if request.stopped():
                     raise
-                # A refresh refused inside headers() is final (SPEC §3.5): trying the same
+                # A refresh refused inside headers() is final (docs/auth.md): trying the same
                 # refresh token again cannot help, and would spend another request on it.
                 if (
                     answered

@@ -1,4 +1,4 @@
-"""Connection-local continuation (SPEC §5): send only what is new, with
+"""Connection-local continuation (docs/provider.md): send only what is new, with
 `previous_response_id`, when the server's cache on this WebSocket already holds the rest.
 
 The server keeps the latest response of a connection: the input it was given and the output

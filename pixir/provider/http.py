@@ -25,7 +25,7 @@ from pixir.provider.sse import iter_events
 NAME = "http_sse"
 CONNECT_TIMEOUT_S = 30.0
 # After the terminal event, wait this long for the rest of the body so the connection can be
-# reused; a body the server keeps open is closed instead (SPEC §12.7).
+# reused; a body the server keeps open is closed instead (quirk 7 in docs/provider.md).
 DRAIN_WAIT_S = 0.05
 DRAIN_DEADLINE_S = 0.25
 DRAIN_MAX_BYTES = 64 * 1024
@@ -136,7 +136,7 @@ class HttpTransport:
 
     def _chunks(self, resp, meta: dict) -> Iterator[bytes]:
         """The body as it arrives. `iter_content(chunk_size=None)` yields each HTTP chunk
-        whole (the default chunk size reads one byte at a time, SPEC §11); a body without
+        whole (the default chunk size reads one byte at a time, docs/performance.md); a body without
         chunked framing is read with `read1`, which returns whatever has arrived."""
         started = self.clock()
         try:

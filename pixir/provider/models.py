@@ -1,4 +1,4 @@
-"""The model catalog, the default model and context windows (SPEC §4.8)."""
+"""The model catalog, the default model and context windows (docs/provider.md)."""
 
 from __future__ import annotations
 

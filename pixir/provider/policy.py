@@ -1,4 +1,4 @@
-"""Which transport carries a call (SPEC §5): `auto` (WebSocket first, HTTP/SSE when the
+"""Which transport carries a call (docs/provider.md): `auto` (WebSocket first, HTTP/SSE when the
 socket cannot be used), `websocket` (only), `http_sse` (only).
 
 Under `auto` a failed upgrade, or a socket that dies before any output of the call, replays
@@ -45,7 +45,8 @@ class Request:
 
 @dataclass
 class CallRecord:
-    """What the transports did for one call, all attempts included (SPEC §5 metadata)."""
+    """What the transports did for one call, all attempts included (the metadata of
+    docs/provider.md)."""
 
     active_transport: str | None = None
     continuation_attempted: bool = False
@@ -106,7 +107,7 @@ class Policy:
         except PixirError as err:
             closed = err.kind == "websocket_closed"
             if closed and self.preference == "auto" and not request.stopped():
-                # Output had arrived, so this is a retry (SPEC §4.6); it goes over HTTP/SSE.
+                # Output had arrived, so this is a retry (docs/provider.md); it goes over HTTP/SSE.
                 self._fall_back(f"websocket_closed: {err.details.get('cause', err.message)}")
             raise
 

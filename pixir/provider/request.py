@@ -143,7 +143,7 @@ def new_session_id() -> str:
 
 
 def user_message(text: str) -> dict:
-    """The input item of a user prompt (SPEC §6.4)."""
+    """The input item of a user prompt (docs/log.md)."""
     return {"role": "user", "content": [{"type": "input_text", "text": text}]}
 
 

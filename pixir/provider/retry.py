@@ -1,4 +1,4 @@
-"""When to try a model call again, and after how long (SPEC §4.6)."""
+"""When to try a model call again, and after how long (docs/provider.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 MAX_SERVER_DELAY_S = 60.0  # a longer wait asked by the server fails now, saying when
 # Kinds retried fewer times than max_retries: a stream that went silent once is retried
-# once (SPEC §4.5); a second silence of minutes would only double the user's wait.
+# once (docs/provider.md); a second silence of minutes would only double the user's wait.
 KIND_LIMITS = {"stream_idle_timeout": 1}
 
 

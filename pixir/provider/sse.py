@@ -1,4 +1,4 @@
-"""Server-Sent Events framing (WHATWG event-stream rules, SPEC §4.3): byte chunks in,
+"""Server-Sent Events framing (WHATWG event-stream rules, docs/provider.md): byte chunks in,
 events out, at close to `json.loads` speed.
 
 How it stays fast and linear:

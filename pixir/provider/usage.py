@@ -1,4 +1,4 @@
-"""Token usage, normalised across the Responses and legacy Chat field names (SPEC §4.7)."""
+"""Token usage, normalised across the Responses and legacy Chat field names (docs/provider.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WebSocket transport (SPEC §5): one connection per Provider, opened lazily and reused
+"""The WebSocket transport (docs/provider.md): one connection per Provider, opened lazily and reused
 across the steps of a Turn; each call is one `response.create` text frame, answered by one
 JSON event per frame. The frames go through the same `Assembler` as SSE events (via the
 Provider's `consume`), error frames included.
@@ -35,7 +35,8 @@ NAME = "websocket"
 BETA = "responses_websockets=2026-02-06"
 # Headers of an HTTP/SSE call that mean nothing on an upgrade request.
 HTTP_ONLY_HEADERS = frozenset({"content-type", "accept", "openai-beta", "content-length"})
-# Closing is a courtesy: send the close frame, never wait for the server's (SPEC §12.16).
+# Closing is a courtesy: send the close frame, never wait for the server's (quirk 16 in
+# docs/provider.md).
 CLOSE_SEND_TIMEOUT_S = 0.2
 # Frames that come before a response's output: a socket that dies after only these lost
 # nothing the user saw, so `auto` can replay the call over HTTP/SSE.
@@ -160,7 +161,8 @@ class WsTransport:
                 if request.stopped():  # the caller shut the socket: nothing to recover
                     self._drop(continuation.RECONNECTED)
                     raise
-                if code == continuation.CONNECTION_LIMIT:  # the 60-minute cap (SPEC §12.13)
+                # the 60-minute cap (quirk 13 in docs/provider.md)
+                if code == continuation.CONNECTION_LIMIT:
                     self._drop(code)
                     if reconnect:
                         reconnect = False
@@ -369,7 +371,7 @@ class WsTransport:
                 shut(ws.sock)
 
     def close(self) -> None:
-        """Close the socket now (a one-shot run must exit at once, SPEC §12.16)."""
+        """Close the socket now (a one-shot run must exit at once, quirk 16 in docs/provider.md)."""
         conn, self.conn = self.conn, None
         if conn is not None:
             conn.close()

@@ -1,4 +1,4 @@
-"""`bash {command, timeout_ms?}` (SPEC §7.2): `bash -c` in the workspace with stdin closed,
+"""`bash {command, timeout_ms?}` (docs/tools.md): `bash -c` in the workspace with stdin closed,
 stdout and stderr merged, in its own process group that a timeout or Ctrl-C kills whole.
 
 Output is read on the calling thread with `select`, into a bounded buffer (a head and a

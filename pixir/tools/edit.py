@@ -1,4 +1,4 @@
-"""`edit {path, old_string, new_string, replace_all?}` (SPEC §7.2): replace an exact, unique
+"""`edit {path, old_string, new_string, replace_all?}` (docs/tools.md): replace an exact, unique
 match (or every match with `replace_all`); if there is no exact match, a match that ignores
 whitespace runs and curly quotes is used when it is unique. The file keeps its line endings
 and BOM, is replaced atomically, and the result carries a short unified diff."""

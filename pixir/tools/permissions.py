@@ -1,4 +1,4 @@
-"""Permission modes (SPEC §7.3): `auto` allows every tool; `read_only` refuses write/edit and
+"""Permission modes (docs/tools.md): `auto` allows every tool; `read_only` refuses write/edit and
 allows any bash command when a kernel sandbox confines commands (docs/sandbox.md), else only
 a small allow-list of read-only commands without shell operators; `ask` asks y/N on the
 terminal before each write, edit or bash (refused without a terminal)."""

@@ -1,4 +1,4 @@
-"""`update_plan {steps: [{step, status}]}` (SPEC §7.2): the model's plan for a multi-step task.
+"""`update_plan {steps: [{step, status}]}` (docs/tools.md): the model's plan for a multi-step task.
 Nothing happens on disk; presenters show the plan from the `tool_call` Event (on stderr)."""
 
 from __future__ import annotations

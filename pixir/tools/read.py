@@ -1,4 +1,4 @@
-"""`read {path, offset?, limit?}` (SPEC §7.2): a text file's lines from a 1-based offset, cut
+"""`read {path, offset?, limit?}` (docs/tools.md): a text file's lines from a 1-based offset, cut
 at 2000 lines or 50 KiB with "continue with offset=N"; binary files refused."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a tool returns, how a failure is told to the model, and the output cap (SPEC §7.2:
+"""What a tool returns, how a failure is told to the model, and the output cap (docs/tools.md,
 2000 lines or 50 KiB, whichever comes first, with a note on what was cut)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The function tools offered to the model (SPEC §7.2), as Responses API tool objects.
+"""The function tools offered to the model (docs/tools.md), as Responses API tool objects.
 
 Data only, so the request builder can use them without importing any tool. The same list
 is sent in every mode: permission refusals happen when a call runs, which keeps the

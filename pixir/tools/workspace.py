@@ -1,4 +1,4 @@
-"""Paths the tools may touch (SPEC §7.2): relative to the workspace; `write`/`edit` confined to
+"""Paths the tools may touch (docs/tools.md): relative to the workspace; `write`/`edit` confined to
 it once symlinks are resolved, and never inside `<workspace>/.pixir/` (the session Logs)."""
 
 from __future__ import annotations

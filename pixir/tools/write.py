@@ -1,4 +1,4 @@
-"""`write {path, content}` (SPEC §7.2): create or replace a file inside the workspace,
+"""`write {path, content}` (docs/tools.md): create or replace a file inside the workspace,
 creating parent directories, atomically (temporary file + rename); reports the bytes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The agent end to end (issue 6): the built `dist/pixir` against the fake backend edits a
+"""The agent end to end: the built `dist/pixir` against the fake backend edits a
 real project, keeps a Log that survives crashes, resumes, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
@@ -335,7 +335,7 @@ def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake
         proc.kill()
         proc.wait()
     assert proc.returncode == 130, err
-    assert took <= 2, f"exited {took:.2f} s after SIGINT"  # issue 6: within 2 s
+    assert took <= 2, f"exited {took:.2f} s after SIGINT"  # within 2 s
     assert wait_dead(bash_pid) and wait_dead(bg_pid)
     sid = session_id_of(repo)
     assert f"pixir resume {sid}" in err.decode()
@@ -587,7 +587,7 @@ def test_the_max_steps_hint_names_the_same_resume_command_as_the_footer(repo, fa
 
 def test_config_bash_timeouts_reach_the_bash_tool(repo, fake):
     # config.json's bash_timeout_ms is the default for a call without timeout_ms, and
-    # bash_timeout_max_ms caps one that asks for more (SPEC §7.2): both must reach the tool.
+    # bash_timeout_max_ms caps one that asks for more (docs/tools.md): both must reach the tool.
     repo.write_config({"bash_timeout_ms": 300, "bash_timeout_max_ms": 600})
     fake.script(
         step(tool_call("bash", {"command": "sleep 30"})),

@@ -1,5 +1,5 @@
 """Sign-in end to end: the built dist/pixir against the fake issuer — device code, browser
-(the test plays the browser), pasted answers, API key, status and logout (SPEC §3)."""
+(the test plays the browser), pasted answers, API key, status and logout (docs/auth.md)."""
 
 from __future__ import annotations
 

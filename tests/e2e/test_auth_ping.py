@@ -1,6 +1,6 @@
 """Refresh through `dist/pixir ping` (the Provider's command): eight pings with an expiring
 token make exactly one refresh; a 401 from the Responses endpoint makes one refresh and one
-retry; a sign-in whose refresh token was spent elsewhere is exit 4 (SPEC §3.5).
+retry; a sign-in whose refresh token was spent elsewhere is exit 4 (docs/auth.md).
 
 tests/e2e/test_auth_refresh.py proves the same with the Credential driven from subprocesses.
 """
@@ -42,7 +42,7 @@ def test_a_token_that_expired_mid_session_is_refreshed_before_the_call(fake, pix
 
 
 def test_resolution_order_on_the_wire(fake, pixir):
-    """SPEC §3: OPENAI_API_KEY works without any login; a stored ChatGPT sign-in wins over
+    """OPENAI_API_KEY works without any login (docs/auth.md); a stored ChatGPT sign-in wins over
     it; `--auth api_key` forces the key. Proven by the Authorization the fake received."""
     env = {"OPENAI_API_KEY": fake.api_key}
     fake.script(step(text("pong")), step(text("pong")), step(text("pong")))
@@ -71,7 +71,7 @@ def test_a_token_that_expires_between_two_steps_of_a_turn_is_refreshed_before_th
 ):
     """Mid-session for real: 65 s left when the Turn starts, so its first call goes out with
     the old token; the tool then takes 6 s, so less than 60 s are left at the second call,
-    which is refreshed first (SPEC §3.5, proactive)."""
+    which is refreshed first (docs/auth.md: proactive refresh)."""
     data = pixir.login_subscription(ttl=65)
     fake.script(
         step(tool_call("bash", {"command": "sleep 6"}, call_id="call_1")),

@@ -1,5 +1,6 @@
-"""Refresh against the fake issuer, whose refresh tokens rotate and refuse reuse (SPEC §3.5,
-§12.3): eight processes with an expiring token make exactly one refresh and all succeed.
+"""Refresh against the fake issuer, whose refresh tokens rotate and refuse reuse (docs/auth.md;
+quirk 3 in docs/provider.md): eight processes with an expiring token make exactly one refresh
+and all succeed.
 
 `dist/pixir ping` (the Provider's command) is built on another branch; until it lands these
 tests drive the Credential from real subprocesses with pixir's package, exactly as a

@@ -42,7 +42,7 @@ def test_built_executable_runs_outside_the_checkout_with_a_fresh_home(tmp_path, 
 
 
 def test_built_executable_is_the_zipapp_build_sh_promises():
-    # issue 2: `#!/usr/bin/env python3`, compressed, --compile-pyc, reproducible, entry point
+    # `#!/usr/bin/env python3`, compressed, --compile-pyc, reproducible, entry point
     import zipfile
 
     require_binary()

@@ -1,4 +1,4 @@
-"""The command line for people and for CI (issue 7), end to end: the built `dist/pixir`
+"""The command line for people and for CI (docs/cli.md), end to end: the built `dist/pixir`
 against the fake backend — prompt and stdin rules, output modes, exit codes, colours."""
 
 from __future__ import annotations
@@ -420,7 +420,7 @@ def test_jsonl_streams_every_event_then_the_result(px, fake):
 
 
 def test_jsonl_shows_a_retry_as_an_ephemeral_event_that_the_log_never_holds(px, fake):
-    # SPEC §6.2: retry {attempt, delay_s, error_kind} reaches --jsonl and is never written
+    # retry {attempt, delay_s, error_kind} (docs/log.md) reaches --jsonl and is never written
     fake.script(step(fault=http_error(500)), step(text("pong")))
     result = px.run("--jsonl", "ping?")
     assert result.code == 0, result
@@ -616,7 +616,7 @@ def test_jsonl_into_a_reader_that_leaves_stops_quietly(px, fake):
     assert px.log_events()[-1]["data"]["reason"] == "broken_pipe"
 
 
-# -- every option of SPEC §8, in its long form, anywhere on the line ------------------------------
+# -- every option of docs/cli.md, in its long form, anywhere on the line -----------------------
 
 
 def test_every_turn_option_works_wherever_it_stands(px, fake):

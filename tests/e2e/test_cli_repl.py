@@ -1,4 +1,4 @@
-"""The interactive mode (issue 7), driven through a pseudo-terminal: the built `dist/pixir`
+"""The interactive mode, driven through a pseudo-terminal: the built `dist/pixir`
 with no prompt on a terminal is a line REPL, each line a Turn in one session."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Compaction end to end (issue 9): the built `dist/pixir` against a fake that refuses
+"""Compaction end to end: the built `dist/pixir` against a fake that refuses
 requests whose input exceeds N bytes with the real `context_length_exceeded` error."""
 
 from __future__ import annotations
@@ -307,7 +307,7 @@ def test_compact_then_resume_sends_the_summary_and_the_kept_tail(pixir_in, fake)
     fake.script(*summary_steps(1))
     result = pixir_in.run("compact", sid, "--json")
     assert result.code == 0, result
-    # the Log is never rewritten: compaction only appends (SPEC §9)
+    # the Log is never rewritten: compaction only appends (docs/compaction.md)
     assert pixir_in.sessions()[-1].read_bytes().startswith(before)
     body = pixir_in.json_out(result)
     assert body["compacted"] is True and body["compaction"]["strategy"] == "model"

@@ -1,5 +1,5 @@
 """`dist/pixir ping` and `dist/pixir preview` against the fake backend: the bytes on the wire,
-exit codes and output, over the real-service quirks 4–9, 14 and 15 of SPEC §12."""
+exit codes and output, over the real-service quirks 4–9, 14 and 15 (docs/provider.md)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_ping_without_a_credential_is_exit_4_and_sends_nothing(pixir, fake):
     assert fake.requests == []
 
 
-# -- stream shapes (quirks 5–8) ---------------------------------------------------------------
+# -- stream shapes (quirks 5–8) ----------------------------------------------------------------
 
 
 def test_quirk5_an_event_stream_without_content_type(pixir, fake):
@@ -168,7 +168,7 @@ def test_an_html_200_is_a_structured_error(pixir, fake):
     assert "Traceback" not in result.stderr
 
 
-# -- failures and retries (quirks 9, 14, 15) ----------------------------------------------------
+# -- failures and retries (quirks 9, 14, 15) ---------------------------------------------------
 
 
 def test_quirk9_a_cut_stream_is_retried(pixir, fake):
@@ -353,7 +353,7 @@ def test_preview_follows_the_mode_and_output_schema_flags(pixir, fake):
 
 
 def test_preview_of_a_session_is_the_body_its_resume_sends(pixir, fake):
-    """Same code path as a real call (issue 4): what `preview --session` prints is byte for
+    """Same code path as a real call: what `preview --session` prints is byte for
     byte the body `resume` then sends, and the header names match, values aside."""
     pixir.write_file("AGENTS.md", "Always run the tests.\n")
     pixir.login_api_key()

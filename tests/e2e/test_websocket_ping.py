@@ -1,5 +1,5 @@
-"""`dist/pixir ping` over the WebSocket transport and the auto policy (SPEC §5, §12.12–16),
-asserted on the fake's records and exit codes."""
+"""`dist/pixir ping` over the WebSocket transport and the auto policy (docs/provider.md, quirks
+12–16), asserted on the fake's records and exit codes."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_auto_pings_over_websocket_and_closes_the_socket_itself(pixir, fake):
     assert frame.json["type"] == "response.create" and "stream" not in frame.json
     assert frame.json["store"] is False and "previous_response_id" not in frame.json
     assert not posts(fake)
-    # pixir ended the socket with a close frame before exiting, not the OS at exit (§12.16);
+    # pixir ended the socket with a close frame before exiting, not the OS at exit (quirk 16);
     # the fake never closes an idle WebSocket on its own
     assert wait_for(lambda: (shake.connection_id, "close_frame") in fake.ws_closes)
 
@@ -98,7 +98,7 @@ def test_websocket_only_fails_with_websocket_connect_failed(pixir, fake, mode, s
 def test_auto_never_hides_a_provider_error_behind_a_fallback(pixir, fake):
     """An error frame is the provider speaking, not a broken socket: under `auto` the usage
     limit is exit 7 with its plan, nothing is replayed over HTTP/SSE, and the socket is
-    closed on this error path too (issue 8: "in every path")."""
+    closed on this error path too (as on every path)."""
     fake.script(step(fault=usage_limit(plan_type="pro", resets_in_seconds=600)))
     pixir.login_api_key()
     result = pixir.run("ping")

@@ -1,6 +1,6 @@
-"""Tool-loop Turns of `dist/pixir` over WebSocket (SPEC §5, §12.12–16): one connection, only
-new items with `previous_response_id` after the first step, the upload saving against
-HTTP/SSE, the resend and reconnect rules, fallback, resume, Ctrl-C and a prompt exit.
+"""Tool-loop Turns of `dist/pixir` over WebSocket (docs/provider.md, quirks 12–16): one
+connection, only new items with `previous_response_id` after the first step, the upload saving
+against HTTP/SSE, the resend and reconnect rules, fallback, resume, Ctrl-C and a prompt exit.
 Asserted on the fake's records, exit codes and the Log's `provider_usage` events."""
 
 from __future__ import annotations
@@ -120,11 +120,12 @@ def check_continuation(fake, pixir, steps: int) -> None:
 def test_a_20_step_tool_loop_uses_one_connection_and_uploads_a_fraction(loop_repo, fake):
     ws_bytes, _ = run_loop(loop_repo, fake, 20)
     check_continuation(fake, loop_repo, 20)
-    # pixir closed its socket itself before exiting (SPEC §12.16)
+    # pixir closed its socket itself before exiting (quirk 16 in docs/provider.md)
     assert wait_for(lambda: (frames(fake)[0].connection_id, "close_frame") in fake.ws_closes)
     http_bytes, _ = run_loop(loop_repo, fake, 20, "--transport", "http_sse")
-    # SPEC §11: ≤ 20 % for 20 steps (instructions and tool schemas, ~5 KiB, are resent on
-    # every call, so 20 steps cannot reach the 50-step figure; that one is tested below)
+    # ≤ 20 % for 20 steps (docs/performance.md): instructions and tool schemas, ~5 KiB, are
+    # resent on every call, so 20 steps cannot reach the 50-step figure; that one is tested
+    # below
     assert ws_bytes <= 0.20 * http_bytes, (ws_bytes, http_bytes)
 
 
@@ -261,8 +262,8 @@ def test_the_process_exits_and_closes_its_socket_though_the_server_keeps_it_open
 
 
 def test_the_process_exits_within_1_s_of_the_final_answer(loop_repo, fake):
-    """Issue 8's acceptance: the fake keeps the idle socket open, and still the one-shot run
-    is gone within 1 s of its final answer reaching stdout (SPEC §12.16)."""
+    """The fake keeps the idle socket open, and still the one-shot run
+    is gone within 1 s of its final answer reaching stdout (quirk 16 in docs/provider.md)."""
     fake.script(*tool_loop(3))
     proc = loop_repo.popen("read it all")
     try:

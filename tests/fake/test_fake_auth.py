@@ -1,4 +1,4 @@
-"""The fake issuer (SPEC §3): device code, browser authorize + PKCE, token exchange, refresh
+"""The fake issuer (docs/auth.md): device code, browser authorize + PKCE, token exchange, refresh
 rotation, revoke, and the JWTs it mints."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def claims(token_str: str) -> dict:
     return jwt.decode(token_str, options={"verify_signature": False})
 
 
-# -- device code (SPEC §3.1, §12.1, §12.2) -------------------------------------------------------
+# -- device code (quirks 1, 2 in docs/provider.md; docs/auth.md) -------------------------------
 
 
 def test_device_flow_pending_then_success_then_exchange(fake):
@@ -147,7 +147,7 @@ def test_device_poll_with_unknown_id_fails_loudly(fake):
     assert resp.status_code == 400
 
 
-# -- browser authorize (SPEC §3.2) -------------------------------------------------------------
+# -- browser authorize (docs/auth.md) ----------------------------------------------------------
 
 
 def authorize_params(challenge: str, **over) -> dict:
@@ -253,7 +253,7 @@ def test_authorize_error_redirect(fake):
     assert "code" not in query
 
 
-# -- refresh (SPEC §3.5, §12.3) ------------------------------------------------------------------
+# -- refresh (quirk 3 in docs/provider.md; docs/auth.md) ---------------------------------------
 
 
 def refresh(fake, refresh_token: str, as_json: bool = False):
@@ -358,7 +358,7 @@ def test_jwt_payloads_need_padding_re_added(fake):
             assert "exp" in json.loads(base64.urlsafe_b64decode(padded))
 
 
-def test_auth_json_matches_the_spec_shape(fake):
+def test_auth_json_matches_the_documented_shape(fake):
     data = fake.auth_json(ttl=100)
     assert data["kind"] == "subscription"
     assert {

@@ -98,7 +98,7 @@ def test_model_allow_list_is_configurable(fake):
     assert post(fake, body(model="my-model")).status_code == 200
 
 
-# -- tool-call pairing (SPEC §12.11) -------------------------------------------------------------
+# -- tool-call pairing (quirk 11 in docs/provider.md) ------------------------------------------
 
 
 def test_output_without_its_call_is_refused(fake):
@@ -123,7 +123,7 @@ def test_paired_calls_are_accepted(fake):
     assert resp.status_code == 200, resp.text
 
 
-# -- reasoning items (SPEC §12.10) ---------------------------------------------------------------
+# -- reasoning items (quirk 10 in docs/provider.md) --------------------------------------------
 
 
 def rs(blob, item_id: str = "rs_1") -> dict:
@@ -199,7 +199,7 @@ def test_context_limit_bytes(fake):
     assert err["message"].startswith("Your input exceeds the context window of this model")
 
 
-# -- credentials (SPEC §4.1) ---------------------------------------------------------------------
+# -- credentials (docs/provider.md) ------------------------------------------------------------
 
 
 def test_subscription_needs_a_bearer_the_fake_issued(fake):

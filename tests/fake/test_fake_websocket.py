@@ -1,4 +1,4 @@
-"""The WebSocket transport of SPEC §5: upgrade, response.create, continuation, error frames,
+"""The WebSocket transport (docs/provider.md): upgrade, response.create, continuation, error frames,
 refusals and every ws_mode."""
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def test_a_prewarm_is_validated_like_any_request(fake):
     assert err["type"] == "error" and err["status"] == 400
 
 
-# -- continuation (SPEC §5, §12.12) ----------------------------------------------------------
+# -- continuation (docs/provider.md, quirk 12) -------------------------------------------------
 
 
 def run_tool_turn(fake, ws):

@@ -1,4 +1,4 @@
-"""A faithful local stand-in for the OpenAI services pixir talks to (SPEC §10).
+"""A faithful local stand-in for the OpenAI services pixir talks to (docs/fake-backend.md).
 
     from tests.fake_backend import FakeBackend
     from tests.fake_backend.scenario import step, text, tool_call, reasoning

@@ -1,5 +1,5 @@
 """The fake auth.openai.com: device code, browser authorize, token exchange/refresh, revoke,
-and the JWTs it mints (SPEC §3).
+and the JWTs it mints (docs/auth.md).
 
 State lives in `AuthState`, guarded by one lock: several pixir processes may poll or refresh
 at once, and the fake must answer them the way the real issuer would (one winner per refresh
@@ -261,7 +261,7 @@ def issuer_from(req) -> str:
     return "http://" + req.headers.get("host", "127.0.0.1")
 
 
-# -- device code (SPEC §3.1) -------------------------------------------------------------------
+# -- device code (docs/auth.md) ----------------------------------------------------------------
 
 
 def device_usercode(state: AuthState, req) -> Reply:
@@ -275,7 +275,7 @@ def device_usercode(state: AuthState, req) -> Reply:
     user_code = f"{secrets.token_hex(2).upper()}-{secrets.token_hex(3).upper()[:5]}"
     with state.lock:
         state.devices[device_id] = DeviceInfo(user_code)
-    # `interval` is a string in the real service (SPEC §12.1).
+    # `interval` is a string in the real service (quirk 1 in docs/provider.md).
     return json_reply(
         200,
         {
@@ -320,7 +320,7 @@ def device_token(state: AuthState, req) -> Reply:
 
 
 def _device_answer(state: AuthState, req) -> dict:
-    """The server-made PKCE pair and code (SPEC §12.2). Caller holds the lock."""
+    """The server-made PKCE pair and code (quirk 2 in docs/provider.md). Caller holds the lock."""
     verifier = b64url(secrets.token_bytes(48))
     code = "ac_" + secrets.token_urlsafe(24)
     state.codes[code] = CodeInfo(
@@ -334,7 +334,7 @@ def _device_answer(state: AuthState, req) -> dict:
     return {"authorization_code": code, "code_challenge": s256(verifier), "code_verifier": verifier}
 
 
-# -- browser authorize (SPEC §3.2) -------------------------------------------------------------
+# -- browser authorize (docs/auth.md) ----------------------------------------------------------
 
 
 def authorize(state: AuthState, req) -> Reply:
@@ -397,7 +397,7 @@ def _redirect_ok(uri: str, strict: bool) -> bool:
     return parts.port in (1455, 1457) if strict else parts.port is not None
 
 
-# -- token endpoint (SPEC §3.1 step 4, §3.4, §3.5) ----------------------------------------------
+# -- token endpoint (docs/auth.md) -------------------------------------------------------------
 
 
 def token(state: AuthState, req) -> Reply:
@@ -462,8 +462,8 @@ def _refresh(state: AuthState, params: dict[str, str]) -> Reply:
                 401, "refresh_token_invalidated", "Your refresh token has been invalidated."
             )
         else:
-            # Both tokens rotate on every refresh (SPEC §12.3): mark the old one used *now*,
-            # under the lock, so of two racing refreshes exactly one wins.
+            # Both tokens rotate on every refresh (quirk 3 in docs/provider.md): mark the old
+            # one used *now*, under the lock, so of two racing refreshes exactly one wins.
             info.state = "used"
             state.refresh_successes += 1
             reply = None

@@ -306,7 +306,7 @@ class FakeBackend:
         return self.auth.mint_tokens(float(ttl), account)
 
     def auth_json(self, ttl: float = 3600, **account: Any) -> dict:
-        """A ready subscription auth.json (SPEC §3.4) with freshly minted tokens."""
+        """A ready subscription auth.json (docs/auth.md) with freshly minted tokens."""
         tokens = self.mint_tokens(ttl, **account)
         now = self.auth.now()
         stamp = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat().replace("+00:00", "Z")
@@ -392,7 +392,7 @@ class FakeBackend:
         return json_reply(404, {"detail": "Not Found"})
 
     def authorize(self, req: HttpRequest, surface: str) -> Reply | None:
-        """401/403 unless the request carries this surface's credential (SPEC §4.1)."""
+        """401/403 unless the request carries this surface's credential (docs/provider.md)."""
         header = req.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if surface == API_KEY:

@@ -14,7 +14,7 @@ from typing import Any
 SUBSCRIPTION = "subscription"
 API_KEY = "api_key"
 
-# The built-in catalog of SPEC §4.8: the default allow-list.
+# The built-in catalog (docs/provider.md): the default allow-list.
 DEFAULT_MODELS = (
     "gpt-5.6-sol",
     "gpt-5.6",
@@ -26,7 +26,8 @@ DEFAULT_MODELS = (
     "gpt-5.2",
 )
 
-# Parameters the ChatGPT Codex backend refuses outright (SPEC §4.2, §12.4).
+# Parameters the ChatGPT Codex backend refuses outright (docs/provider.md,
+# "Request", quirk 4).
 SUBSCRIPTION_UNSUPPORTED = ("max_output_tokens", "prompt_cache_retention")
 
 CONTEXT_MESSAGE = (

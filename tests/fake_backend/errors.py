@@ -1,4 +1,4 @@
-"""Error bodies, exactly shaped like the real services' (SPEC §4.5), and the faults a step
+"""Error bodies, exactly shaped like the real services' (docs/provider.md), and the faults a step
 can script instead of an answer."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def gateway_error(
 
 def ws_error_frame(reply: Reply) -> dict:
     """The wrapped error frame the WebSocket endpoint sends instead of an HTTP error:
-    `{"type":"error","status":N,"error":{...},"headers":{...}}` (SPEC §5)."""
+    `{"type":"error","status":N,"error":{...},"headers":{...}}` (docs/provider.md)."""
     body = reply.json_body()
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         error = dict(body["error"])

@@ -1,5 +1,5 @@
 """The event sequence a scripted step produces, mirroring the real service's stream (types,
-fields, order, sequence numbers, usage) — SPEC §4.4."""
+fields, order, sequence numbers, usage) — docs/provider.md, "Assembly"."""
 
 from __future__ import annotations
 

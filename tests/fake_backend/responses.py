@@ -1,4 +1,4 @@
-"""Request validation the way the real Responses endpoints do it (SPEC §4.2, §12), and the
+"""Request validation the way the real Responses endpoints do it (docs/provider.md), and the
 choice of the scripted step that answers a call.
 
 Transport-neutral: HTTP/SSE and WebSocket both call these functions (`backend.py`,
@@ -80,8 +80,8 @@ def input_items(body: dict) -> list:
 
 
 def validate_input(items: list, model: str, sealer: Sealer, settings: Any) -> Reply | None:
-    """Checks on the effective input: tool-call pairing (SPEC §12.11) and reasoning items
-    (model-bound blobs, §12.10; never without the item that followed them)."""
+    """Checks on the effective input: tool-call pairing (quirk 11 in docs/provider.md) and
+    reasoning items (model-bound blobs, quirk 10; never without the item that followed them)."""
     calls_seen: set[str] = set()
     outputs_after: dict[str, int] = {}
     for index, item in enumerate(items):

@@ -1,6 +1,7 @@
-"""Responses over WebSocket (SPEC §5): the upgrade on the Responses paths, `response.create`
-frames, JSON event frames, wrapped error frames, and the connection-local cache that makes
-`previous_response_id` work on this connection only (SPEC §12.12).
+"""Responses over WebSocket (docs/provider.md): the upgrade on the Responses paths,
+`response.create` frames, JSON event frames, wrapped error frames, and the connection-local
+cache that makes `previous_response_id` work on this connection only (quirk 12 in
+docs/provider.md).
 
 wsproto does the framing over the same socket the HTTP request came in on.
 """

@@ -1,5 +1,5 @@
-"""Shared pieces of the reliability suite (issue 11): a guarded runner, Log checks, a gate
-that can refuse connections, secret scanning and the figures docs/reliability.md reports.
+"""Shared pieces of the reliability suite (docs/reliability.md): a guarded runner, Log checks, a
+gate that can refuse connections, secret scanning and the figures docs/reliability.md reports.
 
 Every pixir process started here runs with `netguard/sitecustomize.py` on its PYTHONPATH: a
 lookup of or a connection to anything but loopback is refused and written down, and every

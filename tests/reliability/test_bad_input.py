@@ -1,4 +1,4 @@
-"""Bad input from the user's disk and from the model (issue 11), through dist/pixir:
+"""Bad input from the user's disk and from the model, through dist/pixir:
 malformed auth.json, config.json and Log lines are clear errors naming the file (and the
 line); tool calls with wrong argument types, paths out of the workspace, `.pixir/`
 targets, huge outputs and binary files are failed tool_results with a clear kind, and

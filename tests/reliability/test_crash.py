@@ -1,4 +1,4 @@
-"""SIGKILL at seeded random points of a scripted multi-step Turn (issue 11).
+"""SIGKILL at seeded random points of a scripted multi-step Turn.
 
 The Turn writes a.txt (128 KiB), edits b.txt (128 KiB), runs a bash command that takes a
 while, rewrites a.txt, and answers. Each crash point kills dist/pixir with SIGKILL — at a

@@ -1,4 +1,4 @@
-"""Credential safety (issue 11): racing refreshes, a refresh killed half way, a credential
+"""Credential safety: racing refreshes, a refresh killed half way, a credential
 file others can read, and not one secret byte in anything pixir writes or prints.
 
 Existing tests this builds on: tests/e2e/test_auth_refresh.py and test_auth_ping.py (eight

@@ -1,4 +1,4 @@
-"""Faults on the wire during a tool-using Turn of the built dist/pixir (issue 11).
+"""Faults on the wire during a tool-using Turn of the built dist/pixir.
 
 Each case runs the same Turn — write a file, edit it, run bash on it, answer — with one fault
 injected by the fake backend (or by a gate in front of it) at one step, and checks:

@@ -1,4 +1,4 @@
-"""Bad input from the wire and from disk, fuzzed with hypothesis (issue 11): the SSE framing,
+"""Bad input from the wire and from disk, fuzzed with hypothesis: the SSE framing,
 event decoding, event assembly, error classification and the Log fold either succeed or
 raise a structured PixirError — never another exception, which would end a run with a
 crash report instead of a clear error.

@@ -1,4 +1,4 @@
-"""A credential never goes over cleartext to a host that is not loopback (SPEC §2, issue 11):
+"""A credential never goes over cleartext to a host that is not loopback (docs/architecture.md):
 each of the three base URLs, and the WebSocket URL made from them, pointing at a remote
 host over http:// → `insecure_transport` (exit 2) before anything is sent.
 

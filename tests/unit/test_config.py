@@ -55,7 +55,7 @@ def test_precedence_flag_over_env_over_file_over_default(pixir_home):
     assert from_flags.sources == {"model": "flag", "transport": "env", "max_steps": "flag"}
 
 
-def test_every_key_of_the_spec_is_accepted(pixir_home):
+def test_every_documented_key_is_accepted(pixir_home):
     write_config(
         pixir_home,
         {

@@ -29,7 +29,7 @@ from pixir.errors import EXIT_CODES, PixirError, exit_code_for
         ("something_new", 1),
     ],
 )
-def test_every_kind_maps_to_its_spec_exit_code(kind, code):
+def test_every_kind_maps_to_its_documented_exit_code(kind, code):
     assert exit_code_for(kind) == code
     assert PixirError(kind, "m").exit_code == code
 

@@ -1,4 +1,4 @@
-"""The fold (SPEC §6.4): every mapping rule, model-bound reasoning, pairing repairs."""
+"""The fold (docs/log.md): every mapping rule, model-bound reasoning, pairing repairs."""
 
 from __future__ import annotations
 

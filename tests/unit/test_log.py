@@ -1,4 +1,4 @@
-"""The Log (SPEC §6.1–6.3): envelope, one line per write, torn lines, corrupt lines, locking."""
+"""The Log (docs/log.md): envelope, one line per write, torn lines, corrupt lines, locking."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def test_version_is_declared_once_in_each_place_and_equal():
     assert meta["project"]["version"] == pixir.__version__
 
 
-def test_runtime_dependencies_are_exactly_the_three_of_the_spec():
+def test_runtime_dependencies_are_exactly_the_three_documented():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     names = sorted(d.split(">")[0].split("=")[0] for d in meta["project"]["dependencies"])
     assert names == ["pyjwt", "requests", "websocket-client"]

@@ -1,4 +1,4 @@
-"""Sessions (SPEC §6.5): create, resume, find, list, peek; and a compacted Log folds to the
+"""Sessions (docs/log.md): create, resume, find, list, peek; and a compacted Log folds to the
 summary plus the kept tail, from memory, from disk, and on resume, which does not even decode
 the lines a compaction replaced."""
 

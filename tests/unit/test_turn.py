@@ -1,4 +1,4 @@
-"""The Turn loop (SPEC §7.1, §7.4) against a scripted provider."""
+"""The Turn loop (docs/log.md) against a scripted provider."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Browser sign-in pieces: the authorize URL, the listener and its fallbacks, the callback
-server (stray requests, state, error=), pasted answers, when to open a browser (SPEC §3.2)."""
+server (stray requests, state, error=), pasted answers, when to open a browser (docs/auth.md)."""
 
 import io
 import os

@@ -1,6 +1,6 @@
 """Resolution order, the API-key Credential, and the subscription Credential's refresh:
 proactive under 60 s, under the lock, skipped when another process already refreshed, and
-one recovery after a 401 (SPEC §3, §3.5)."""
+one recovery after a 401 (docs/auth.md)."""
 
 import json
 import time

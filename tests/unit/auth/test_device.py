@@ -1,5 +1,5 @@
 """Device-code sign-in with a fake clock: pacing, pending answers, slow_down, the 15-minute
-limit, the disabled case, and the exchange with the server-made verifier (SPEC §3.1)."""
+limit, the disabled case, and the exchange with the server-made verifier (docs/auth.md)."""
 
 import io
 import json
@@ -65,7 +65,8 @@ def test_the_whole_flow_after_pending_polls():
     exchange = dict(p.split("=", 1) for p in responses.calls[-1].request.body.split("&"))
     assert exchange["grant_type"] == "authorization_code"
     assert exchange["code"] == "ac-secret"
-    assert exchange["code_verifier"] == "cv-secret"  # the server's verifier (SPEC §12.2)
+    # the server's verifier (quirk 2 in docs/provider.md)
+    assert exchange["code_verifier"] == "cv-secret"
     assert exchange["client_id"] == oauth.CLIENT_ID
     assert requests.utils.unquote(exchange["redirect_uri"]) == ISSUER + "/deviceauth/callback"
 

@@ -1,5 +1,5 @@
 """The token endpoint: token answers → auth.json records, refresh failures → error kinds,
-cleartext refused, and the wire log never shows a secret (SPEC §3.4, §3.5, §2)."""
+cleartext refused, and the wire log never shows a secret (docs/auth.md, docs/architecture.md)."""
 
 import time
 

@@ -206,7 +206,7 @@ def test_context_overflow_is_retried_at_most_twice_then_a_clear_error(new_sessio
 
 def test_a_third_overflow_ends_the_turn_even_when_more_could_be_compacted(new_session, ws):
     # a long History and a large keep budget: each retry keeps less, and a third compaction
-    # would still find something to replace; SPEC §9 allows two retries, no more
+    # would still find something to replace: two retries at most (docs/compaction.md)
     files(ws, 40)
     session = new_session()
     step_ = [OVERFLOW, OVERFLOW, OVERFLOW, measured(answer("never"))]
@@ -271,7 +271,7 @@ def test_estimate_is_the_last_measure_plus_what_was_appended_since(new_session, 
 
 
 def test_auto_compaction_starts_only_above_window_minus_reserve(new_session, ws):
-    # SPEC §9: compact when the estimate *exceeds* window − reserve (3000 − 500 here)
+    # compact when the estimate *exceeds* window − reserve (3000 − 500 here)
     session = new_session()
     session.append("user_message", {"text": "go"})
     for n in range(3):

@@ -103,7 +103,7 @@ def test_the_summary_call_has_no_tools_a_strict_schema_and_the_fixed_instruction
         "strict": True,
         "schema": SUMMARY_SCHEMA,
     }
-    # the five fields SPEC §9 names, every one required
+    # the five fields of docs/compaction.md, every one required
     assert sorted(SUMMARY_SCHEMA["required"]) == sorted(FIELDS)
     assert set(SUMMARY_SCHEMA["required"]) == set(SUMMARY_SCHEMA["properties"])
     assert SUMMARY_SCHEMA["additionalProperties"] is False

@@ -48,7 +48,7 @@ def body(items: list, model: str = "gpt-5.5") -> dict:
 
 
 def replay(item: dict) -> dict:
-    """An output item as pixir's History replays it (SPEC §6.4)."""
+    """An output item as pixir's History replays it (docs/log.md)."""
     kind = item.get("type")
     if kind == "function_call":
         keys = ("type", "call_id", "name", "arguments")

@@ -1,4 +1,5 @@
-"""Event assembly: one test (at least) per row of the SPEC §4.4 table."""
+"""Event assembly: one test (at least) per row of the table in
+docs/provider.md, "Assembly"."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Error classification: every rule of SPEC §4.5, for HTTP bodies, in-stream events and
-WebSocket error frames."""
+"""Error classification: every rule of docs/provider.md ("Classification"), for HTTP bodies,
+in-stream events and WebSocket error frames."""
 
 from __future__ import annotations
 

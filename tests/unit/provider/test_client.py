@@ -1,5 +1,5 @@
-"""The Provider over HTTP/SSE with `requests` mocked: endpoints and headers (SPEC §4.1),
-401 recovery, retries (§4.6), and wire failures as structured errors."""
+"""The Provider over HTTP/SSE with `requests` mocked: endpoints and headers (docs/provider.md),
+401 recovery, retries, and wire failures as structured errors."""
 
 from __future__ import annotations
 

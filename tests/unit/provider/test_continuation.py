@@ -1,4 +1,4 @@
-"""Continuation planning (SPEC §5): which calls may send only their new items with
+"""The continuation choice (docs/provider.md): which calls may send only their new items with
 `previous_response_id`, compared against output items as the server sent them and input
 items as pixir's History replays them."""
 
@@ -43,7 +43,7 @@ def server_message(text: str) -> dict:
     }
 
 
-# -- items as pixir's History replays them (SPEC §6.4) ----------------------------------------
+# -- items as pixir's History replays them (docs/log.md) ---------------------------------------
 
 
 def replay_call(n: int, arguments: str = '{"path":"a.py"}') -> dict:

@@ -1,5 +1,5 @@
-"""The HTTP transport against a real loopback socket: an error body is read with a 16 KiB
-cap (SPEC §4.5), so a server that never stops sending cannot hold pixir or fill its memory."""
+"""The HTTP transport against a real loopback socket: an error body is read with a 16 KiB cap
+(docs/provider.md), so a server that never stops sending cannot hold pixir or fill its memory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The transport policy (SPEC §5): `auto` falls back to HTTP/SSE for the process when the
+"""The transport policy (docs/provider.md): `auto` falls back to HTTP/SSE for the process when the
 upgrade fails or the socket dies before any output, and never hides a provider error;
 `websocket` fails clearly; `http_sse` never opens a socket."""
 

@@ -1,4 +1,5 @@
-"""SSE framing: every WHATWG rule of SPEC §4.3, and chunking-independence as a property."""
+"""SSE framing: every WHATWG rule (docs/provider.md, "Wire"), and chunking-independence as a
+property."""
 
 from __future__ import annotations
 

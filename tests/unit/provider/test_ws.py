@@ -1,4 +1,4 @@
-"""The WebSocket transport (SPEC §5) through the Provider, against the in-process fake
+"""The WebSocket transport (docs/provider.md) through the Provider, against the in-process fake
 backend on 127.0.0.1: the upgrade, frames, continuation, the resend and reconnect rules,
 wire failures, pings, error frames and closing."""
 

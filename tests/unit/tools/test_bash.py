@@ -1,4 +1,4 @@
-"""bash (SPEC §7.2): exit codes, merged output, timeout killing the whole group, bounded
+"""bash (docs/tools.md): exit codes, merged output, timeout killing the whole group, bounded
 memory with head and tail, Ctrl-C."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Permission modes (SPEC §7.3) and the read-only bash allow-list."""
+"""Permission modes (docs/tools.md) and the read-only bash allow-list."""
 
 from __future__ import annotations
 
