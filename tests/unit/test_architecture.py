@@ -310,7 +310,7 @@ def test_empty_package_inits_and_unplaced_modules():
 NOT_MIRRORED = {
     "test_architecture.py": "the rules of docs/architecture.md",
     "test_packaging.py": "pyproject.toml and the start-up import budget",
-    "test_readme.py": "README.md against the command line",
+    "test_docs.py": "README.md and docs/ against the code",
     "test_loopback_guard.py": "the test session's own network guard (tests/conftest.py)",
 }
 
