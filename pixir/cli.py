@@ -118,7 +118,14 @@ COMMANDS: dict[str, Command] = {
     "models": Command("models", "list the model catalog"),
     "doctor": Command("doctor", "check the installation, offline"),
     "sessions": Command("sessions", "list this workspace's sessions"),
-    "log": Command("log", "print a session's transcript", [(("session_id",), {"metavar": "ID"})]),
+    "log": Command(
+        "log",
+        "print a session's transcript: log (ID|--last)",
+        [
+            (("session_id",), {"metavar": "ID", "nargs": "?"}),
+            (("--last",), {"action": "store_true", "help": "the most recent session"}),
+        ],
+    ),
     "preview": Command(
         "preview",
         "print the request the next call would send (no network)",

@@ -62,6 +62,28 @@ def sessions_dir(workspace: Path) -> Path:
     return state_dir(workspace) / "sessions"
 
 
+def sessions_root(start: Path) -> Path:
+    """Where the sessions of work started in `start` live: the root of the git repository
+    holding `start` (a `.git` directory, or the `.git` file of a worktree or submodule), so
+    that `pixir -c` in any subdirectory finds them; else `start` itself. The home directory
+    is never taken for a repository root (a dotfiles repository would collect every
+    session, next to pixir's own ~/.pixir)."""
+    home_dir = _home_dir()
+    for folder in (start, *start.parents):
+        if folder == home_dir:
+            break
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def _home_dir() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
 def ensure_sessions_dir(workspace: Path) -> Path:
     """Create `<workspace>/.pixir/sessions`; a new `.pixir/` gets a `.gitignore` of `*`
     so the repository's `git status` stays clean."""

@@ -76,7 +76,9 @@ class Runner:
     `credential` None is allowed for what needs no model call (a compaction then writes its
     summary without the model). `schema` is --output-schema, sent as the structured output
     format. `ask(question) -> bool | None` answers ask mode's questions (None: nobody can
-    answer, the call is refused); `warn(line)` receives what a person should be told."""
+    answer, the call is refused); `warn(line)` receives what a person should be told.
+    `store` is the directory whose `.pixir/sessions` holds the sessions (default: the
+    workspace; the command line passes the repository root, commands.sessions_root_for)."""
 
     def __init__(
         self,
@@ -88,10 +90,12 @@ class Runner:
         schema: dict | None = None,
         ask: Callable[[str], bool | None] | None = None,
         warn: Callable[[str], None] | None = None,
+        store: Path | None = None,
     ) -> None:
         self.settings = settings
         self.credential = credential
-        self.workspace = workspace
+        self.workspace = workspace  # of new sessions; a resumed one works in its own
+        self.store = store or workspace  # whose .pixir/sessions keeps the sessions
         self.model = model  # the session's model, or the one chosen for it
         self.model_explicit = explicit_model(settings)
         self.schema = schema
@@ -118,6 +122,7 @@ class Runner:
             model=self.model,
             transport=settings.transport,
             permission_mode=settings.permission_default,
+            store=self.store,
         )
         self.session_id = self.session.id
         # Written before any presenter could see it; --jsonl shows it first, like every
@@ -125,13 +130,14 @@ class Runner:
         self.started_event = read_events(self.session.path)[0]
 
     def resume(self, ref: str | None) -> list[dict]:
-        """Open an existing session (`ref` None: the latest) for writing, with the model
-        chosen for it if any, never with a wider permission mode than it was started with.
-        Returns the events read (as session.resume does). `session_busy` names the holder."""
+        """Open an existing session (`ref` None: the latest) for writing, in the workspace
+        it recorded, with the model chosen for it if any, never with a wider permission
+        mode than it was started with. Returns the events read (as session.resume does).
+        `session_busy` names the holder."""
         self.close()
         mode = self.settings.permission_default
         session, events = sessions.resume(
-            self.workspace,
+            self.store,
             ref,
             model=self.model if self.model_explicit else None,
             permission_mode=mode,
@@ -140,6 +146,12 @@ class Runner:
             self.warn(
                 f"session {session.id} was started in {session.permission_mode} mode; "
                 f"resuming cannot widen it to {mode}"
+            )
+        recorded = session.started.get("workspace")
+        if recorded and recorded != str(session.workspace):
+            self.warn(
+                f"session {session.id} worked in {recorded}, which is not there any more "
+                f"or not inside {self.store}; it works in {session.workspace} now"
             )
         self.session, self.session_id, self.model = session, session.id, session.model
         self.started_event = None
@@ -150,6 +162,13 @@ class Runner:
         for it, since encrypted reasoning is bound to its model)."""
         self.model, self.model_explicit = model, True
         self._use_model(model)
+
+    def totals(self) -> dict:
+        """The open session's Turns and tokens over its whole Log (earlier runs included):
+        `turns`, `input_tokens`, `cached_tokens`, `output_tokens`; zeros when none is open."""
+        if self.session is None:
+            return sessions.totals(None)
+        return sessions.totals(self.session.path)
 
     def close(self) -> None:
         """Release the Provider's connections and the session's lock. Idempotent."""

@@ -58,9 +58,17 @@ class Session:
         return self.log.path
 
 
-def create(workspace: Path, *, model: str, transport: str, permission_mode: str) -> Session:
-    """A new session with its `session_started` event written and synced."""
-    folder = paths.ensure_sessions_dir(workspace)
+def create(
+    workspace: Path,
+    *,
+    model: str,
+    transport: str,
+    permission_mode: str,
+    store: Path | None = None,
+) -> Session:
+    """A new session with its `session_started` event written and synced, kept under
+    `store` (the directory whose `.pixir/sessions` holds it; default: the workspace)."""
+    folder = paths.ensure_sessions_dir(store or workspace)
     started = {
         "workspace": str(workspace),
         "model": model,
@@ -88,23 +96,24 @@ def create(workspace: Path, *, model: str, transport: str, permission_mode: str)
 
 
 def resume(
-    workspace: Path, ref: str | None, *, model: str | None, permission_mode: str
+    store: Path, ref: str | None, *, model: str | None, permission_mode: str
 ) -> tuple[Session, list[dict]]:
-    """Open an existing session for writing (`ref` None: the most recent one). `model` None
-    keeps the session's recorded model; the permission mode is never wider than the recorded
+    """Open an existing session of `store` for writing (`ref` None: the most recent one),
+    in the workspace it recorded (`workspace_of`). `model` None keeps the recorded model;
+    the permission mode is never wider than the recorded
     one. Returns the session and the events read: not `provider_usage`, nor those a
     compaction replaced (the fold would drop them; skipping them keeps a long session's
     resume fast)."""
-    session_id = find(workspace, ref)
-    path = paths.sessions_dir(workspace) / f"{session_id}.jsonl"
+    session_id = find(store, ref)
+    path = paths.sessions_dir(store) / f"{session_id}.jsonl"
     log, events = Log.open(path, session_id, skip=NOT_FOLDED, skip_compacted=True)
     try:
         started = next((e["data"] for e in events if e["type"] == "session_started"), {})
-        recorded_model = started.get("model")
-        active_model = model or recorded_model
+        active_model = model or started.get("model")
         if not active_model:
             raise PixirError("corrupt_log", f"{path}: no session_started event with a model")
         mode = narrowest(started.get("permission_mode"), permission_mode)
+        workspace = workspace_of(started, store)
         history = History.fold(events, active_model)
         # What was just loaded lives as long as the process: keep the cyclic GC from walking
         # it again on every later collection.
@@ -123,27 +132,41 @@ class Peek:
     model: str
     permission_mode: str
     history: History
+    workspace: Path
 
 
 def peek(
-    workspace: Path, ref: str | None, *, model: str | None = None, permission_mode: str = "auto"
+    store: Path, ref: str | None, *, model: str | None = None, permission_mode: str = "auto"
 ) -> Peek:
     """A session read without taking its lock and without writing anything (for `pixir
-    preview --session`), with the model and permission mode a resume would use. Calls left
-    open are closed in the History exactly as the next Turn will close them."""
-    session_id, events = events_of(workspace, ref)
+    preview --session`), with the model, permission mode and workspace a resume would use.
+    Calls left open are closed in the History exactly as the next Turn will close them."""
+    session_id, events = events_of(store, ref)
     started = next((e["data"] for e in events if e["type"] == "session_started"), {})
     active = model or started.get("model")
     if not active:
         raise PixirError("corrupt_log", f"session {session_id} has no session_started model")
     mode = narrowest(started.get("permission_mode"), permission_mode)
-    return Peek(session_id, active, mode, History.fold(events, active))
+    history = History.fold(events, active)
+    return Peek(session_id, active, mode, history, workspace_of(started, store))
 
 
-def find(workspace: Path, ref: str | None) -> str:
-    """The session id `ref` names: an exact id, a unique prefix, or None for the most
-    recently active session."""
-    folder = paths.sessions_dir(workspace)
+def workspace_of(started: dict, store: Path) -> Path:
+    """The workspace a resumed session works in: the one it recorded, when that is `store`
+    or inside it and still a directory; else `store` itself (a repository that moved or was
+    copied: the recorded path would be another copy's)."""
+    recorded = started.get("workspace")
+    if isinstance(recorded, str) and recorded:
+        path = Path(recorded)
+        if (path == store or store in path.parents) and path.is_dir():
+            return path
+    return store
+
+
+def find(store: Path, ref: str | None) -> str:
+    """The session id `ref` names among `store`'s sessions: an exact id, a unique prefix,
+    or None for the most recently active session."""
+    folder = paths.sessions_dir(store)
     if ref is not None and is_session_id(ref):
         if not (folder / f"{ref}.jsonl").is_file():
             raise not_found(ref)
@@ -154,7 +177,7 @@ def find(workspace: Path, ref: str | None) -> str:
             raise PixirError(
                 "not_found",
                 "no sessions in this workspace yet",
-                {"workspace": str(workspace)},
+                {"workspace": str(store)},
                 hint='start one with `pixir "your task"`',
             )
         return max(names, key=lambda p: (p.stat().st_mtime, p.stem)).stem
@@ -204,10 +227,10 @@ class SessionInfo:
         }
 
 
-def list_sessions(workspace: Path) -> list[SessionInfo]:
-    """This workspace's sessions, most recent activity first. Cheap per session: one read,
-    a byte count of user messages, and three lines parsed."""
-    infos = [_info(path) for path in _session_files(paths.sessions_dir(workspace))]
+def list_sessions(store: Path) -> list[SessionInfo]:
+    """The sessions kept under `store`, most recent activity first. Cheap per session: one
+    read, a byte count of user messages, and three lines parsed."""
+    infos = [_info(path) for path in _session_files(paths.sessions_dir(store))]
     return sorted(infos, key=lambda i: (i.last_activity or "", i.id), reverse=True)
 
 
@@ -244,7 +267,29 @@ def _line_event(data: bytes, start: int) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def events_of(workspace: Path, ref: str | None) -> tuple[str, list[dict]]:
+TOTAL_KEYS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens")
+
+
+def totals(path: Path | None) -> dict:
+    """Turns (user messages) and tokens (every model call's `provider_usage`, compaction
+    summaries included) of a whole session, read from its Log; zeros for `path` None."""
+    counts = dict.fromkeys(("turns", *TOTAL_KEYS), 0)
+    if path is None:
+        return counts
+    for event in read_events(path):
+        kind = event["type"]
+        if kind == "user_message":
+            counts["turns"] += 1
+        elif kind == "provider_usage":
+            summary = event["data"].get("usage_summary") or {}
+            for key in TOTAL_KEYS:
+                value = summary.get(key) if isinstance(summary, dict) else None
+                if type(value) is int:
+                    counts[key] += value
+    return counts
+
+
+def events_of(store: Path, ref: str | None) -> tuple[str, list[dict]]:
     """(session id, events) of a session, read without the lock (for `pixir log`)."""
-    session_id = find(workspace, ref)
-    return session_id, read_events(paths.sessions_dir(workspace) / f"{session_id}.jsonl")
+    session_id = find(store, ref)
+    return session_id, read_events(paths.sessions_dir(store) / f"{session_id}.jsonl")

@@ -51,6 +51,36 @@ def workspace_for(args: argparse.Namespace) -> Path:
     return path.resolve()
 
 
+def sessions_root_for(args: argparse.Namespace, workspace: Path | None = None) -> Path:
+    """Where this command line's sessions live: `-C DIR` itself, else the root of the
+    repository holding the current directory (paths.sessions_root), so that `pixir -c`,
+    `resume`, `sessions` and `log` in a subdirectory find the repository's sessions."""
+    from pixir.paths import sessions_root
+
+    workspace = workspace if workspace is not None else workspace_for(args)
+    if getattr(args, "cd", None) is not None:
+        return workspace
+    return sessions_root(workspace)
+
+
+def local_time(ts: str | None, *, seconds: bool = True) -> str:
+    """A Log timestamp (`2026-11-21T14:30:00.123456Z`, UTC) in the local zone, with the
+    zone: `2026-11-21 15:30:00 CET` (`-` when missing or unreadable)."""
+    import calendar
+    import time
+
+    if not ts:
+        return "-"
+    try:
+        moment = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return ts
+    local = time.localtime(moment)
+    shown = time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", local)
+    zone = time.strftime("%Z", local) or time.strftime("%z", local)
+    return f"{shown} {zone}".rstrip()
+
+
 def print_json(obj: dict) -> None:
     """One JSON object on one line of stdout."""
     sys.stdout.write(sanitize.for_stream(json.dumps(obj, ensure_ascii=False), sys.stdout) + "\n")

@@ -8,7 +8,7 @@ import sys
 
 from pixir import sanitize
 from pixir import session as sessions
-from pixir.commands import print_json, settings_for, workspace_for
+from pixir.commands import print_json, sessions_root_for, settings_for, workspace_for
 from pixir.compaction.guard import event_data
 from pixir.compaction.summary import Summary, fallback_summary, files_touched
 from pixir.errors import PixirError
@@ -23,7 +23,8 @@ def run(args) -> int:
     if args.dry_run:
         return _dry_run(args, settings, workspace, model)
     credential, why = _credential(settings, args.auth)
-    runner = Runner(settings, credential, workspace, model)
+    store = sessions_root_for(args, workspace)
+    runner = Runner(settings, credential, workspace, model, store=store)
     # Like a resume: the session's own model unless -m/PIXIR_MODEL names one.
     runner.resume(args.session_id)
     session = runner.session
@@ -61,7 +62,7 @@ def run(args) -> int:
 
 def _dry_run(args, settings, workspace, model: str) -> int:
     peek = sessions.peek(
-        workspace,
+        sessions_root_for(args, workspace),
         args.session_id,
         model=model if explicit_model(settings) else None,
         permission_mode=settings.permission_default,
@@ -70,7 +71,7 @@ def _dry_run(args, settings, workspace, model: str) -> int:
         settings,
         model=peek.model,
         session_id=peek.id,
-        workspace=workspace,
+        workspace=peek.workspace,
         permission_mode=peek.permission_mode,
         credential_kind="subscription",
     )

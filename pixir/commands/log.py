@@ -1,11 +1,14 @@
-"""`pixir log <id> [--json]`: a session's transcript, readable (or every event as JSON)."""
+"""`pixir log (<id>|--last) [--json]`: a session's transcript, readable, with times in the
+local zone (or every event as JSON, times as written: UTC)."""
 
 from __future__ import annotations
 
 import json
 
 from pixir import session as sessions
-from pixir.commands import print_json, workspace_for
+from pixir.commands import local_time, print_json, sessions_root_for
+from pixir.errors import PixirError
+from pixir.present import results
 from pixir.present.human import search_line
 from pixir.provider import websearch
 from pixir.sanitize import terminal
@@ -14,7 +17,13 @@ OUTPUT_LINES = 8
 
 
 def run(args) -> int:
-    session_id, events = sessions.events_of(workspace_for(args), args.session_id)
+    if bool(args.session_id) == bool(getattr(args, "last", False)):
+        raise PixirError(
+            "invalid_arguments",
+            "log needs a session id or --last (not both)",
+            hint="`pixir sessions` lists this workspace's sessions",
+        )
+    session_id, events = sessions.events_of(sessions_root_for(args), args.session_id)
     if args.json:
         print_json({"ok": True, "session_id": session_id, "events": events})
         return 0
@@ -26,11 +35,12 @@ def run(args) -> int:
 def transcript(events: list[dict]) -> list[str]:
     """Readable lines: who said what, which tools ran and how they ended."""
     lines: list[str] = []
+    names: dict[str, str] = {}  # call_id → tool name
     for event in events:
-        data, kind, ts = event["data"], event["type"], event.get("ts", "")[:19].replace("T", " ")
+        data, kind, ts = event["data"], event["type"], local_time(event.get("ts"))
         if kind == "session_started":
             lines.append(
-                f"# session {event.get('session_id')} · {ts} UTC · model {data.get('model')} · "
+                f"# session {event.get('session_id')} · {ts} · model {data.get('model')} · "
                 f"{data.get('permission_mode')} · {data.get('workspace')}"
             )
         elif kind == "user_message":
@@ -48,9 +58,12 @@ def transcript(events: list[dict]) -> list[str]:
             if shown:
                 lines.append(shown)
         elif kind == "tool_call":
+            if isinstance(data.get("call_id"), str):
+                names[data["call_id"]] = data.get("name")
             lines.append(f"› {data.get('name')} {_args(data.get('name'), data.get('args'))}")
         elif kind == "tool_result":
-            lines += _result(data)
+            call_id = data.get("call_id")
+            lines += _result(data, names.get(call_id) if isinstance(call_id, str) else None)
         elif kind == "permission_decision":
             lines.append(f"  permission {data.get('decision')} ({data.get('mode')})")
         elif kind == "turn_failed":
@@ -78,16 +91,30 @@ def _args(name: str | None, args) -> str:
     return json.dumps(args, ensure_ascii=False)[:200]
 
 
-def _result(data: dict) -> list[str]:
+def _result(data: dict, name: str | None) -> list[str]:
+    """The result's line (✓; ✗ for a failure and for a command that exited non-zero), then
+    the start of its output — for a command that failed, the end, where the error is."""
+    error = data.get("error") or {}
     if not data.get("ok"):
-        error = data.get("error") or {}
-        return [f"  ✗ {error.get('kind')}: {error.get('message')}"]
-    out = [f"  ✓ {data.get('summary') or 'ok'}"]
-    text = str(data.get("output", "")).rstrip("\n").split("\n")
-    shown = text[:OUTPUT_LINES]
+        out = [f"  ✗ {error.get('kind')}: {error.get('message')}"]
+    else:
+        mark = "✗" if results.failed(data) else "✓"
+        out = [f"  {mark} {data.get('summary') or 'ok'}"]
+    if name == "bash":
+        text = results.output_lines(results.command_output(data))
+    elif data.get("ok"):
+        text = results.output_lines(str(data.get("output", "")))
+    else:
+        return out
+    if results.failed(data):
+        hidden, shown = results.tail(text, OUTPUT_LINES)
+        if hidden:
+            out.append(f"    … {results.count_note(hidden)} before")
+        return out + [f"    {line}" for line in shown]
+    shown, hidden = results.cap(text, OUTPUT_LINES)
     out += [f"    {line}" for line in shown]
-    if len(text) > OUTPUT_LINES:
-        out.append(f"    … {len(text) - OUTPUT_LINES} more lines")
+    if hidden:
+        out.append(f"    … {hidden} more lines")
     return out
 
 

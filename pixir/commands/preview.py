@@ -9,7 +9,7 @@ import os
 import sys
 
 from pixir import debug, output_schema, sanitize
-from pixir.commands import print_json, settings_for, workspace_for
+from pixir.commands import print_json, sessions_root_for, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
 from pixir.prompt import read_prompt
@@ -33,12 +33,13 @@ def run(args) -> int:
         from pixir import session as sessions
 
         peeked = sessions.peek(
-            workspace,
+            sessions_root_for(args, workspace),
             args.session,
             model=model if explicit_model(settings) else None,
             permission_mode=mode,
         )
         session_id, model, mode = peeked.id, peeked.model, peeked.permission_mode
+        workspace = peeked.workspace
         history = peeked.history.input_items()
     else:
         session_id = new_session_id()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pixir import interrupt, output_schema, prompt, sanitize
 from pixir import session as sessions
-from pixir.commands import settings_for, workspace_for
+from pixir.commands import sessions_root_for, settings_for, workspace_for
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
 from pixir.runner import Runner, settle
@@ -27,9 +27,10 @@ def run(args) -> int:
     settings = settings_for(args)
     model = resolve_model(settings, allow_unknown=args.allow_unknown_model)
     workspace = workspace_for(args)
+    store = sessions_root_for(args, workspace)
     resuming, ref, words = target(args)
     if resuming:  # a session that is not there is said before asking for a prompt or a login
-        ref = sessions.find(workspace, ref)
+        ref = sessions.find(store, ref)
     schema = output_schema.load(getattr(args, "output_schema", None))
     answer_file = check_answer_file(getattr(args, "output_last_message", None))
     interactive = prompt.interactive_possible(words, args.no_stdin)
@@ -44,7 +45,14 @@ def run(args) -> int:
 
     credential = resolve(settings, forced=args.auth)
     runner = Runner(
-        settings, credential, workspace, model, schema=schema, ask=ask_on_terminal, warn=warn
+        settings,
+        credential,
+        workspace,
+        model,
+        schema=schema,
+        ask=ask_on_terminal,
+        warn=warn,
+        store=store,
     )
     post = partial(
         settle,
@@ -115,8 +123,6 @@ class ReplHost:
         self.runner = runner
         self.args = args
         self.post = post
-        self.usage: dict[str, int] = {}
-        self.turns = 0
         self.transport: str | None = None
 
     def turn(self, text: str):
@@ -130,16 +136,11 @@ class ReplHost:
             presenter.end_turn(outcome)
         finally:
             presenter.close()
-        self.turns += 1
         self.transport = presenter.transport or self.transport
-        for key, value in (outcome.usage or {}).items():
-            if isinstance(value, int):
-                self.usage[key] = self.usage.get(key, 0) + value
         return outcome
 
     def new_session(self) -> None:
         self.runner.close()
-        self.usage, self.turns = {}, 0
 
     def set_model(self, model_id: str) -> str:
         from dataclasses import replace
@@ -159,14 +160,16 @@ class ReplHost:
         transport = runner.settings.transport
         if self.transport:
             transport += f" (last call: {self.transport})"
-        usage = self.usage
+        # the whole session, from its Log: Turns of earlier runs count too
+        totals = runner.totals()
         tokens = (
-            f"{usage.get('input_tokens', 0)} in ({usage.get('cached_tokens', 0)} cached), "
-            f"{usage.get('output_tokens', 0)} out, over {self.turns} Turn(s)"
+            f"{totals['input_tokens']} in ({totals['cached_tokens']} cached), "
+            f"{totals['output_tokens']} out, over {totals['turns']} Turn(s)"
         )
+        workspace = runner.session.workspace if runner.session is not None else runner.workspace
         return [
             ("session", session or "none yet (starts with your next message)"),
-            ("workspace", str(runner.workspace)),
+            ("workspace", str(workspace)),
             ("model", runner.model),
             ("transport", transport),
             ("credential", runner.credential.kind),

@@ -192,6 +192,25 @@ def test_switching_model_refolds_without_letting_go_of_the_lock(scripted, worksp
         runner.close()
 
 
+def test_sessions_live_in_the_store_and_a_resume_works_where_it_was_started(scripted, tmp_path):
+    root, sub = tmp_path / "repo", tmp_path / "repo" / "sub"
+    sub.mkdir(parents=True)
+    scripted(answer("one"))
+    runner = make_runner(sub, store=root)
+    try:
+        runner.turn("a", lambda e: None)
+        sid = runner.session_id
+    finally:
+        runner.close()
+    assert (root / ".pixir" / "sessions" / f"{sid}.jsonl").is_file()
+    elsewhere = make_runner(root, store=root)
+    try:
+        elsewhere.resume(None)
+        assert elsewhere.session.workspace == sub
+    finally:
+        elsewhere.close()
+
+
 # -- a stop from another thread -----------------------------------------------------------------
 
 

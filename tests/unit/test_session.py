@@ -379,3 +379,45 @@ def test_log_lines_stay_one_json_object_each(ws):
     session.close()
     for line in session.path.read_bytes().splitlines():
         assert isinstance(json.loads(line), dict)
+
+
+# -- a session's workspace and its totals ----------------------------------------------------
+
+
+def test_a_resumed_session_works_in_the_workspace_it_recorded(tmp_path):
+    root = tmp_path / "repo"
+    sub = root / "pkg" / "sub"
+    sub.mkdir(parents=True)
+    session = sessions.create(
+        sub, model=MODEL, transport="auto", permission_mode="auto", store=root
+    )
+    session.close()
+    assert session.path.parent == root / ".pixir" / "sessions"
+    assert not (sub / ".pixir").exists()
+    again, _ = resumed(root, session.id)
+    assert again.workspace == sub
+    assert sessions.peek(root, session.id).workspace == sub
+    # moved away, or a path outside the store (another copy of the repository): the store
+    sub.rmdir()
+    assert resumed(root, session.id)[0].workspace == root
+    started = {"workspace": str(tmp_path / "elsewhere")}
+    (tmp_path / "elsewhere").mkdir()
+    assert sessions.workspace_of(started, root) == root
+
+
+def test_totals_count_every_turn_and_call_of_the_log(ws):
+    session = new(ws)
+    for turn in range(2):
+        session.append("user_message", {"text": f"q{turn}"})
+        for step in range(2):
+            usage = {"input_tokens": 100, "cached_tokens": 40, "output_tokens": 7}
+            session.append("provider_usage", {"model": MODEL, "step": step, "usage_summary": usage})
+    session.close()
+    assert sessions.totals(session.path) == {
+        "turns": 2,
+        "input_tokens": 400,
+        "cached_tokens": 160,
+        "output_tokens": 28,
+        "reasoning_tokens": 0,
+    }
+    assert sessions.totals(None)["turns"] == 0
