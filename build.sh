@@ -149,7 +149,31 @@ with zipfile.ZipFile(source) as zin, open(target, "wb") as out:
 EOF
 }
 
+# zsh and fish for the completion tests (tests/e2e/test_completion.py): installed when
+# missing and this machine allows it (root with apt-get); otherwise those tests skip and say
+# why. Never fatal.
+shells() {
+  local missing=() shell
+  for shell in zsh fish; do
+    command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "build: ${missing[*]} not installed; their completion tests will skip" >&2
+    return 0
+  fi
+  echo "build: installing ${missing[*]} (apt-get) for the completion tests" >&2
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends)
+  if ! "${apt[@]}" "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    "${apt[@]}" "${missing[@]}" >/dev/null 2>&1 ||
+      echo "build: could not install ${missing[*]}; their completion tests will skip" >&2
+  fi
+  return 0
+}
+
 run_tests() {
+  shells
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
   local rc=0

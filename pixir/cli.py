@@ -59,26 +59,36 @@ TURN: list[Option] = [
     (("--no-stdin",), {"action": "store_true", "help": "never read stdin"}),
     (("--web-search",), {"action": "store_true", "help": "let the model search the web"}),
 ]
+# The Turn options that are settings: `pixir config` takes them to show what they change.
+SETTINGS_FLAGS = ("--read-only", "--ask", "--max-steps", "--sandbox", "--web-search")
+SETTING_OPTIONS = [o for o in TURN if o[0][0] in SETTINGS_FLAGS]
 
 PROMPT: Option = (("prompt",), {"nargs": "*", "metavar": "PROMPT", "help": "the task ('-': stdin)"})
+
+
+SHELLS = ("bash", "zsh", "fish")
 
 
 class Command:
     # A plain class: a NamedTuple imports `typing` (~8 ms of start-up) and a dataclass
     # `dataclasses` (~10 ms), paid by every `pixir --version` (docs/performance.md).
-    __slots__ = ("module", "options", "summary", "turn_options")
+    __slots__ = ("module", "options", "summary", "takes", "turn_options")
 
     def __init__(
         self,
-        module: str,  # pixir.commands.<module> exposes run(args) -> int
+        module: str,  # pixir.commands.<module> (or a dotted module) exposes run(args) -> int
         summary: str,
         options: list[Option] | None = None,
         turn_options: bool = False,
+        takes: tuple[str, ...] = (),
     ) -> None:
         self.module = module
         self.summary = summary
         self.options = options or []
         self.turn_options = turn_options
+        # What its positional words are, for a misspelt command word (usage.fits) and the
+        # completion scripts: "session", "session+prompt", "prompt", "command", or choices.
+        self.takes = takes
 
 
 COMMANDS: dict[str, Command] = {
@@ -99,6 +109,7 @@ COMMANDS: dict[str, Command] = {
             (("--last",), {"action": "store_true", "help": "the most recent session"}),
         ],
         turn_options=True,
+        takes=("session+prompt",),
     ),
     "login": Command(
         "login",
@@ -125,12 +136,14 @@ COMMANDS: dict[str, Command] = {
             (("session_id",), {"metavar": "ID", "nargs": "?"}),
             (("--last",), {"action": "store_true", "help": "the most recent session"}),
         ],
+        takes=("session",),
     ),
     "preview": Command(
         "preview",
         "print the request the next call would send (no network)",
         [PROMPT, (("--session",), {"metavar": "ID", "help": "preview a resume of ID"})],
         turn_options=True,
+        takes=("prompt",),
     ),
     "ping": Command("ping", "one tiny streamed call: latency and transport"),
     "acp": Command(
@@ -145,6 +158,34 @@ COMMANDS: dict[str, Command] = {
             (("session_id",), {"metavar": "ID"}),
             (("--dry-run",), {"action": "store_true", "help": "show the plan, change nothing"}),
         ],
+        takes=("session",),
+    ),
+    "config": Command(
+        "config",
+        "every setting, its value and where it comes from (flag, env, config file, default)",
+        SETTING_OPTIONS,
+    ),
+    "completion": Command(
+        "pixir.completion",
+        "print a shell completion script: completion bash|zsh|fish",
+        [
+            (("shell",), {"nargs": "?", "choices": SHELLS, "metavar": "SHELL"}),
+            (
+                ("--list",),
+                {
+                    "choices": ("sessions", "models"),
+                    "help": "print this workspace's session ids or the model ids, one a line "
+                    "(what the scripts complete with)",
+                },
+            ),
+        ],
+        takes=SHELLS,
+    ),
+    "help": Command(
+        "",  # answered by main(): it needs the parsers
+        "show this help, or a command's: help [COMMAND]",
+        [(("words",), {"nargs": "*", "metavar": "COMMAND"})],
+        takes=("command",),
     ),
 }
 
@@ -160,6 +201,21 @@ EPILOG = """\
 exit codes: 0 completed · 1 runtime/provider error · 2 invalid arguments, bad config,
 unknown model or session · 3 refused by permissions · 4 not authenticated · 5 session busy
 · 6 incomplete · 7 usage limit reached · 124 stream idle timeout · 130 interrupted"""
+
+ENVIRONMENT = (
+    "OPENAI_API_KEY, PIXIR_HOME, PIXIR_MODEL, PIXIR_TRANSPORT, OPENAI_BASE_URL, "
+    "PIXIR_CHATGPT_BASE_URL, PIXIR_AUTH_ISSUER, NO_COLOR, PIXIR_DEBUG (README)"
+)
+
+
+def epilog() -> str:
+    """Where the settings come from, then the exit codes: the end of every --help."""
+    from pixir import paths
+
+    return (
+        f"configuration: {paths.config_file()} (`pixir config` shows every setting, its\n"
+        f"value and where it comes from); environment: {ENVIRONMENT}\n\n{EPILOG}"
+    )
 
 
 def build_parser(name: str):
@@ -178,27 +234,34 @@ def build_parser(name: str):
 
     command = COMMANDS[name]
     if name == "run":
-        labels = {n: "PROMPT" if n == "run" else n for n in COMMANDS}
+        shown = [n for n in COMMANDS if n != "help"]
+        labels = {n: "PROMPT" if n == "run" else n for n in shown}
         width = max(len(label) for label in labels.values())
-        listing = "\n".join(f"  {labels[n]:<{width}}  {c.summary}" for n, c in COMMANDS.items())
+        listing = "\n".join(f"  {labels[n]:<{width}}  {COMMANDS[n].summary}" for n in shown)
         parser = ArgumentParser(
             prog="pixir",
             usage="pixir [OPTIONS] [PROMPT...]\n       pixir COMMAND [OPTIONS]",
             description=f"pixir {__version__}: a minimal coding agent for the terminal.\n\n"
-            f"commands (each has --help):\n{listing}",
-            epilog=EPILOG,
+            f"commands (each has --help, or: pixir help COMMAND):\n{listing}\n\n"
+            "A first word that looks like a command is never sent to the model; to send it\n"
+            "as a task, quote the whole task or put -- before it: pixir -- login",
+            epilog=epilog(),
             formatter_class=formatter,
         )
     else:
         parser = ArgumentParser(
             prog=f"pixir {name}",
             description=command.summary,
-            epilog=EPILOG,
+            epilog=epilog(),
             formatter_class=formatter,
         )
     if name == "run":
         # main() answers --version before any parsing; listed here so --help shows it.
-        parser.add_argument("--version", action="store_true", help="print the version and exit")
+        parser.add_argument(
+            "--version",
+            action="store_true",
+            help="print the version, build commit and Python (with --json: as JSON)",
+        )
     if name == "login":
         group = parser.add_mutually_exclusive_group()
         for flags, kwargs in command.options:
@@ -229,30 +292,41 @@ def _help_width() -> int:
 
 def split_command(argv: list[str]) -> tuple[str, list[str]]:
     """Find the command word (the first positional token) wherever flags put it."""
+    i = _first_word(argv)
+    if i is not None and argv[i] in COMMANDS and argv[i] != "run":
+        return argv[i], argv[:i] + argv[i + 1 :]
+    return "run", argv
+
+
+def _first_word(argv: list[str]) -> int | None:
+    """The index of the first positional token before any `--`, or None."""
     i = 0
     while i < len(argv):
         token = argv[i]
         if token == "--":
-            break
+            return None
         if token.startswith("-") and token != "-":
             i += 2 if token in VALUE_OPTIONS else 1
             continue
-        if token in COMMANDS and token != "run":
-            return token, argv[:i] + argv[i + 1 :]
-        break
-    return "run", argv
+        return i
+    return None
 
 
 def parse(argv: list[str]):
-    """Parse a whole command line; flags may appear anywhere and `--` ends options."""
+    """Parse a whole command line; flags may appear anywhere and `--` ends options. A first
+    word that looks like a command but is none is `unknown_command`, before anything runs."""
     name, rest = split_command(argv)
+    if name == "run":
+        _check_first_word(argv)
     if "--" in rest:
         cut = rest.index("--")
         rest, tail = rest[:cut], rest[cut + 1 :]
     else:
         tail = []
     parser = build_parser(name)
-    args = parser.parse_intermixed_args(rest)
+    args, extra = parser.parse_known_intermixed_args(rest)
+    if extra:
+        raise _unrecognized(name, extra, args)
     if tail:
         positional = {"run": "prompt", "preview": "prompt", "resume": "words"}.get(name)
         if positional is None:
@@ -262,20 +336,101 @@ def parse(argv: list[str]):
     return name, args
 
 
+def _check_first_word(argv: list[str]) -> None:
+    i = _first_word(argv)
+    if i is None or (any(c.isspace() for c in argv[i]) and len(argv) == 1):
+        return  # a quoted task alone: `pixir "fix the bug"` pays nothing here
+    from pixir import usage
+
+    takes = {n: c.takes for n, c in COMMANDS.items() if n != "run"}
+    usage.check_first_word(argv, i, takes, VALUE_OPTIONS)
+
+
+def _unrecognized(name: str, extra: list[str], args) -> PixirError:
+    if name == "login" and getattr(args, "with_api_key", False):
+        from pixir.commands.login import how_to_pipe
+
+        return PixirError(
+            "invalid_arguments",
+            "`pixir login --with-api-key` reads the key from stdin, never from the command "
+            "line (where `ps` and the shell history keep it); nothing was stored",
+            hint=f"{how_to_pipe()} (the shell history may hold the key you typed now)",
+        )
+    words = " ".join(extra)
+    return PixirError(
+        "invalid_arguments",
+        f"unrecognized arguments: {words}",
+        hint=f"see `pixir {name} --help`" if name != "run" else "see `pixir --help`",
+    )
+
+
+def show_help(args, argv: list[str]) -> int:
+    """`pixir help [COMMAND]`: the same text as `pixir [COMMAND] --help`."""
+    words = list(args.words)
+    if not words or (len(words) == 1 and words[0] in ("run", "help")):
+        build_parser("run").print_help()
+        return 0
+    topic = words[0]
+    if len(words) == 1 and topic in COMMANDS:
+        build_parser(topic).print_help()
+        return 0
+    from pixir import usage
+
+    task = usage.as_prompt(argv, VALUE_OPTIONS)
+    if topic in COMMANDS:  # `pixir help login now`
+        raise PixirError(
+            "invalid_arguments",
+            f"`pixir help` takes one command name; did you mean `pixir help {topic}`?",
+            hint=f"to send it to the model as a task: {task}",
+        )
+    found = [f"pixir help {n}" for n in usage.near(topic, COMMANDS) if n != "run"]
+    raise usage.unknown_command(topic, found[:3], task)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run one command, return its exit code."""
     argv = sys.argv[1:] if argv is None else argv
-    json_mode = any(a in ("--json", "--jsonl") for a in argv[: _options_end(argv)])
+    head = argv[: _options_end(argv)]
+    if "--version" in head:
+        return print_version(any(a in ("--json", "--jsonl") for a in head))
+    streams = sys.stdout, sys.stderr
+    if _may_hold_a_secret(argv):
+        from pixir import usage
+
+        secrets = usage.secret_words(argv)
+        if secrets:  # what quotes the command line (errors, doctor) must not show them
+            redactor = usage.Redactor(secrets)
+            sys.stdout = usage.RedactedStream(sys.stdout, redactor)
+            sys.stderr = usage.RedactedStream(sys.stderr, redactor)
     try:
-        head = argv[: _options_end(argv)]
-        if "--version" in head:
-            print(f"pixir {__version__}")
-            return 0
+        return _main(argv, head)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _may_hold_a_secret(argv: list[str]) -> bool:
+    """usage.secret_words' cheap first look, so `pixir --help` does not import it: a key has
+    digits, `-`, `_` or `=` in it, or follows an option named like one."""
+    for word in argv:
+        if word.startswith("-"):
+            if "=" in word or any(n in word.lower() for n in ("key", "token", "secret", "pass")):
+                return True
+        elif any(c.isdigit() or c in "-_=" for c in word):
+            return True
+    return False
+
+
+def _main(argv: list[str], head: list[str]) -> int:
+    json_mode = any(a in ("--json", "--jsonl") for a in head)
+    try:
         try:
             name, args = parse(argv)
+            if name == "help":
+                return show_help(args, argv)
         except SystemExit as done:  # argparse finished: --help was printed
             return done.code if isinstance(done.code, int) else 0
-        module = importlib.import_module(f"pixir.commands.{COMMANDS[name].module}")
+        module = COMMANDS[name].module
+        module = importlib.import_module(module if "." in module else f"pixir.commands.{module}")
         return module.run(args)
     except PixirError as err:
         report_error(err, json_mode)
@@ -297,6 +452,21 @@ def main(argv: list[str] | None = None) -> int:
         return missing.exit_code
     except Exception as exc:  # the one place an unexpected bug is caught
         return _crash(exc, json_mode)
+
+
+def print_version(json_mode: bool) -> int:
+    """`pixir --version`: the version, the commit it was built from, and the Python running
+    it; one JSON object with --json."""
+    from pixir import buildinfo
+
+    info = buildinfo.describe()
+    if json_mode:
+        import json
+
+        print(json.dumps({"ok": True, **info}))
+    else:
+        print(buildinfo.line(info))
+    return 0
 
 
 # Import names of the runtime dependencies (pyproject.toml) and of what they import, with

@@ -35,6 +35,14 @@ COMPACTION_INTS = ("reserve_tokens", "keep_recent_tokens")
 # Environment variables that carry a setting, and the setting they carry.
 ENV_SETTINGS = {"PIXIR_MODEL": "model", "PIXIR_TRANSPORT": "transport"}
 ABI_CAP_VAR = "PIXIR_LANDLOCK_ABI"  # SandboxSettings.abi_cap (docs/sandbox.md)
+# Settings that come from the environment only (never config.json), and their variable.
+ENV_ONLY = {
+    "auth_issuer": "PIXIR_AUTH_ISSUER",
+    "chatgpt_base_url": "PIXIR_CHATGPT_BASE_URL",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "openai_organization": "OPENAI_ORGANIZATION",
+    "openai_project": "OPENAI_PROJECT",
+}
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ class Settings:
     openai_base_url: str = DEFAULT_OPENAI_BASE_URL
     openai_organization: str | None = None
     openai_project: str | None = None
-    # Where each non-default setting came from ("flag", "env", "config"), for `doctor`.
+    # Where each non-default setting came from ("flag", "env", "config"), for `pixir config`.
     sources: Mapping[str, str] = field(default_factory=dict)
     # Human-readable warnings (unknown keys) to show once on stderr.
     warnings: tuple[str, ...] = ()
@@ -156,6 +164,10 @@ def load_settings(
             values[key] = _check_value(key, value, where=f"--{key.replace('_', '-')}")
         sources[key] = "flag"
 
+    for key, var in ENV_ONLY.items():
+        if env.get(var):
+            sources[key] = "env"
+
     if "models" in values:
         values["models"] = tuple(values["models"])
     if "compaction" in values:
@@ -183,6 +195,11 @@ def load_settings(
         sources=sources,
         warnings=tuple(warnings),
     )
+
+
+def in_file(key: str) -> str:
+    """`key in <the config file's full path>`, for hints that send a person there."""
+    return f"{key} in {paths.config_file()}"
 
 
 def read_config_file(path: Path) -> tuple[dict[str, object], list[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 EXIT_CODES: dict[str, int] = {
     # 2: invalid arguments, bad configuration, unknown model or session
     "invalid_arguments": 2,
+    "unknown_command": 2,  # a first word that looks like a command but is none
     "config_invalid": 2,
     "unknown_model": 2,
     "not_found": 2,

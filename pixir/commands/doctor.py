@@ -12,6 +12,8 @@ from pathlib import Path
 from pixir import __version__, paths
 from pixir.auth import store
 from pixir.auth.summary import describe, relative
+from pixir.buildinfo import commit_text
+from pixir.buildinfo import describe as describe_build
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
@@ -44,7 +46,7 @@ def collect(args) -> list[dict]:
     def add(name: str, status: str, detail: str) -> None:
         checks.append({"name": name, "status": status, "detail": detail})
 
-    add("pixir", OK, f"{__version__} ({sys.argv[0] or 'pixir'})")
+    add("pixir", OK, f"{__version__}, {commit_text(describe_build())} ({sys.argv[0] or 'pixir'})")
     add("python", OK, f"{platform.python_version()} ({sys.executable})")
 
     home = paths.home()
@@ -60,7 +62,8 @@ def collect(args) -> list[dict]:
     settings = None
     try:
         settings = settings_for(args, warn=False)
-        detail = str(paths.config_file()) if paths.config_file().exists() else "defaults"
+        path = paths.config_file()
+        detail = str(path) if path.exists() else f"{path} (not present: built-in defaults)"
         if settings.warnings:
             add("config", WARN, "; ".join(settings.warnings))
         else:

@@ -6,6 +6,7 @@ object of `--json` at the end.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pixir import paths
@@ -57,16 +58,23 @@ def read_api_key() -> str:
         raise PixirError(
             "invalid_arguments",
             "stdin holds more than one word; pipe just the API key",
-            hint="printenv OPENAI_API_KEY | pixir login --with-api-key",
+            hint=how_to_pipe(),
         )
     return key
 
 
 def _no_key() -> PixirError:
-    return PixirError(
-        "invalid_arguments",
-        "no API key on stdin",
-        hint="printenv OPENAI_API_KEY | pixir login --with-api-key",
+    return PixirError("invalid_arguments", "no API key on stdin", hint=how_to_pipe())
+
+
+def how_to_pipe() -> str:
+    """How to give `--with-api-key` its key (`printenv OPENAI_API_KEY | ...` pipes nothing
+    when that variable is not set)."""
+    if os.environ.get("OPENAI_API_KEY", "").strip():
+        return "printenv OPENAI_API_KEY | pixir login --with-api-key"
+    return (
+        "pipe the key in (pixir login --with-api-key < key.txt), or run it on a terminal "
+        "to paste it unseen"
     )
 
 

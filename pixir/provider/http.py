@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from pixir import debug, neterror
+from pixir.config import in_file
 from pixir.errors import PixirError
 from pixir.provider.assemble import stream_incomplete
 from pixir.provider.classify import MAX_ERROR_BODY
@@ -163,7 +164,7 @@ class HttpTransport:
             "stream_idle_timeout",
             f"no data from the server for {seconds:g} s",
             {"idle_timeout_ms": int(seconds * 1000)},
-            hint="raise stream_idle_timeout_ms in config.json if the model needs longer",
+            hint=f"raise {in_file('stream_idle_timeout_ms')} if the model needs longer",
         )
 
     def _request_error(self, exc: Exception, url: str) -> PixirError:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from pixir import debug, neterror
+from pixir.config import in_file
 from pixir.errors import PixirError
 from pixir.provider import continuation
 from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
@@ -416,7 +417,7 @@ def idle_timeout(seconds: float) -> PixirError:
         "stream_idle_timeout",
         f"no data from the server for {seconds:g} s",
         {"idle_timeout_ms": int(seconds * 1000)},
-        hint="raise stream_idle_timeout_ms in config.json if the model needs longer",
+        hint=f"raise {in_file('stream_idle_timeout_ms')} if the model needs longer",
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pixir import __version__ as pixir_version
 from tests.fake_backend import step, text, tool_call
 from tests.harness import REPO_ROOT, PixirRunner
 
@@ -58,13 +59,14 @@ def run(argv: list, env: dict, timeout: float = 180) -> None:
     assert done.returncode == 0, f"{argv}\n{done.stdout}\n{done.stderr}"
 
 
-def works(executable: Path, fake, tmp_path: Path) -> None:
-    """The installed command signs in with a key from stdin and edits a file in a Turn."""
+def works(executable: Path, fake, tmp_path: Path, commit: str = "commit unknown") -> None:
+    """The installed command names the commit it was built from (`commit`: how), signs in
+    with a key from stdin and edits a file in a Turn."""
     assert executable.exists(), executable
     pixir = PixirRunner(fake, tmp_path / "use", executable=[str(executable)])
     version = pixir.run("--version")
     assert version.code == 0, version
-    assert version.stdout.startswith("pixir ")
+    assert version.stdout.startswith(f"pixir {pixir_version} ({commit}; Python "), version
     login = pixir.run("login", "--with-api-key", stdin=fake.api_key + "\n")
     assert login.code == 0, login
     (pixir.workspace / "notes.txt").write_text("hello\n")
@@ -80,8 +82,10 @@ def test_pip_install_gives_a_working_pixir(source, fake, tmp_path):
     env = offline(tmp_path)
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv], env)
+    # a copy without .git: the packager names the commit, and the build bakes it in
+    env["PIXIR_BUILD_COMMIT"] = "c0ffee" * 6 + "c0ff"
     run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", source], env)
-    works(venv / "bin" / "pixir", fake, tmp_path)
+    works(venv / "bin" / "pixir", fake, tmp_path, commit="commit c0ffeec0ffee")
 
 
 def test_pipx_install_gives_a_working_pixir(source, fake, tmp_path):

@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pixir.interrupt",
             "pixir.sanitize",
             "pixir.sandbox",
+            "pixir.buildinfo",
         ),
     ),
     ("parts", ("pixir.provider", "pixir.tools", "pixir.auth", "pixir.log", "pixir.history")),
@@ -44,7 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runner", ("pixir.runner",)),
     ("front", ("pixir.present", "pixir.prompt")),
     ("commands", ("pixir.commands", "pixir.acp")),
-    ("cli", ("pixir.cli", "pixir.__main__")),
+    ("cli", ("pixir.cli", "pixir.__main__", "pixir.usage", "pixir.completion")),
 ]
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 # Layers whose units know nothing of each other: each imports only its own unit and the

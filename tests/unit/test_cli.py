@@ -1,5 +1,6 @@
 import json
 import os
+import sys
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_every_command_accepts_the_common_options_and_only_turns_take_turn_optio
     assert args.reasoning_effort == "low"
     if cli.COMMANDS[name].turn_options:
         assert cli.parse([name, *words, "--read-only", "--jsonl"])[1].read_only
-    elif name == "acp":  # the mode and step cap of its sessions, no output options
+    elif name in ("acp", "config"):  # the mode and step cap (settings), no output options
         assert cli.parse([name, "--read-only", "--max-steps", "9"])[1].read_only
         with pytest.raises(PixirError):
             cli.parse([name, "--jsonl"])
@@ -101,11 +102,13 @@ def test_login_modes_are_exclusive(capsys):
 
 def test_version_and_help(capsys):
     assert cli.main(["--version"]) == 0
-    assert capsys.readouterr().out == f"pixir {__version__}\n"
+    line = capsys.readouterr().out
+    assert line.startswith(f"pixir {__version__} (") and line.count("\n") == 1
+    assert f"Python {sys.version_info[0]}.{sys.version_info[1]}." in line
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
     for name in cli.COMMANDS:
-        if name != "run":
+        if name not in ("run", "help"):
             assert f"  {name} " in out
     assert "exit codes:" in out and "--output-schema" in out
     assert "--version" in out  # answered before parsing, but still listed
@@ -216,3 +219,183 @@ def test_broken_pipe_exits_quietly(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_quiet_broken_pipe", lambda: 141)
     assert cli.main(["models"]) == 141
     assert capsys.readouterr().err == ""
+
+
+# -- command words: a first word that looks like a command never becomes a task ------------
+
+
+@pytest.fixture
+def no_turn(monkeypatch, workspace):
+    """Fail the test if a Turn would start: `pixir PROMPT` must not get that far."""
+    import pixir.commands.run as run_command
+
+    original = run_command.run
+
+    def refuse(args):
+        if args.command == "run":
+            raise AssertionError(f"a Turn started with {args.prompt!r}")
+        return original(args)  # resume: the session is looked up before any Turn
+
+    monkeypatch.setattr(run_command, "run", refuse)
+    return workspace
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [
+        (["loginn"], "pixir login"),
+        (["sesions"], "pixir sessions"),
+        (["-C", ".", "dcotor"], "pixir doctor"),
+        (["lgo", "20261121T1430"], "pixir log"),
+        (["resmue", "20261121T143000-a1b2c3", "go", "on"], "pixir resume"),
+        (["Login"], "pixir login"),
+        (["completoin", "bash"], "pixir completion"),
+        (["version"], "pixir --version"),
+        (["update"], "pixir --version"),
+        (["update", "the", "docs"], "pixir --version"),
+        (["settings"], "pixir config"),
+    ],
+)
+def test_a_word_like_a_command_is_refused_with_what_was_meant(argv, meant, no_turn, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    first, hint = err.splitlines()
+    assert first.startswith("error: unknown_command: ")
+    assert f"did you mean `{meant}`" in first
+    # how to send the same words as a task: the options, then --, then the words
+    options = ["-C", "."] if argv[0] == "-C" else [o for o in argv if o.startswith("--")]
+    words = [w for w in argv if w not in options]
+    assert hint == "hint: to send it to the model as a task: " + " ".join(
+        ["pixir", *options, "--", *words]
+    )
+    assert not (no_turn / ".pixir").exists()
+
+
+def test_a_word_like_a_command_in_json_mode_is_one_error_object(no_turn, capsys):
+    assert cli.main(["sesions", "--json"]) == 2
+    body = json.loads(capsys.readouterr().out)
+    assert body["error"]["kind"] == "unknown_command" and body["exit_code"] == 2
+    assert body["error"]["details"] == {"word": "sesions", "suggestions": ["pixir sessions"]}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fix", "the", "bug"],
+        ["review"],  # `git diff | pixir review`: a word, not a typo of preview
+        ["rename", "foo", "to", "bar"],  # two edits from resume, but a sentence
+        ["compare", "the", "two", "files"],
+        ["log in the user with a token"],  # a quoted task is never a command word
+        ["help me write tests"],
+        ["--", "loginn"],
+        ["-m", "gpt-5.4", "--", "update"],
+        ["-"],
+        ["pong", "back", "and", "forth"],
+    ],
+)
+def test_tasks_that_only_resemble_a_command_stay_tasks(argv):
+    name, args = cli.parse(argv)
+    assert name == "run"
+    assert [w for w in argv if w not in ("--", "-m", "gpt-5.4")] == args.prompt
+
+
+def test_help_is_the_same_as_dash_dash_help(capsys):
+    assert cli.main(["--help"]) == 0
+    top = capsys.readouterr().out
+    assert cli.main(["help"]) == 0
+    assert capsys.readouterr().out == top
+    for name in ("login", "resume", "config", "completion"):
+        assert cli.main([name, "--help"]) == 0
+        direct = capsys.readouterr().out
+        assert cli.main(["help", name]) == 0
+        assert capsys.readouterr().out == direct
+        assert cli.main(["--json", "help", name]) == 0
+        assert capsys.readouterr().out == direct
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["help", "loginn"], "did you mean `pixir help login`"),
+        (["help", "me", "fix", "this"], "'me' is not a pixir command"),
+        (["help", "login", "now"], "takes one command name"),
+    ],
+)
+def test_help_with_words_that_are_no_command_starts_nothing(argv, says, no_turn, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert f"hint: to send it to the model as a task: pixir -- {' '.join(argv)}" in err
+
+
+def test_help_names_the_config_file_and_the_environment(capsys, pixir_home):
+    for argv in (["--help"], ["doctor", "--help"], ["help", "config"]):
+        assert cli.main(argv) == 0
+        out = capsys.readouterr().out
+        assert f"configuration: {pixir_home / 'config.json'}" in out
+        assert "PIXIR_HOME" in out and "OPENAI_API_KEY" in out
+
+
+# -- secrets typed on the command line are never repeated ----------------------------------
+
+KEY = "sk-proj-Zq8ExampleKey0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["login", "--with-api-key", KEY],
+        ["login", f"--with-api-key={KEY}"],
+        ["login", "--with-api-key", "plainwordkey"],  # a key by position, whatever its shape
+        ["status", KEY],
+        ["status", "--token", "abc123secret"],
+        ["--auth", KEY, "status"],
+        ["-m", KEY, "models"],
+        ["--transport", KEY, "ping"],
+        ["resume", KEY, "go"],
+        ["log", KEY],
+        ["-C", KEY, "doctor"],
+        ["--max-steps", KEY, "hello"],
+        [KEY],
+        [KEY, "is", "my", "key"],
+        ["status", f"OPENAI_API_KEY={KEY}"],
+        ["status", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"],
+        ["status", "Zq8xT1mK4pW7rB2nV5cY9hJ3gF6dS0aLqwe"],  # random-looking, no known prefix
+        ["sesions", KEY],
+        ["help", KEY],
+    ],
+)
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_key_given_as_an_argument_is_never_printed(argv, json_flag, no_turn, capsys):
+    secret = next(a for a in argv if a in (KEY, "plainwordkey", "abc123secret") or len(a) > 30)
+    secret = secret.split("=", 1)[-1]
+    code = cli.main([*argv, *json_flag])
+    out, err = capsys.readouterr()
+    assert code == (1 if argv[-1] == "doctor" else 2), (out, err)  # doctor: workspace FAIL
+    assert secret not in out and secret not in err
+    assert out + err  # something was said
+    if argv[0] == "login":
+        assert not (no_turn.parent / "pixir-home" / "auth.json").exists()
+
+
+def test_login_with_a_key_argument_says_where_the_key_goes(capsys, monkeypatch):
+    assert cli.main(["login", "--with-api-key", KEY]) == 2
+    err = capsys.readouterr().err
+    assert "reads the key from stdin, never from the command line" in err
+    assert "hint: pipe the key in (pixir login --with-api-key < key.txt)" in err
+    assert "printenv" not in err  # OPENAI_API_KEY is not set: printenv would pipe nothing
+    assert KEY not in err
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    assert cli.main(["login", "--with-api-key", KEY]) == 2
+    err = capsys.readouterr().err
+    assert "hint: printenv OPENAI_API_KEY | pixir login --with-api-key" in err
+    assert KEY not in err
+
+
+def test_version_json_is_one_object(capsys):
+    assert cli.main(["--version", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["ok"] is True and body["version"] == __version__
+    assert body["python"] == "{}.{}.{}".format(*sys.version_info[:3])
+    assert body["python_executable"] == sys.executable
+    assert set(body) >= {"commit", "dirty", "commit_from"}

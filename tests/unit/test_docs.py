@@ -64,7 +64,8 @@ def test_every_option_in_the_readme_table_is_accepted():
 
 def variables_read_by_pixir() -> set[str]:
     names: set[str] = set()
-    for path in (ROOT / "pixir").rglob("*.py"):
+    # setup.py: read when pixir is built (the commit `--version` names)
+    for path in [*(ROOT / "pixir").rglob("*.py"), ROOT / "setup.py"]:
         source = path.read_text(encoding="utf-8")
         names |= set(re.findall(r"\benv(?:iron)?\.get\(\s*\"([A-Z][A-Z0-9_]+)\"", source))
         names |= set(re.findall(r"\"([A-Z][A-Z0-9_]+)\": \"[a-z_]+\"", source))  # ENV_SETTINGS
