@@ -151,6 +151,10 @@ class History:
             items.append(output_item(call_id, ORPHAN_OUTPUT))
         return items
 
+    def has_call(self, call_id: str) -> bool:
+        """Whether a call with this id is already in the History (answered or not)."""
+        return call_id in self._open or call_id in self._answered
+
     def open_calls(self) -> list[tuple[str, str]]:
         """(call_id, name) of calls with no result yet, oldest first."""
         return list(self._open.items())
@@ -222,15 +226,15 @@ class History:
         call_id = data.get("call_id")
         if not _text(call_id) or not _text(data.get("name")):
             return  # not a call pixir wrote (an edited Log): nothing that could be sent
-        if call_id in self._open or call_id in self._answered:
-            return
+        if call_id in self._open or call_id in self._answered or data.get("duplicate"):
+            return  # a second call with one id: refused, never sent (docs/log.md)
         self._flush_reasoning()
         self._push(seq, call_item(data))
         self._open[call_id] = data.get("name", "")
 
     def _tool_result(self, seq: int, data: dict) -> None:
         call_id = data.get("call_id")
-        if not _text(call_id) or call_id not in self._open:
+        if not _text(call_id) or call_id not in self._open or data.get("duplicate"):
             return  # no call, or already answered: an unpaired output fails the request
         self._pending.clear()
         del self._open[call_id]

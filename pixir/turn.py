@@ -256,8 +256,10 @@ class Turn:
         """Append the step's items in arrival order, running tool calls as they come. Returns
         the outcome when this step ends the Turn (no function calls, or a refusal in ask
         mode), else None."""
-        calls = {c["call_id"]: c for c in getattr(result, "function_calls", None) or ()}
-        done: set[str] = set()
+        calls = list(getattr(result, "function_calls", None) or ())
+        # The Assembler makes one call per function_call item, in the same order: pair them
+        # by position, never by call_id (two calls may share one).
+        pending = iter(calls)
         self._searches.extend(getattr(result, "web_searches", None) or ())
         websearch.add_citations(self._citations, getattr(result, "citations", None) or [])
         for item in getattr(result, "output_items", None) or ():
@@ -266,17 +268,16 @@ class Turn:
                 self.append("reasoning", {"item": item, "model": model})
             elif kind == "web_search_call":
                 self.append("web_search_call", {"item": item})
-            elif kind == "function_call" and item.get("call_id") in calls:
-                call = calls[item["call_id"]]
-                done.add(call["call_id"])
-                if self._call(call):
+            elif kind == "function_call":
+                call = next(pending, None)
+                if call is not None and self._call(call):
                     return self._refused(call)
             elif kind == "message" and calls:
                 text = message_text(item)
                 if text:  # commentary before tool calls: part of the History, not the answer
                     self.append("assistant_message", {"text": text, "finish_reason": "tool_calls"})
-        for call_id, call in calls.items():  # a call the output list did not show (defensive)
-            if call_id not in done and self._call(call):
+        for call in pending:  # a call the output list did not show (defensive)
+            if self._call(call):
                 return self._refused(call)
         if calls:
             return None
@@ -312,9 +313,24 @@ class Turn:
         raw = call.get("raw_arguments")
         if isinstance(raw, str) and raw != _compact(args):
             data["arguments"] = raw  # replay the model's exact bytes (prompt cache)
+        if self.session.history.has_call(call_id):
+            # The same call_id twice (in one response, or again later): running it would run
+            # a command twice, and a second output for one id is refused by the API. It is
+            # recorded (marked, so the fold skips it) and refused; the first stands.
+            data["duplicate"] = True
+            self.append("tool_call", data)
+            message = (
+                f"call_id {call_id} was already used by an earlier call; this {name} call was "
+                "not run. Give every call its own call_id"
+            )
+            self._result(call_id, failed("duplicate_call_id", message), duplicate=True)
+            return False
         self.append("tool_call", data)
-        if not isinstance(args, dict):
-            self._result(call_id, failed("invalid_arguments", "arguments must be a JSON object"))
+        problem = call.get("problem")
+        if problem is None and not isinstance(args, dict):
+            problem = {"kind": "invalid_arguments", "message": "arguments must be a JSON object"}
+        if problem is not None:  # not valid JSON, not an object, over 1 MiB: not run
+            self._result(call_id, failed(problem["kind"], problem["message"]))
             return False
         mode = self.session.permission_mode
         self._check_cancel()
@@ -355,7 +371,7 @@ class Turn:
         if text:
             self.ephemeral("notice", {"text": text})
 
-    def _result(self, call_id: str, result: ToolResult) -> None:
+    def _result(self, call_id: str, result: ToolResult, duplicate: bool = False) -> None:
         data = {"call_id": call_id, "ok": result.ok, "output": result.output}
         if result.exit_code is not None:
             data["exit_code"] = result.exit_code
@@ -363,6 +379,8 @@ class Turn:
             data["error"] = result.error
         if result.summary:
             data["summary"] = result.summary
+        if duplicate:
+            data["duplicate"] = True
         self.append("tool_result", data)
 
     # -- endings -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pixir.provider.usage import usage_summary
 OnDelta = Callable[[tuple[str, object]], None]
 
 TERMINAL_TYPES = ("response.completed", "response.incomplete", "response.failed", "error")
+MAX_ARGUMENTS_BYTES = 1 << 20  # one call's arguments (docs/provider.md)
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Result:
     text: str = ""
     reasoning: str = ""
     output_items: list[dict] = field(default_factory=list)
-    # {call_id, name, arguments: dict, raw_arguments: str}
+    # {call_id, name, arguments: dict | None, raw_arguments: str, problem?: {kind, message}}
     function_calls: list[dict] = field(default_factory=list)
     finish_reason: str = "stop"  # "tool_calls" | "stop" | "length"
     status: str = "completed"  # "completed" | "incomplete"
@@ -330,8 +331,13 @@ def _summary_text(items: list[dict]) -> str:
 
 
 def _function_call(item: dict) -> dict:
-    """A validated call: the arguments must be a JSON object (an empty string counts as
-    `{}`, which tools without parameters produce), else `invalid_response`."""
+    """A call as the Turn needs it: `{call_id, name, arguments, raw_arguments}`. Arguments
+    that are not a JSON object (an empty string counts as `{}`, which tools without
+    parameters produce) or longer than 1 MiB are the model's mistake, not the stream's: the
+    call comes with `arguments` None and a `problem` `{kind, message}`, which the Turn
+    reports to the model as a failed tool result. Oversized arguments are not kept (nor in
+    the output item): the Log and the next request carry `{}` in their place. A call
+    without a name or call_id cannot be answered at all: `invalid_response`."""
     name, call_id, raw = item.get("name"), item.get("call_id"), item.get("arguments")
     if not isinstance(name, str) or not name or not isinstance(call_id, str) or not call_id:
         raise PixirError(
@@ -343,17 +349,37 @@ def _function_call(item: dict) -> dict:
         raw = json.dumps(raw, ensure_ascii=False)
     if not isinstance(raw, str):
         raw = ""
+    call = {"call_id": call_id, "name": name, "arguments": None, "raw_arguments": raw}
+    size = len(raw) if len(raw) * 4 <= MAX_ARGUMENTS_BYTES else len(raw.encode("utf-8", "replace"))
+    if size > MAX_ARGUMENTS_BYTES:
+        item["arguments"] = call["raw_arguments"] = "{}"  # 1 MiB+ is not worth keeping
+        call["problem"] = {
+            "kind": "arguments_too_large",
+            "message": f"the arguments of this {name} call are {size:,} bytes, over the "
+            f"{MAX_ARGUMENTS_BYTES >> 20} MiB limit; it was not run. Send the content in "
+            "smaller pieces (write a part, then append the rest with edit or bash)",
+        }
+        return call
     try:
         arguments = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        arguments = None
+    except ValueError as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
+        call["problem"] = {
+            "kind": "invalid_arguments",
+            "message": f"the arguments are not valid JSON ({getattr(exc, 'msg', exc)}{where}); "
+            "the call was not run",
+        }
+        return call
     if not isinstance(arguments, dict):
-        raise PixirError(
-            "invalid_response",
-            f"the model called {name} with arguments that are not a JSON object",
-            {"call_id": call_id, "name": name, "arguments_excerpt": raw[:200]},
-        )
-    return {"call_id": call_id, "name": name, "arguments": arguments, "raw_arguments": raw}
+        shape = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        call["problem"] = {
+            "kind": "invalid_arguments",
+            "message": "the arguments must be a JSON object, not "
+            f"{shape.get(type(arguments), 'a number')}; the call was not run",
+        }
+        return call
+    call["arguments"] = arguments
+    return call
 
 
 def rate_limits_from_headers(headers: Mapping[str, str]) -> dict | None:

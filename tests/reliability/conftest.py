@@ -102,6 +102,14 @@ def check_log(path: Path, *, finished: bool = True) -> list[dict]:
     events = parse(path.read_bytes(), path)
     # Calls as pixir writes them (an edited Log may hold others, which the fold ignores).
     events = [e for e in events if _well_formed(e)]
+    # A refused second use of a call_id: a marked tool_call answered at once by a marked
+    # failed tool_result (`duplicate_call_id`), both skipped by the fold.
+    marked = [e for e in events if e["data"].get("duplicate")]
+    for call, result in zip(marked[::2], marked[1::2], strict=True):
+        assert call["type"] == "tool_call" and result["type"] == "tool_result", marked
+        assert result["seq"] == call["seq"] + 1 and not result["data"]["ok"]
+        assert result["data"]["error"]["kind"] == "duplicate_call_id"
+    events = [e for e in events if not e["data"].get("duplicate")]
     started = [e for e in events if e["type"] == "session_started"]
     assert len(started) == 1 and events[0]["type"] == "session_started", path
     seqs = [e["seq"] for e in events]

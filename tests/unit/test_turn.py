@@ -452,6 +452,63 @@ def test_invalid_arguments_object_is_a_failed_result(runner):
     assert result["data"]["error"]["kind"] == "invalid_arguments"
 
 
+def test_a_second_call_with_the_same_call_id_is_refused_and_never_runs(runner, ws):
+    """Two calls sharing a call_id in one response (and one reusing an earlier call's id in
+    the next): the first runs, each repeat is a failed `duplicate_call_id` result, no
+    command runs twice, and the History stays paired."""
+    run = runner()
+    outcome = run(
+        "append",
+        calls(
+            ("bash", {"command": "echo first >> f.txt"}, "call_dup"),
+            ("bash", {"command": "echo second >> f.txt"}, "call_dup"),
+        ),
+        calls(("bash", {"command": "echo third >> f.txt"}, "call_dup")),
+        answer("done"),
+    )
+    assert outcome.status == "completed"
+    assert (ws / "f.txt").read_text() == "first\n"
+    events = read_events(run.session.path)
+    results = [e["data"] for e in events if e["type"] == "tool_result"]
+    assert [r["ok"] for r in results] == [True, False, False]
+    assert [r.get("duplicate") for r in results] == [None, True, True]
+    assert results[1]["error"]["kind"] == "duplicate_call_id"
+    assert "call_dup" in results[1]["error"]["message"]
+    dup_calls = [
+        e["data"] for e in events if e["type"] == "tool_call" and e["data"].get("duplicate")
+    ]
+    assert [c["args"]["command"] for c in dup_calls] == [
+        "echo second >> f.txt",
+        "echo third >> f.txt",
+    ]
+    for history in (run.session.history, History.fold(events, MODEL)):
+        items = history.input_items()
+        assert paired(items)
+        assert [i["call_id"] for i in items if i.get("type") == "function_call"] == ["call_dup"]
+        assert "echo first" in json.dumps(items) and "echo second" not in json.dumps(items)
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        {"kind": "invalid_arguments", "message": "not valid JSON"},
+        {"kind": "arguments_too_large", "message": "over 1 MiB"},
+    ],
+)
+def test_a_call_with_a_problem_is_a_failed_result_and_the_turn_goes_on(runner, ws, problem):
+    run = runner()
+    step = calls(("write", {"path": "x.txt", "content": "never"}), ("bash", {"command": "true"}))
+    step.function_calls[0].update(arguments=None, raw_arguments="{broken", problem=problem)
+    outcome = run("x", step, answer("ok"))
+    assert outcome.status == "completed" and not (ws / "x.txt").exists()
+    events = read_events(run.session.path)
+    results = [e["data"] for e in events if e["type"] == "tool_result"]
+    assert results[0]["error"] == problem and results[1]["ok"]
+    [call] = [e["data"] for e in events if e["type"] == "tool_call"][:1]
+    assert call["args"] is None and call["arguments"] == "{broken"  # replayed as sent
+    assert paired(run.session.history.input_items())
+
+
 def test_update_plan_shows_in_events(runner):
     run = runner()
     run(

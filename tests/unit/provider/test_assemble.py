@@ -151,13 +151,35 @@ def test_function_call_is_validated_and_parsed():
     assert result.output_items == [fcall()]
 
 
-@pytest.mark.parametrize("args", ["{not json", "[1, 2]", '"a string"', "42", "null"])
-def test_function_call_arguments_that_are_not_a_json_object_are_invalid_response(args):
-    with pytest.raises(PixirError) as err:
-        run([done(fcall(args)), completed()])
-    assert err.value.kind == "invalid_response"
-    assert err.value.retryable is False
-    assert "read" in err.value.message
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ("{not json", "not valid JSON (Expecting property name enclosed in double quotes at"),
+        ("[1, 2]", "must be a JSON object, not an array"),
+        ('"a string"', "must be a JSON object, not a string"),
+        ("42", "must be a JSON object, not a number"),
+        ("null", "must be a JSON object, not null"),
+    ],
+)
+def test_arguments_that_are_not_a_json_object_are_a_problem_of_the_call_not_the_stream(args, said):
+    """The model's mistake: the Turn answers the call with a failed tool_result (the rest
+    of the response stands), it does not fail the stream."""
+    result, _ = run([done(fcall(args)), completed()])
+    [call] = result.function_calls
+    assert call["arguments"] is None and call["raw_arguments"] == args
+    assert call["problem"]["kind"] == "invalid_arguments"
+    assert said in call["problem"]["message"]
+
+
+def test_arguments_over_one_mib_are_refused_and_not_kept():
+    big = '{"path":"a.py","content":"' + "x" * (1 << 20) + '"}'
+    result, _ = run([done(fcall(big)), completed()])
+    [call] = result.function_calls
+    assert call["problem"]["kind"] == "arguments_too_large"
+    assert f"{len(big):,} bytes" in call["problem"]["message"]
+    assert call["raw_arguments"] == "{}" and result.output_items[0]["arguments"] == "{}"
+    exactly, _ = run([done(fcall('{"a":"' + "y" * ((1 << 20) - 8) + '"}')), completed()])
+    assert "problem" not in exactly.function_calls[0]  # 1 MiB itself is fine
 
 
 def test_function_call_without_call_id_is_invalid_response():
