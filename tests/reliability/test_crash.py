@@ -10,9 +10,11 @@ random time, or a random moment after the Log's k-th line appeared — then chec
   finishes the task: the files end exactly as the task wants, the Log is paired again.
 
 Landing inside a Log write: a Log event is one os.write of one whole line, microseconds for
-a normal event. A tool_call carrying 8 MiB of `write` content makes one write of 8 MiB,
-during which the file's size grows page by page; the test watches the size and kills the
-moment it has grown by more than 1 MiB past the last line. No test hook in pixir is needed.
+a normal event. An answer just under the 4 MiB cap, of quotes that JSON doubles, makes one
+write of 8 MiB, during which the file's size grows page by page; the test watches the size
+and kills the moment it has grown by more than 1 MiB past the last line. Landing inside a
+tool's write: an edit of a 16 MiB file writes it whole to a temp file before the rename.
+No test hook in pixir is needed.
 """
 
 from __future__ import annotations
@@ -212,40 +214,55 @@ def test_sigkill_at_seeded_random_points_never_loses_or_tears_anything(tmp_path)
     assert "during a model call" in phases, phases
 
 
-BIG = ("x" * 1023 + "\n") * (8 * 1024)  # 8 MiB: one Log line that takes a while to write
+# One Log line that takes a while to write: an answer just under the 4 MiB answer cap, of
+# quotes that the Log's JSON doubles (an 8 MiB line).
+BIG_ANSWER = ('"' * 1023 + "\n") * (4 * 1024 - 1)
+# A file an edit rewrites whole through one temp file: 16 MiB.
+BIG_FILE = "version = 1\n" + ("x" * 1023 + "\n") * (16 * 1024)
+BIG_EDITED = BIG_FILE.replace("version = 1", "version = 2", 1)
 
 
-def start_big_write(tmp_path: Path, name: str, attempt: int):
-    """(fake, runner, process) of a run whose first call writes the 8 MiB big.txt: one
-    8 MiB Log line, then an 8 MiB temp file renamed onto big.txt."""
+def start_big(tmp_path: Path, name: str, attempt: int, first: dict):
+    """(fake, runner, process) of a run whose first call answers with `first`."""
     fake, runner = new_runner(tmp_path, name)
     runner.login_api_key()
     runner.write_file("b.txt", B_OLD)
-    fake.script(
-        step(
-            tool_call("write", {"path": "big.txt", "content": BIG}, deltas=[]),
-            match={"last_user": APPLY},
-        ),
-        *finishing_steps(),
-    )
+    runner.write_file("big.txt", BIG_FILE)
+    fake.script(first, *finishing_steps())
     return fake, runner, start(runner, attempt)
+
+
+def start_big_answer(tmp_path: Path, name: str, attempt: int):
+    """A run whose first call answers with BIG_ANSWER: one 8 MiB Log line."""
+    answer = step(text(BIG_ANSWER, deltas=[]), match={"last_user": APPLY})
+    return start_big(tmp_path, name, attempt, answer)
+
+
+def start_big_edit(tmp_path: Path, name: str, attempt: int):
+    """A run whose first call edits the 16 MiB big.txt: a 16 MiB temp file, then a rename."""
+    edit = {"path": "big.txt", "old_string": "version = 1", "new_string": "version = 2"}
+    call = step(tool_call("edit", edit), match={"last_user": APPLY})
+    return start_big(tmp_path, name, attempt, call)
+
+
+def big_file_whole(runner) -> bool:
+    return runner.read_file("big.txt") in (BIG_FILE, BIG_EDITED)
 
 
 @pytest.mark.timeout(300)
 def test_sigkill_inside_a_log_write_leaves_a_torn_line_that_resume_repairs(tmp_path):
     torn = 0
     for attempt in range(TORN_ATTEMPTS):
-        fake, runner, proc = start_big_write(tmp_path, f"torn{attempt}", attempt)
+        fake, runner, proc = start_big_answer(tmp_path, f"torn{attempt}", attempt)
         try:
             killed = kill_inside_a_big_write(runner, proc)
             log = log_path(runner)
             data = log.read_bytes()
             if killed and not data.endswith(b"\n"):
                 torn += 1
-                assert len(data) - data.rfind(b"\n") - 1 < len(BIG), "the whole line was written"
+                torn_bytes = len(data) - data.rfind(b"\n") - 1
+                assert torn_bytes < 2 * len(BIG_ANSWER), "the whole line was written"
             check_log(log, finished=False)  # the torn line is ignored, the rest folds
-            big = runner.path("big.txt")
-            assert not big.exists() or big.read_text() == BIG
             recover(fake, runner, log)
             events = check_log(log)
             if not data.endswith(b"\n"):
@@ -255,7 +272,7 @@ def test_sigkill_inside_a_log_write_leaves_a_torn_line_that_resume_repairs(tmp_p
             fake.stop()
     record("crash_points", torn)
     record("crash_phase: inside a Log write", torn)
-    assert torn >= 1, "no kill landed inside the 8 MiB Log write"
+    assert torn >= 1, "no kill landed inside the 8 MiB Log line"
 
 
 def kill_inside_a_big_write(runner, proc) -> bool:
@@ -282,17 +299,17 @@ def leftovers(runner) -> list[Path]:
 def test_sigkill_inside_a_tool_write_leaves_a_temp_file_that_resume_removes(tmp_path):
     landed = 0
     for attempt in range(TORN_ATTEMPTS):
-        fake, runner, proc = start_big_write(tmp_path, f"temp{attempt}", attempt)
+        fake, runner, proc = start_big_edit(tmp_path, f"temp{attempt}", attempt)
         try:
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline and not leftovers(runner):
                 time.sleep(0.0005)
             if kill(proc) and leftovers(runner):
                 landed += 1
-                assert not runner.path("big.txt").exists(), "renamed, yet its temp file stayed"
+                assert runner.read_file("big.txt") == BIG_FILE, "renamed, yet its temp stayed"
+            assert big_file_whole(runner)
             recover(fake, runner, log_path(runner))
-            big = runner.path("big.txt")
-            assert not big.exists() or big.read_text() == BIG
+            assert big_file_whole(runner)
         finally:
             fake.stop()
     record("crash_points", landed)
