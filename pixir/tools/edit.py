@@ -1,19 +1,33 @@
 """`edit {path, old_string, new_string, replace_all?}` (docs/tools.md): replace an exact, unique
 match (or every match with `replace_all`); if there is no exact match, a match that ignores
 whitespace runs and curly quotes is used when it is unique. The file keeps its line endings
-and BOM, is replaced atomically, and the result carries a short unified diff."""
+and BOM, is replaced atomically (owner, group and mode kept; reached without following
+symlinks: pixir/tools/files.py), and the result carries a short unified diff.
+
+An edit of a file that changed on disk since the model read or wrote it in this run is
+refused ("changed since read"), and so is one whose file changes while the edit runs; what
+another program appends right around the rename is carried into the new file."""
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import time
+from pathlib import Path
 
-from pixir.fsutil import atomic_write
-from pixir.tools.result import ToolFailure, ToolResult
+from pixir.tools import files
+from pixir.tools.result import ToolFailure, ToolResult, human_size
 from pixir.tools.workspace import display_path, resolve_for_write
 
 BOM = b"\xef\xbb\xbf"
 DIFF_MAX_LINES = 120
+MAX_EDIT_BYTES = 64 << 20  # the whole file is read, changed and written in memory
+# After the rename, appends another program made to the old file are carried over until it
+# has been quiet this long (docs/reliability.md, "Files the model touches").
+CARRY_QUIET_S = 0.01
+CARRY_POLL_S = 0.002
+CARRY_MAX_S = 0.5
 # Horizontal whitespace: space, tab, no-break and the typographic spaces.
 HSPACE = frozenset(" \t\u00a0\u202f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
 QUOTES = {
@@ -45,7 +59,40 @@ def run(args: dict, ctx) -> ToolResult:
         raise ToolFailure("invalid_arguments", "old_string and new_string are identical")
     target = resolve_for_write(ctx.workspace, args.get("path"))
     shown = display_path(ctx.workspace, target)
-    raw = _read(target, shown)
+    root = Path(os.path.realpath(ctx.workspace))
+    place = None
+    try:
+        place = files.open_place(root, target, shown, create=False)
+        fd, before = place.open_regular()
+    except ToolFailure as failure:
+        if place is not None:
+            place.close()
+        if failure.kind == "not_found":
+            failure.message += "; use write to create a new file"
+        raise
+    with place:
+        try:
+            if files.changed_since_seen(ctx, target, before):
+                raise ToolFailure(
+                    "changed_since_read",
+                    f"{shown} changed on disk since you last read it (another program wrote "
+                    "to it); nothing was changed. Read it again, then edit",
+                )
+            files.check_replaceable(place, before, fd)
+            if before.st_size > MAX_EDIT_BYTES:
+                raise ToolFailure(
+                    "file_too_large",
+                    f"{shown} is {human_size(before.st_size)}; edit works on files up to "
+                    f"{MAX_EDIT_BYTES >> 20} MiB (change it with bash, e.g. sed -i)",
+                )
+            raw = _read(fd, before.st_size, shown)
+            return _edit(ctx, place, target, fd, before, raw, old, new, replace_all)
+        finally:
+            os.close(fd)
+
+
+def _edit(ctx, place, target, fd, before, raw, old, new, replace_all) -> ToolResult:
+    shown = place.shown
     bom = raw.startswith(BOM)
     try:
         text = raw[len(BOM) if bom else 0 :].decode("utf-8")
@@ -74,28 +121,80 @@ def run(args: dict, ctx) -> ToolResult:
     else:
         updated = text.replace(old_f, new_f) if replace_all else text.replace(old_f, new_f, 1)
 
+    payload = (BOM if bom else b"") + updated.encode("utf-8")
+
+    def unchanged() -> None:  # right before the rename: nothing another program wrote is lost
+        now = os.fstat(fd)
+        if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise ToolFailure(
+                "changed_since_read",
+                f"{shown} changed on disk while pixir edited it (another program wrote to "
+                "it); nothing was changed. Read it again, then edit",
+            )
+
     try:
-        atomic_write(target, (BOM if bom else b"") + updated.encode("utf-8"))
+        new_fd = files.replace(place, payload, before, before_rename=unchanged)
     except OSError as exc:
         raise ToolFailure("io_error", f"cannot write {shown}: {exc.strerror}") from None
+    try:
+        carried = _carry_appends(fd, new_fd, before.st_size)
+        files.remember(ctx, target, os.fstat(new_fd))
+    finally:
+        os.close(new_fd)
     diff, added, removed = unified_diff(text, updated, shown)
     how = " (matched after normalising whitespace and quotes)" if fuzzy else ""
     plural = "s" if count != 1 else ""
     output = f"Edited {shown}: {count} replacement{plural}{how}.\n{diff}"
+    if carried:
+        output += (
+            f"\n[{carried} bytes another program appended to {shown} while it was being "
+            "edited were kept at its end]"
+        )
     return ToolResult(True, output, summary=f"+{added} −{removed}")
 
 
-def _read(target, shown: str) -> bytes:
+def _read(fd: int, size: int, shown: str) -> bytes:
+    chunks, total = [], 0
     try:
-        return target.read_bytes()
-    except FileNotFoundError:
-        raise ToolFailure(
-            "not_found", f"{shown} does not exist; use write to create a new file"
-        ) from None
-    except IsADirectoryError:
-        raise ToolFailure("is_directory", f"{shown} is a directory") from None
+        while total <= size:  # a file that grew meanwhile is caught before the rename
+            chunk = os.read(fd, max(size - total, 0) + 1)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
     except OSError as exc:
         raise ToolFailure("io_error", f"cannot read {shown}: {exc.strerror}") from None
+    return b"".join(chunks)
+
+
+def _carry_appends(old_fd: int, new_fd: int, old_size: int) -> int:
+    """Bytes another program appended to the old file around the rename (its `>>` opened
+    the old file just before): appended to the new one (whose end others may be appending
+    to by now, hence O_APPEND), until the old file has been quiet for a moment. Returns
+    how many."""
+    import fcntl
+
+    carried = 0
+    quiet_since = time.monotonic()
+    deadline = quiet_since + CARRY_MAX_S
+    while time.monotonic() < deadline:
+        size = os.fstat(old_fd).st_size
+        if size > old_size:
+            extra = os.pread(old_fd, size - old_size, old_size)
+            if not carried:
+                fcntl.fcntl(new_fd, fcntl.F_SETFL, fcntl.fcntl(new_fd, fcntl.F_GETFL) | os.O_APPEND)
+            view = memoryview(extra)
+            while view:
+                view = view[os.write(new_fd, view) :]
+            old_size += len(extra)
+            carried += len(extra)
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= CARRY_QUIET_S:
+            break
+        time.sleep(CARRY_POLL_S)
+    if carried:
+        os.fsync(new_fd)
+    return carried
 
 
 def uses_crlf(text: str) -> bool:

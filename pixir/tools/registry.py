@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixir import fsutil, sanitize
@@ -47,6 +47,9 @@ class ToolContext:
     cancel: object | None = None
     # What confines bash commands (pixir.sandbox.policy.Sandbox); None: nothing.
     sandbox: object = None
+    # What the model last saw of each file it read or wrote (real path → size, mtime,
+    # inode): an edit of a file that changed on disk since is refused (tools/files.py).
+    seen: dict = field(default_factory=dict)
 
     @property
     def commands_confined(self) -> bool:

@@ -32,7 +32,12 @@ def resolve_for_write(workspace: Path, path: str) -> Path:
     root = Path(os.path.realpath(workspace))
     # `~` means the home directory here as it does for read (and in the model's shell), not
     # a folder named "~" in the workspace (which `rm -rf ~` would later be fatal to remove).
-    target = Path(os.path.realpath(workspace / os.path.expanduser(path)))
+    try:
+        target = Path(os.path.realpath(workspace / os.path.expanduser(path)))
+    except OSError:  # a link that stopped being one between lstat and readlink
+        raise ToolFailure(
+            "path_changed", f"{path}: the path changed while pixir looked at it; try again"
+        ) from None
     if target != root and root not in target.parents:
         raise ToolFailure(
             "outside_workspace",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from pixir.tools import read as read_tool
 from pixir.tools.result import MAX_BYTES, MAX_LINES
 from tests.unit.helpers.tools import call, error_kind
@@ -94,6 +98,67 @@ def test_read_of_an_unreadable_file_is_permission_denied(ctx, ws, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     (ws / "secret.txt").write_text("x\n")
-    monkeypatch.setattr(read_tool, "open", refuse, raising=False)
+    monkeypatch.setattr(read_tool.os, "open", refuse)
     result = call(ctx, "read", path="secret.txt")
     assert error_kind(result) == "permission_denied" and "secret.txt" in result.error["message"]
+
+
+# -- only regular files, and bounded memory whatever the file -------------------------------------
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(ctx, ws):
+    os.mkfifo(ws / "pipe")
+    result = call(ctx, "read", path="pipe")  # blocked forever before
+    assert error_kind(result) == "not_regular_file" and "FIFO" in result.error["message"]
+
+
+@pytest.mark.parametrize(("path", "what"), [("/dev/zero", "a device"), ("/dev/null", "a device")])
+def test_devices_are_refused_without_being_read(ctx, path, what):
+    result = call(ctx, "read", path=path)
+    assert error_kind(result) == "not_regular_file" and what in result.error["message"]
+
+
+def test_a_socket_is_refused(ctx, ws):
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(ws / "sock"))
+        result = call(ctx, "read", path="sock")
+    assert error_kind(result) == "not_regular_file" and "socket" in result.error["message"]
+
+
+def peak_python_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_text_before_a_huge_sparse_tail_costs_little_memory(ctx, ws):
+    """8 KiB of text, then 2 GB of holes (NUL bytes when read): the text is shown, the tail
+    is said to be binary, and neither the tail nor a count of its lines is read."""
+    path = ws / "sparse.log"
+    with open(path, "wb") as fh:
+        fh.write(b"line of text\n" * 640)  # 8 KiB and a bit: the sniff sees text
+        fh.truncate(2 << 30)
+    result, peak = peak_python_bytes(lambda: call(ctx, "read", path="sparse.log"))
+    assert result.ok, result.output
+    assert result.output.startswith("line of text\n") and "binary data (NUL bytes)" in result.output
+    assert "2.0 GiB" in result.output or "2048.0 MiB" in result.output
+    assert peak < 4 << 20, f"{peak} bytes of Python memory for a 2 GB file"
+
+
+def test_one_enormous_line_costs_the_cap_not_the_line(ctx, ws):
+    path = ws / "oneline.txt"
+    with open(path, "wb") as fh:
+        for _ in range(64):
+            fh.write(b"a" * (1 << 20))
+        fh.write(b"\nsecond line\n")
+    result, peak = peak_python_bytes(lambda: call(ctx, "read", path="oneline.txt"))
+    assert result.ok and "[line 1 is more than 16.0 MiB long and was cut at 50 KiB" in result.output
+    assert "lines 1-1 of at least 1 (64.0 MiB)" in result.output
+    assert peak < 4 << 20, f"{peak} bytes of Python memory for a 64 MiB line"

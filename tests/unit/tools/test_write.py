@@ -27,10 +27,10 @@ def test_write_failure_leaves_the_old_file_and_no_temp(ctx, ws, monkeypatch):
     target = ws / "keep.txt"
     target.write_text("old")
 
-    def broken_replace(src, dst):
+    def broken_rename(src, dst, **dir_fds):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", broken_replace)
+    monkeypatch.setattr(os, "rename", broken_rename)
     result = call(ctx, "write", path="keep.txt", content="new")
     assert error_kind(result) == "io_error"
     assert target.read_text() == "old"
@@ -48,3 +48,28 @@ def test_write_into_a_directory_fails(ctx, ws):
     (ws / "d").mkdir()
     assert error_kind(call(ctx, "write", path="d", content="x")) == "is_directory"
     assert error_kind(call(ctx, "write", path=".", content="x")) == "is_directory"
+
+
+def test_a_directory_swapped_for_a_link_out_after_the_check_never_gets_the_write(
+    ctx, ws, tmp_path, monkeypatch
+):
+    """The race a hostile repository (or a command the model left running) can win: `sub`
+    is a real directory when the path is checked and a link to a folder outside when the
+    file is written. The write is refused; nothing lands outside."""
+    from pixir.tools import write as write_tool
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws / "sub").mkdir()
+    checked = write_tool.resolve_for_write
+
+    def check_then_swap(workspace, path):
+        target = checked(workspace, path)
+        os.rename(ws / "sub", ws / "sub.real")
+        (ws / "sub").symlink_to(outside)
+        return target
+
+    monkeypatch.setattr(write_tool, "resolve_for_write", check_then_swap)
+    result = call(ctx, "write", path="sub/f.txt", content="escaped?")
+    assert error_kind(result) == "path_changed"
+    assert list(outside.iterdir()) == []
