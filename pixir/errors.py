@@ -11,6 +11,7 @@ EXIT_CODES: dict[str, int] = {
     "unknown_model": 2,
     "not_found": 2,
     "insecure_transport": 2,
+    "unsafe_path": 2,  # a path pixir must not follow (a symlinked .pixir, ...)
     "model_not_supported": 2,  # the backend refused the model id: a configuration problem
     # 3: refused by permissions
     "permission_denied": 3,

@@ -150,10 +150,7 @@ class Log:
         of the last `history_compaction`, which the fold would replace anyway). A torn last
         line is terminated and recorded first, so what is returned is what every later
         reader sees."""
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise not_found(session_id) from None
+        fd = _open_log(path, os.O_RDWR | os.O_APPEND, session_id)
         try:
             _lock(fd, path, session_id)
             data = _read_all(fd)
@@ -220,6 +217,24 @@ def not_found(session_id: str) -> PixirError:
         {"session_id": session_id},
         hint="`pixir sessions` lists this workspace's sessions",
     )
+
+
+def _open_log(path: Path, flags: int, session_id: str) -> int:
+    """An existing Log, never through a symbolic link (a Log shipped as one would be read,
+    and appended to, outside the workspace)."""
+    try:
+        return os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise not_found(session_id) from None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise PixirError(
+            "unsafe_path",
+            f"{path} is a symbolic link; pixir does not follow links out of the workspace",
+            {"path": str(path)},
+            hint=f"remove the link (rm {path})",
+        ) from None
 
 
 def _lock(fd: int, path: Path, session_id: str) -> None:
@@ -318,10 +333,11 @@ def _whole_event(raw: bytes) -> bool:
 
 def read_events(path: Path) -> list[dict]:
     """Every complete event of a Log, without taking the lock (for `log`, `sessions`)."""
+    fd = _open_log(path, os.O_RDONLY, path.stem)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise not_found(path.stem) from None
+        data = _read_all(fd)
+    finally:
+        os.close(fd)
     return parse(data, path)
 
 

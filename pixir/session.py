@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,7 +169,7 @@ def find(store: Path, ref: str | None) -> str:
     or None for the most recently active session."""
     folder = paths.sessions_dir(store)
     if ref is not None and is_session_id(ref):
-        if not (folder / f"{ref}.jsonl").is_file():
+        if not os.path.isfile(folder / f"{ref}.jsonl"):
             raise not_found(ref)
         return ref
     names = _session_files(folder)
@@ -194,9 +195,18 @@ def find(store: Path, ref: str | None) -> str:
 
 
 def _session_files(folder: Path) -> list[Path]:
+    """The Logs in `folder`: regular files with a session id as their name (a link is not
+    a session pixir wrote, and following it would read outside the workspace)."""
     try:
-        return [p for p in folder.iterdir() if p.suffix == ".jsonl" and is_session_id(p.stem)]
-    except FileNotFoundError:
+        with os.scandir(folder) as entries:
+            return [
+                Path(entry.path)
+                for entry in entries
+                if entry.name.endswith(".jsonl")
+                and is_session_id(entry.name[: -len(".jsonl")])
+                and entry.is_file(follow_symlinks=False)
+            ]
+    except (FileNotFoundError, NotADirectoryError):
         return []
 
 
