@@ -200,7 +200,8 @@ VALUE_OPTIONS = frozenset(
 EPILOG = """\
 exit codes: 0 completed · 1 runtime/provider error · 2 invalid arguments, bad config,
 unknown model or session · 3 refused by permissions · 4 not authenticated · 5 session busy
-· 6 incomplete · 7 usage limit reached · 124 stream idle timeout · 130 interrupted"""
+· 6 incomplete · 7 usage limit reached · 124 stream idle timeout · 130 interrupted (Ctrl-C)
+· 143 / 129 stopped by SIGTERM / SIGHUP"""
 
 ENVIRONMENT = (
     "OPENAI_API_KEY, PIXIR_HOME, PIXIR_MODEL, PIXIR_TRANSPORT, OPENAI_BASE_URL, "
@@ -431,7 +432,9 @@ def _main(argv: list[str], head: list[str]) -> int:
             return done.code if isinstance(done.code, int) else 0
         module = COMMANDS[name].module
         module = importlib.import_module(module if "." in module else f"pixir.commands.{module}")
-        return module.run(args)
+        code = module.run(args)
+        _flush_or_drop()
+        return code
     except PixirError as err:
         report_error(err, json_mode)
         return err.exit_code
@@ -513,6 +516,22 @@ def report_error(err: PixirError, json_mode: bool) -> None:
     print(sanitize.terminal(f"error: {err.kind}: {err.message}"), file=sys.stderr)
     if err.hint:
         print(sanitize.terminal(f"hint: {err.hint}"), file=sys.stderr)
+
+
+def _flush_or_drop() -> None:
+    """Flush stdout and stderr now; one that cannot be written any more (a terminal that hung
+    up: SIGHUP, EIO) is pointed at /dev/null, so Python's own flush at exit cannot turn the
+    exit code into 120 or print a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError, AttributeError):
+                pass
 
 
 def _quiet_broken_pipe() -> int:

@@ -31,8 +31,10 @@ EXIT_CODES: dict[str, int] = {
     "usage_limit_reached": 7,
     # 124: no byte from the provider for stream_idle_timeout_ms
     "stream_idle_timeout": 124,
-    # 130: Ctrl-C
+    # 128 + the signal that stopped a Turn: Ctrl-C, SIGTERM, SIGHUP
     "interrupted": 130,
+    "terminated": 143,
+    "hangup": 129,
 }
 
 # Kinds worth another attempt (docs/provider.md). Callers may override per instance.

@@ -1,7 +1,11 @@
-"""Stopping a running Turn. Ctrl-C (docs/log.md): the first SIGINT raises KeyboardInterrupt
-where the program is, except inside a shielded section (a Log append and its History update),
-where it is deferred to the section's end; a second SIGINT exits at once with 130. Only the
-command line installs this handler, around a Turn on the main thread.
+"""Stopping a running Turn. Ctrl-C (docs/log.md): the first SIGINT raises
+KeyboardInterrupt where the program is, except inside a shielded section (a Log append and
+its History update), where it is deferred to the section's end; a second SIGINT exits at once
+with 130. SIGTERM (`timeout`, a CI job cancelled, `kill`) and SIGHUP (a dropped SSH session,
+a closed terminal) are handled the same way — the running command's process group killed,
+the Log closed consistently — and the process then exits 143 or 129 (128 + the signal, as
+a shell reports it). Only the command line installs these handlers, around a Turn on the
+main thread.
 
 Any other thread (an editor's cancel in the ACP server) stops a Turn with a `Cancel`: the
 Turn checks it where it can stop cleanly and ends as it does after a Ctrl-C."""
@@ -64,9 +68,18 @@ class Cancel:
         hook()
 
 
+# The signals a Turn handles, with the reason its Log records and the kind of the error.
+SIGNALS = {
+    signal.SIGINT: ("sigint", "interrupted"),
+    signal.SIGTERM: ("sigterm", "terminated"),
+    signal.SIGHUP: ("sighup", "hangup"),
+}
+
+
 class _State:
     installed = False
-    interrupted = False  # a first SIGINT arrived
+    interrupted = False  # a first stop signal arrived
+    signum: int | None = None  # ...which one
     pending = False  # ...while shielded: raise when the shield drops
     depth = 0
     child_pgid: int | None = None  # a running bash group to kill on a hard exit
@@ -77,10 +90,11 @@ state = _State()
 
 def _handler(signum, frame) -> None:
     if state.interrupted:
-        # Second Ctrl-C: the user wants out now, whatever is half done.
+        # A second one: the user (or `timeout`) wants out now, whatever is half done.
         _kill_child()
-        os._exit(exit_code_for("interrupted"))
+        os._exit(exit_code_for(SIGNALS.get(signum, SIGNALS[signal.SIGINT])[1]))
     state.interrupted = True
+    state.signum = signum
     if state.depth:
         state.pending = True
         return
@@ -96,22 +110,37 @@ def _kill_child() -> None:
 
 
 def install() -> None:
-    """Take over SIGINT (until `restore`)."""
+    """Take over SIGINT, SIGTERM and SIGHUP (until the block of `handling_sigint` ends)."""
     state.installed = True
     state.interrupted = False
+    state.signum = None
     state.pending = False
-    signal.signal(signal.SIGINT, _handler)
+    for signum in SIGNALS:
+        signal.signal(signum, _handler)
+
+
+def stopped_by() -> tuple[str, str]:
+    """(reason for the Log, error kind) of the signal that stopped the Turn: `("sigint",
+    "interrupted")`, `("sigterm", "terminated")` or `("sighup", "hangup")`."""
+    return SIGNALS.get(state.signum, SIGNALS[signal.SIGINT])
+
+
+def signal_label() -> str:
+    """How the stop is named to people and to the model: Ctrl-C, SIGTERM or SIGHUP."""
+    return {"sigterm": "SIGTERM", "sighup": "SIGHUP"}.get(stopped_by()[0], "Ctrl-C")
 
 
 class handling_sigint:  # lower case: used like a function, `with handling_sigint():`
-    """Our SIGINT handling for the duration of a block (a Turn), then the previous one."""
+    """Our SIGINT, SIGTERM and SIGHUP handling for the duration of a block (a Turn), then
+    the previous handlers."""
 
     def __enter__(self) -> None:
-        self.previous = signal.getsignal(signal.SIGINT)
+        self.previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
         install()
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
         state.installed = False
         state.interrupted = False
         state.pending = False

@@ -336,12 +336,17 @@ def settle(
     a cancel) becomes the `interrupted` error, `--output-schema` is checked, `-o FILE` is
     written atomically. Returns the outcome, changed in place."""
     if outcome.status == "interrupted" and outcome.error is None:
-        reason = {"broken_pipe": "stdout was closed", "cancelled": "cancelled"}.get(
-            outcome.reason, "Ctrl-C"
-        )
-        outcome.error = PixirError(
-            "interrupted", f"interrupted ({reason}) before the Turn finished", {}
-        )
+        signalled = {"sigterm": ("terminated", "SIGTERM"), "sighup": ("hangup", "SIGHUP")}
+        if outcome.reason in signalled:  # exit 143 / 129, as a shell reports them
+            kind, name = signalled[outcome.reason]
+            outcome.error = PixirError(kind, f"stopped by {name} before the Turn finished", {})
+        else:
+            reason = {"broken_pipe": "stdout was closed", "cancelled": "cancelled"}.get(
+                outcome.reason, "Ctrl-C"
+            )
+            outcome.error = PixirError(
+                "interrupted", f"interrupted ({reason}) before the Turn finished", {}
+            )
     if schema is not None and outcome.status == "completed":
         problem = output_schema.mismatch(outcome.output, schema)
         if problem:

@@ -18,7 +18,7 @@ from pixir.compaction.cut import Compactor
 from pixir.compaction.guard import Guard
 from pixir.errors import PixirError, exit_code_for
 from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
-from pixir.interrupt import Cancel, Cancelled, OutputClosed
+from pixir.interrupt import Cancel, Cancelled, OutputClosed, signal_label, stopped_by
 from pixir.provider import websearch
 from pixir.session import Session
 from pixir.tools import permissions
@@ -423,8 +423,11 @@ class Turn:
             reason = "cancelled"
             message = "cancelled by the user before it finished"
         else:
-            reason = "broken_pipe" if isinstance(stop, OutputClosed) else "sigint"
-            message = "interrupted by the user (Ctrl-C) before it finished"
+            reason = "broken_pipe" if isinstance(stop, OutputClosed) else stopped_by()[0]
+            if reason in ("sigint", "broken_pipe"):
+                message = "interrupted by the user (Ctrl-C) before it finished"
+            else:
+                message = f"pixir was stopped ({signal_label()}) before it finished"
         self._keep_partial_text()
         self.close_orphans("interrupted", message)
         self.append("turn_interrupted", {"reason": reason, "step": self._steps})

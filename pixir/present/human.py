@@ -132,6 +132,7 @@ class HumanPresenter:
             self.spinner = Spinner(self.err, dim=self.color)
         self._out_tty = _isatty(self.out)
         self.closed = False  # stdout's reader went away
+        self._err_gone = False  # stderr cannot be written any more
         self._streamed = False  # text of the current message already shown
         self._out_open_line = False  # stdout does not end with a newline
         self._err_open_line = False  # a reasoning line on stderr is still open
@@ -168,6 +169,19 @@ class HumanPresenter:
         except BrokenPipeError:
             self.closed = True
             raise OutputClosed from None
+        except OSError:  # EIO: the terminal hung up (SIGHUP follows and stops the Turn)
+            self.closed = True
+
+    def _err(self, text: str) -> None:
+        """Write to stderr; a terminal that hung up (EIO) or a closed pipe is not an error
+        of the Turn: what matters is in the Log."""
+        if self._err_gone:
+            return
+        try:
+            self.err.write(text)
+            self.err.flush()
+        except OSError:
+            self._err_gone = True
 
     def end_out_line(self) -> None:
         if self._out_open_line:
@@ -179,8 +193,7 @@ class HumanPresenter:
             return
         self._quiet_terminal()
         self._end_err_line()
-        self.err.write(self.paint(terminal(text), *codes) + "\n")
-        self.err.flush()
+        self._err(self.paint(terminal(text), *codes) + "\n")
 
     def _quiet_terminal(self) -> None:
         """Before anything goes to stderr: no spinner, and the answer's line ended when it
@@ -195,7 +208,7 @@ class HumanPresenter:
 
     def _end_err_line(self) -> None:
         if self._err_open_line:
-            self.err.write("\n")
+            self._err("\n")
             self._err_open_line = False
 
     def _spin(self, label: str) -> None:
@@ -218,8 +231,7 @@ class HumanPresenter:
         if self.quiet:
             return
         self._quiet_terminal()
-        self.err.write(self.paint(terminal(data["chunk"]), DIM))
-        self.err.flush()
+        self._err(self.paint(terminal(data["chunk"]), DIM))
         self._err_open_line = True
 
     def on_status(self, data: dict) -> None:
@@ -357,8 +369,7 @@ class HumanPresenter:
         err = outcome.error
         if err is not None and err.kind != "interrupted":
             for line in error_lines(err, color=self.color):
-                self.err.write(line + "\n")
-            self.err.flush()
+                self._err(line + "\n")
 
     def finish(self, outcome, *, session_id: str, model: str, resume_command: str) -> None:
         """The closing lines on stderr: the error if any, where the session is and how to
@@ -367,9 +378,11 @@ class HumanPresenter:
         self.close()
         if self.quiet and outcome.status == "completed":
             return
-        self.err.write(self.paint(f"session {session_id} · continue with: ", DIM))
-        self.err.write(terminal(resume_command) + "\n")
-        self.err.flush()
+        self._err(
+            self.paint(f"session {session_id} · continue with: ", DIM)
+            + terminal(resume_command)
+            + "\n"
+        )
 
     def close(self) -> None:
         if self.spinner is not None:

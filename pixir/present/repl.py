@@ -30,10 +30,12 @@ is sent as a message with its first / removed."""
 
 
 def run(host, *, history_file: Path | None = None, read_line=None, err=None) -> int:
-    """Read lines until /exit or end of input; returns the exit code (0)."""
+    """Read lines until /exit or end of input (exit code 0), or until SIGTERM or SIGHUP
+    stopped a Turn (143, 129)."""
     err = err or sys.stderr
     read_line = read_line or line_reader(history_file)
     say(err, f"pixir · model {host.model} · /help for commands, Ctrl-D to leave")
+    code = 0
     while True:
         try:
             line = read_line(PROMPT)
@@ -51,7 +53,11 @@ def run(host, *, history_file: Path | None = None, read_line=None, err=None) -> 
                 if command(host, text, err) == "exit":
                     break
             else:
-                host.turn(text[1:] if text.startswith("//") else text)
+                outcome = host.turn(text[1:] if text.startswith("//") else text)
+                stop = getattr(outcome, "error", None)
+                if stop is not None and stop.kind in ("terminated", "hangup"):
+                    code = stop.exit_code  # SIGTERM / SIGHUP during the Turn: leave (143/129)
+                    break
         except KeyboardInterrupt:  # outside the Turn's own handling (e.g. opening it)
             say(err, "\ninterrupted")
         except PixirError as failure:
@@ -62,7 +68,7 @@ def run(host, *, history_file: Path | None = None, read_line=None, err=None) -> 
     footer = host.footer()
     if footer:
         say(err, footer)
-    return 0
+    return code
 
 
 def command(host, text: str, err) -> str | None:
@@ -92,8 +98,11 @@ def command(host, text: str, err) -> str | None:
 
 
 def say(err, text: str) -> None:
-    err.write(terminal(text) + "\n")
-    err.flush()
+    try:
+        err.write(terminal(text) + "\n")
+        err.flush()
+    except OSError:  # the terminal hung up: nothing left to tell
+        pass
 
 
 def line_reader(history_file: Path | None):

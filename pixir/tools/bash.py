@@ -152,7 +152,14 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None, sandbox=N
         text, _ = buffer.render()
         elapsed = time.monotonic() - started
         stopped = cancel is not None and cancel.is_set()
-        why = "cancelled by the user" if stopped else "interrupted by the user (Ctrl-C)"
+        label = interrupt.signal_label()
+        why = (
+            "cancelled by the user"
+            if stopped
+            else "interrupted by the user (Ctrl-C)"
+            if label == "Ctrl-C"
+            else f"pixir was stopped ({label})"
+        )
         result = failed(
             "interrupted",
             f"{why}; the command's process group was killed",

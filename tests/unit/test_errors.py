@@ -23,6 +23,9 @@ from pixir.errors import EXIT_CODES, PixirError, exit_code_for
         ("usage_limit_reached", 7),
         ("stream_idle_timeout", 124),
         ("interrupted", 130),
+        ("terminated", 143),
+        ("hangup", 129),
+        ("unsafe_path", 2),
         ("network", 1),
         ("server_error", 1),
         ("provider_http_error", 1),
@@ -35,7 +38,7 @@ def test_every_kind_maps_to_its_documented_exit_code(kind, code):
 
 
 def test_exit_codes_use_only_the_documented_values():
-    assert set(EXIT_CODES.values()) <= {1, 2, 3, 4, 5, 6, 7, 124, 130}
+    assert set(EXIT_CODES.values()) <= {1, 2, 3, 4, 5, 6, 7, 124, 129, 130, 143}
 
 
 def test_retryable_follows_the_kind_unless_overridden():

@@ -13,12 +13,8 @@ from pixir import interrupt
 
 @pytest.fixture
 def sigint_handler():
-    previous = signal.getsignal(signal.SIGINT)
-    interrupt.install()
-    yield
-    signal.signal(signal.SIGINT, previous)
-    interrupt.state.interrupted = False
-    interrupt.state.pending = False
+    with interrupt.handling_sigint():
+        yield
 
 
 def test_a_first_sigint_inside_the_shield_is_deferred_to_its_end(sigint_handler):
@@ -113,3 +109,54 @@ def test_sigint_handling_is_restored_after_the_block():
             time.sleep(1)
     assert signal.getsignal(signal.SIGINT) is before
     assert not interrupt.state.interrupted
+
+
+@pytest.mark.parametrize(
+    ("signum", "reason", "kind", "label"),
+    [
+        (signal.SIGTERM, "sigterm", "terminated", "SIGTERM"),
+        (signal.SIGHUP, "sighup", "hangup", "SIGHUP"),
+        (signal.SIGINT, "sigint", "interrupted", "Ctrl-C"),
+    ],
+)
+def test_sigterm_and_sighup_stop_a_turn_like_ctrl_c_and_say_which(
+    sigint_handler, signum, reason, kind, label
+):
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signum)
+        time.sleep(1)
+    assert interrupt.stopped_by() == (reason, kind)
+    assert interrupt.signal_label() == label
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_second_sigterm_or_sighup_exits_at_once_with_128_plus_the_signal(signum, code):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from pixir import interrupt
+        interrupt.install()
+        with interrupt.shielded:
+            os.kill(os.getpid(), {int(signum)})
+            print("deferred", flush=True)
+            os.kill(os.getpid(), {int(signum)})
+            time.sleep(30)
+        """
+    )
+    root = os.path.dirname(os.path.dirname(interrupt.__file__))
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stdout == "deferred\n"
+
+
+def test_every_handled_signal_is_restored_after_the_block():
+    before = {signum: signal.getsignal(signum) for signum in interrupt.SIGNALS}
+    with interrupt.handling_sigint():
+        assert all(signal.getsignal(s) is interrupt._handler for s in interrupt.SIGNALS)
+    assert {signum: signal.getsignal(signum) for signum in interrupt.SIGNALS} == before
