@@ -459,6 +459,27 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+# `proxies=` for requests that turns off every proxy the environment names (None values are
+# dropped after the environment's are merged in, so nothing is left to use).
+NO_PROXY = {"http": None, "https": None, "all": None}
+
+
+def direct(url: str) -> bool:
+    """Must `url` be reached without any proxy? A cleartext (`http://`, `ws://`) or loopback
+    target: a proxy would see a credential in the clear (an `http://` proxy forwards the
+    request as it is), and cannot reach our loopback anyway. Only `https://`/`wss://` to
+    another host may go through a proxy, as a CONNECT tunnel (docs/reliability.md,
+    "Proxies")."""
+    parts = urlsplit(url)
+    return parts.scheme not in ("https", "wss") or is_loopback_host(parts.hostname)
+
+
+def proxies_for(url: str) -> dict | None:
+    """requests' `proxies=` for a call to `url`: None (the environment's, CONNECT for an
+    https:// target) or NO_PROXY."""
+    return dict(NO_PROXY) if direct(url) else None
+
+
 def ensure_secure_url(url: str) -> None:
     """Refuse to send a credential over cleartext to anything but loopback
     (docs/architecture.md)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from pixir import __version__, debug, neterror
 from pixir.auth import claims
-from pixir.config import ensure_secure_url
+from pixir.config import ensure_secure_url, proxies_for
 from pixir.errors import PixirError
 
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -126,6 +126,7 @@ def post(
             data=form,
             headers=headers,
             timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+            proxies=proxies_for(url),  # cleartext or loopback: never through a proxy
         )
     except requests.RequestException as exc:
         debug.log(f"POST {url} failed: {type(exc).__name__}")

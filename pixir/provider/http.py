@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from pixir import debug, neterror
-from pixir.config import in_file
+from pixir.config import in_file, proxies_for
 from pixir.errors import PixirError
 from pixir.provider.assemble import stream_incomplete
 from pixir.provider.classify import MAX_ERROR_BODY
@@ -105,6 +105,7 @@ class HttpTransport:
                 stream=True,
                 timeout=timeout,
                 allow_redirects=False,
+                proxies=proxies_for(url),  # cleartext or loopback: never through a proxy
             )
         except requests.exceptions.RequestException as exc:
             raise self._request_error(exc, url) from None

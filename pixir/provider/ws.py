@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from pixir import debug, neterror
-from pixir.config import in_file
+from pixir.config import direct, in_file
 from pixir.errors import PixirError
 from pixir.provider import continuation
 from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
@@ -51,6 +51,10 @@ PROVIDER_KINDS = frozenset(
 )
 ENDING_TYPES = frozenset(_TERMINAL)  # a response ends with one of these (error frames too)
 OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE = 0x1, 0x2, 0x8
+# websocket-client reads http_proxy/https_proxy itself and has no "no proxy" switch of its
+# own: a proxy host with a no-proxy list of "*" is how to say "connect directly" (the host
+# is never contacted). Used for ws:// and loopback targets (config.direct).
+NO_PROXY = {"http_proxy_host": "direct.invalid", "http_proxy_port": 9, "http_no_proxy": ["*"]}
 
 
 class Unavailable(Exception):
@@ -303,6 +307,7 @@ class WsTransport:
                 timeout=min(CONNECT_TIMEOUT_S, self.idle_timeout_s),
                 suppress_origin=True,
                 redirect_limit=0,  # never follow a redirect with our credentials
+                **(NO_PROXY if direct(target) else {}),
             )
         except websocket.WebSocketBadStatusException as exc:
             ws.shutdown()

@@ -20,7 +20,14 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 # developer context (as every program does with them).
 CONVENTIONAL_VARIABLES = {"COLUMNS", "SHELL"}
 # Read by `requests` (and websocket-client), not by pixir's own code.
-LIBRARY_VARIABLES = {"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
+LIBRARY_VARIABLES = {
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+}
 
 
 def mentioned(token: str) -> bool:
