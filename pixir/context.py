@@ -205,8 +205,9 @@ def agents_md(workspace: Path) -> str:
     for folder in chain:  # root first, workspace last
         path = folder / AGENTS_FILE
         try:
-            if path.is_file():
-                found.append((_shown_path(path, root), path.read_bytes()))
+            if path.is_file():  # a FIFO or a device is no AGENTS.md
+                with open(path, "rb") as fh:  # never more than the cap (+1: "was it cut?")
+                    found.append((_shown_path(path, root), fh.read(AGENTS_CAP + 1)))
         except OSError:
             continue
     if not found:

@@ -37,6 +37,9 @@ EXIT_CODES: dict[str, int] = {
     "hangup": 129,
 }
 
+# Not in the table, so exit 1: `stream_too_large` (a server's event, answer or output past
+# the memory caps), `io_error`, `network`, ... (docs/reliability.md).
+
 # Kinds worth another attempt (docs/provider.md). Callers may override per instance.
 RETRYABLE_KINDS = frozenset(
     {

@@ -6,9 +6,10 @@ at all, or obviously of the wrong shape."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from pixir.errors import PixirError
+
+MAX_SCHEMA_BYTES = 1 << 20
 
 JSON_TYPES = {
     "object": dict,
@@ -26,7 +27,15 @@ def load(path: str | None) -> dict | None:
         return None
     flag = f"--output-schema {path}"
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # a cap: `--output-schema /dev/zero` must not fill memory
+            data = fh.read(MAX_SCHEMA_BYTES + 1)
+        if len(data) > MAX_SCHEMA_BYTES:
+            raise PixirError(
+                "invalid_arguments",
+                f"{flag}: larger than {MAX_SCHEMA_BYTES >> 20} MiB; a JSON Schema is small",
+                {"path": path},
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise PixirError("invalid_arguments", f"{flag}: no such file", {"path": path}) from None
     except IsADirectoryError:

@@ -40,6 +40,9 @@ def run(args) -> int:
     return 0
 
 
+MAX_KEY_INPUT = 64 << 10  # bytes of stdin `login --with-api-key` reads at most
+
+
 def read_api_key() -> str:
     """The key from stdin — never argv, where `ps` would show it. On a terminal, asked for
     without echo."""
@@ -49,8 +52,16 @@ def read_api_key() -> str:
         import getpass
 
         text = getpass.getpass("OpenAI API key (input hidden): ")
-    else:
-        text = sys.stdin.read()
+    else:  # read with a cap: `yes | pixir login --with-api-key` must not fill memory
+        data = sys.stdin.buffer.read(MAX_KEY_INPUT + 1)
+        if len(data) > MAX_KEY_INPUT:
+            raise PixirError(
+                "invalid_arguments",
+                f"stdin holds more than {MAX_KEY_INPUT >> 10} KiB; an API key is a few "
+                "hundred bytes",
+                hint="printenv OPENAI_API_KEY | pixir login --with-api-key",
+            )
+        text = data.decode("utf-8", "replace")
     key = text.strip()
     if not key:
         raise _no_key()

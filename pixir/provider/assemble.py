@@ -16,6 +16,10 @@ OnDelta = Callable[[tuple[str, object]], None]
 
 TERMINAL_TYPES = ("response.completed", "response.incomplete", "response.failed", "error")
 MAX_ARGUMENTS_BYTES = 1 << 20  # one call's arguments (docs/provider.md)
+# Memory stays bounded whatever the server sends: past these, the stream is ended with
+# `stream_too_large` (docs/reliability.md, "Memory"). Text is counted in characters.
+MAX_TEXT_CHARS = 4 << 20  # the answer's text, and the reasoning's
+MAX_ITEMS = 4096  # output items of one response
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Assembler:
         # text deltas since the last finished message: what a message done without content
         # stands for (some servers finish a message with no `content` after streaming it)
         self._unclaimed: list[str] = []
+        self.text_size = self.reasoning_size = self.message_size = 0
         self.rate_limits: dict | None = None
         self.terminal: dict | None = None
         self.web_searches: list[dict] = []
@@ -121,6 +126,9 @@ class Assembler:
     def _text_delta(self, event: dict) -> None:
         delta = event.get("delta")
         if isinstance(delta, str) and delta:
+            self.text_size += len(delta)
+            if self.text_size > MAX_TEXT_CHARS:
+                raise too_large("answer text", self.text_size)
             self.text_deltas.append(delta)
             self._unclaimed.append(delta)
             if self.on_delta is not None:
@@ -129,6 +137,9 @@ class Assembler:
     def _reasoning_delta(self, event: dict) -> None:
         delta = event.get("delta")
         if isinstance(delta, str) and delta:
+            self.reasoning_size += len(delta)
+            if self.reasoning_size > MAX_TEXT_CHARS:
+                raise too_large("reasoning text", self.reasoning_size)
             self.reasoning_deltas.append(delta)
             if self.on_delta is not None:
                 self.on_delta(("reasoning", delta))
@@ -182,6 +193,9 @@ class Assembler:
                 text = streamed
                 item = {**item, "content": [{"type": "output_text", "text": text}]}
             if text:
+                self.message_size += len(text)
+                if self.message_size > MAX_TEXT_CHARS:
+                    raise too_large("answer text", self.message_size)
                 self.message_texts.append(text)
             websearch.add_citations(self.citations, _annotations(item))
         elif kind == "web_search_call":
@@ -189,6 +203,8 @@ class Assembler:
             self.web_searches.append(search)
             if self.on_delta is not None:
                 self.on_delta(("web_search", search))
+        if len(self.items) >= MAX_ITEMS:
+            raise too_large("output items", len(self.items) + 1)
         self.items.append(item)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -283,6 +299,17 @@ def assemble(
     if headers:
         assembler.feed_headers(headers)
     return assembler.run(events)
+
+
+def too_large(what: str, size: int) -> PixirError:
+    limit = MAX_ITEMS if what == "output items" else f"{MAX_TEXT_CHARS >> 20} Mi characters"
+    return PixirError(
+        "stream_too_large",
+        f"the response's {what} passed the limit ({size:,}, at most {limit}); the stream was ended",
+        {"what": what, "size": size},
+        retryable=False,
+        hint="ask for a shorter answer, or for the output in smaller parts",
+    )
 
 
 def stream_incomplete(cause: str | None = None) -> PixirError:

@@ -33,6 +33,37 @@ DRAIN_MAX_BYTES = 64 * 1024
 READ1_SIZE = 64 * 1024
 
 
+class Liveness:
+    """Besides silence (the socket's read timeout), a stream that sends nothing but
+    keep-alives — SSE comments, `keepalive` events, WebSocket pings — for the idle timeout
+    ends as `stream_idle_timeout` too: the transport calls `check()` as bytes arrive and
+    the decoder `progress()` for every other event."""
+
+    __slots__ = ("clock", "last", "timeout_s")
+
+    def __init__(self, timeout_s: float, clock: Callable[[], float] = time.monotonic):
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.last = clock()
+
+    def progress(self) -> None:
+        self.last = self.clock()
+
+    def check(self) -> None:
+        if self.clock() - self.last > self.timeout_s:
+            raise idle_timeout(self.timeout_s, keepalives=True)
+
+
+def idle_timeout(seconds: float, keepalives: bool = False) -> PixirError:
+    what = "only keep-alives" if keepalives else "no data"
+    return PixirError(
+        "stream_idle_timeout",
+        f"{what} from the server for {seconds:g} s",
+        {"idle_timeout_ms": int(seconds * 1000)},
+        hint=f"raise {in_file('stream_idle_timeout_ms')} if the model needs longer",
+    )
+
+
 @dataclass
 class Exchange:
     """One request's response. With `status` 200 `events` yields its events; otherwise
@@ -123,8 +154,9 @@ class HttpTransport:
         content_type = resp.headers.get("content-type", "")
         if content_type and "event-stream" not in content_type.lower():
             raise _not_an_event_stream(resp, content_type)
-        chunks = self._chunks(resp, meta)
-        events = iter_events(chunks)
+        live = Liveness(self.idle_timeout_s, self.clock)
+        chunks = self._chunks(resp, meta, live)
+        events = iter_events(chunks, live)
         if debug.enabled():
             events = _logged(events)
 
@@ -136,18 +168,22 @@ class HttpTransport:
 
         return Exchange(status, resp.headers, events=events, meta=meta, close=close)
 
-    def _chunks(self, resp, meta: dict) -> Iterator[bytes]:
-        """The body as it arrives. `iter_content(chunk_size=None)` yields each HTTP chunk
-        whole (the default chunk size reads one byte at a time, docs/performance.md); a body without
-        chunked framing is read with `read1`, which returns whatever has arrived."""
+    def _chunks(self, resp, meta: dict, live: Liveness | None = None) -> Iterator[bytes]:
+        """The body as it arrives. `iter_content(chunk_size=READ1_SIZE)` yields each HTTP
+        chunk as soon as it is there, in pieces of at most 64 KiB (a server's 1 GB chunk is
+        never one allocation; the default chunk size reads one byte at a time, docs/performance.md); a
+        body without chunked framing is read with `read1`, which returns whatever has
+        arrived. `live` ends a stream of keep-alives only (`Liveness`)."""
         started = self.clock()
         try:
             raw = resp.raw
             if getattr(raw, "chunked", False) or not hasattr(raw, "read1"):
-                pieces = resp.iter_content(chunk_size=None)
+                pieces = resp.iter_content(chunk_size=READ1_SIZE)
             else:
                 pieces = _read1_pieces(raw)
             for piece in pieces:
+                if live is not None:
+                    live.check()
                 if meta["first_byte_s"] is None:
                     meta["first_byte_s"] = meta["headers_s"] + self.clock() - started
                 meta["bytes_received"] += len(piece)
@@ -160,13 +196,7 @@ class HttpTransport:
             raise stream_incomplete(f"connection broken: {neterror.reason(exc)}") from None
 
     def _idle_error(self) -> PixirError:
-        seconds = self.idle_timeout_s
-        return PixirError(
-            "stream_idle_timeout",
-            f"no data from the server for {seconds:g} s",
-            {"idle_timeout_ms": int(seconds * 1000)},
-            hint=f"raise {in_file('stream_idle_timeout_ms')} if the model needs longer",
-        )
+        return idle_timeout(self.idle_timeout_s)
 
     def _request_error(self, exc: Exception, url: str) -> PixirError:
         import requests

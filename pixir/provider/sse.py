@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
+from pixir.errors import PixirError
 from pixir.sanitize import deep, needs_deep, text
 
 BOM = b"\xef\xbb\xbf"
 DONE = "[DONE]"
+MAX_EVENT_BYTES = 16 << 20  # one line or event: more ends the stream (stream_too_large)
 _DECODER = json.JSONDecoder()
 _BIG = 1 << 16  # payloads this long are decoded through a memoryview, without a slice copy
 
@@ -42,7 +44,7 @@ def iter_sse(chunks: Iterable[bytes]) -> Iterator[tuple[str, str]]:
                 yield event
 
 
-def iter_events(chunks: Iterable[bytes]) -> Iterator[dict]:
+def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
     """The Responses events of an SSE byte stream: each data payload parsed as a JSON
     object. The payload's own `type` is authoritative; the `event:` name fills in when it
     has none. A payload that is not a JSON object is skipped (a proxy's noise must not end
@@ -50,7 +52,8 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[dict]:
     Strings are valid text: invalid UTF-8, escaped lone surrogates and NUL are U+FFFD.
 
     The same framing as `iter_sse`, fused with decoding: this is the hot loop of every
-    model call, so it avoids a generator layer and `json.loads`' Python wrapper."""
+    model call, so it avoids a generator layer and `json.loads`' Python wrapper. `live` (a
+    `Liveness`) is told of every event that is not a keep-alive."""
     scan = _DECODER.scan_once
     for blocks in _frames(chunks):
         for block in blocks:
@@ -97,6 +100,8 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[dict]:
                         value["type"] = text(name[0][7 : name[1]].decode("utf-8", "replace"))
                     else:
                         value["type"] = text(name or "message")
+                if live is not None and value["type"] != "keepalive":
+                    live.progress()
                 yield value
 
 
@@ -108,6 +113,7 @@ def _frames(chunks: Iterable[bytes]) -> Iterator[list]:
     A piece with no LF cannot end it (a memchr-speed test), so a 1 MB event costs a couple
     of C-level passes and one copy, never a re-scan per chunk."""
     parts: list[bytes] = []  # the unfinished event
+    held = 0  # bytes in `parts`
     after_cr = False  # the previous chunk ended in CR: a leading LF here is part of it
     bom_checked = False
     for chunk in chunks:
@@ -115,6 +121,9 @@ def _frames(chunks: Iterable[bytes]) -> Iterator[list]:
         if parts and 10 not in chunk and 13 not in chunk and bom_checked:
             if chunk:  # the middle of a long line: nothing to look at
                 parts.append(chunk)
+                held += len(chunk)
+                if held > MAX_EVENT_BYTES:
+                    raise too_large(held)
                 after_cr = False
             continue
         if not chunk:
@@ -148,17 +157,20 @@ def _frames(chunks: Iterable[bytes]) -> Iterator[list]:
                 pos = _blank_line(chunk) if 10 in chunk else -1
                 if pos < 0:  # the held part holds no blank line, so the event goes on
                     parts.append(chunk)
+                    held += len(chunk)
+                    if held > MAX_EVENT_BYTES:
+                        raise too_large(held)
                     continue
                 parts.append(chunk[:pos])
                 chunk = chunk[pos + 2 :]
             blocks.append(b"".join(parts))  # the one copy of a long event
-            parts = []
+            parts, held = [], 0
             first = _blank_line(chunk) if chunk else -1
         else:
             first = _blank_line(chunk)
         if first < 0:
             if chunk:
-                parts = [chunk]
+                parts, held = [chunk], len(chunk)
             if blocks:
                 yield blocks
             continue
@@ -168,8 +180,19 @@ def _frames(chunks: Iterable[bytes]) -> Iterator[list]:
             blocks += chunk[first + 2 : end].split(b"\n\n")
         rest = chunk[end + 2 :]
         if rest:
-            parts = [rest]
+            parts, held = [rest], len(rest)
         yield blocks
+
+
+def too_large(size: int) -> PixirError:
+    return PixirError(
+        "stream_too_large",
+        f"the server sent one event of more than {MAX_EVENT_BYTES >> 20} MiB "
+        f"({size:,} bytes so far); the stream was ended",
+        {"limit_bytes": MAX_EVENT_BYTES},
+        retryable=False,
+        hint="a proxy or gateway may be corrupting the stream; check the base URL",
+    )
 
 
 def _blank_line(data: bytes) -> int:

@@ -22,14 +22,15 @@ from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from pixir import debug, neterror
-from pixir.config import direct, in_file
+from pixir.config import direct
 from pixir.errors import PixirError
 from pixir.provider import continuation
 from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
 from pixir.provider.classify import MAX_ERROR_BODY, classify_http
 from pixir.provider.continuation import Choice, Memory
-from pixir.provider.http import CONNECT_TIMEOUT_S, Exchange, shut
+from pixir.provider.http import CONNECT_TIMEOUT_S, Exchange, Liveness, idle_timeout, shut
 from pixir.provider.request import body_bytes
+from pixir.provider.sse import MAX_EVENT_BYTES, too_large
 from pixir.sanitize import deep, needs_deep
 
 NAME = "websocket"
@@ -50,7 +51,7 @@ PROVIDER_KINDS = frozenset(
     {"not_authenticated", "usage_limit_reached", "rate_limited", "quota_exceeded"}
 )
 ENDING_TYPES = frozenset(_TERMINAL)  # a response ends with one of these (error frames too)
-OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE = 0x1, 0x2, 0x8
+OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 # websocket-client reads http_proxy/https_proxy itself and has no "no proxy" switch of its
 # own: a proxy host with a no-proxy list of "*" is how to say "connect directly" (the host
 # is never contacted). Used for ws:// and loopback targets (config.direct).
@@ -230,7 +231,8 @@ class WsTransport:
     def _events(self, conn: Connection, progress: _Progress, meta: dict) -> Iterator[dict]:
         """The response's frames as event dicts, decoded once. Pings are answered by
         websocket-client; a close, EOF or binary frame is `websocket_closed`; silence for
-        the idle timeout (any frame resets it) is `stream_idle_timeout`."""
+        the idle timeout (any frame resets it), or nothing but pings and `keepalive` events
+        for as long, is `stream_idle_timeout`."""
         import websocket
 
         recv = conn.ws.recv_data_frame
@@ -238,9 +240,13 @@ class WsTransport:
         clock = self.clock
         started = meta["started"]
         logging = debug.enabled()
+        live = Liveness(self.idle_timeout_s, clock)
         try:
             while True:
-                opcode, frame = recv()
+                opcode, frame = recv(True)  # control frames too: pings are not progress
+                if opcode in (OPCODE_PING, OPCODE_PONG):
+                    live.check()
+                    continue
                 data = frame.data
                 progress.frames += 1
                 if meta["first_byte_s"] is None:
@@ -259,6 +265,10 @@ class WsTransport:
                     if not isinstance(event, dict):
                         raise _not_json(data)
                     kind = event.get("type")
+                    if kind == "keepalive":
+                        live.check()
+                    else:
+                        live.progress()
                     if not progress.output and kind not in PREAMBLE_TYPES:
                         progress.output = True
                     if kind in ENDING_TYPES:
@@ -327,6 +337,7 @@ class WsTransport:
             ws.shutdown()
             raise self._refused(status or 0, response_headers, b"", target)
         ws.settimeout(self.idle_timeout_s)
+        _cap_frames(ws)
         self.connections += 1
         if debug.enabled():
             shown = debug.redact_headers(response_headers)
@@ -383,6 +394,22 @@ class WsTransport:
             conn.close()
 
 
+def _cap_frames(ws) -> None:
+    """Refuse a frame longer than MAX_EVENT_BYTES as soon as its length is read, before
+    websocket-client allocates it (it has no limit of its own): `stream_too_large`."""
+    frames = getattr(ws, "frame_buffer", None)
+    read_length = getattr(frames, "recv_length", None)
+    if read_length is None:
+        return
+
+    def capped() -> None:
+        read_length()
+        if (frames.length or 0) > MAX_EVENT_BYTES:
+            raise too_large(frames.length)
+
+    frames.recv_length = capped
+
+
 def frame_bytes(body: dict) -> bytes:
     """A `response.create` frame: the body without `stream` (the socket always streams)."""
     frame = {"type": "response.create"}
@@ -414,15 +441,6 @@ def closed(cause: str) -> PixirError:
         f"the WebSocket ended before the response was complete ({cause})",
         {"cause": cause},
         retryable=True,
-    )
-
-
-def idle_timeout(seconds: float) -> PixirError:
-    return PixirError(
-        "stream_idle_timeout",
-        f"no data from the server for {seconds:g} s",
-        {"idle_timeout_ms": int(seconds * 1000)},
-        hint=f"raise {in_file('stream_idle_timeout_ms')} if the model needs longer",
     )
 
 

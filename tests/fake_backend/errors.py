@@ -79,7 +79,7 @@ def unknown_model_reply(surface: str, settings: Any, model: str) -> Reply:
 
 # -- faults that replace the whole answer -------------------------------------------------------
 
-STREAM_FAULTS = {"cut", "reset", "stall", "in_stream_error", "binary_frame"}
+STREAM_FAULTS = {"cut", "reset", "stall", "in_stream_error", "binary_frame", "flood"}
 
 
 def fault_reply(fault: dict, call: Call) -> Reply | None:

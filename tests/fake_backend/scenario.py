@@ -171,6 +171,13 @@ def stall(seconds: float, after_events: int = 2) -> dict:
     return {"type": "stall", "seconds": seconds, "after_events": after_events}
 
 
+def flood(what: str, after_events: int = 2, seconds: float = 60) -> dict:
+    """Never finish: after `after_events` events, send for up to `seconds` (or until the
+    client goes) one `event` that never ends, endless 1 MiB text `deltas`, or nothing but
+    `keepalive`s (SSE comments; WebSocket pings and `keepalive` events)."""
+    return {"type": "flood", "what": what, "after_events": after_events, "seconds": seconds}
+
+
 def in_stream_error(
     kind: str = "error",
     code: str = "server_error",
@@ -225,7 +232,9 @@ FAULT_TYPES = {
     "unauthorized",
     "ws_connection_limit",
     "binary_frame",
+    "flood",
 }
+FLOODS = ("event", "deltas", "keepalive")
 
 
 def normalize_step(obj: Any) -> dict:
@@ -303,6 +312,8 @@ def _normalize_item(item: Any) -> dict:
 def _check_fault(fault: Any) -> dict:
     if not isinstance(fault, dict) or fault.get("type") not in FAULT_TYPES:
         raise ValueError(f"fault type must be one of {sorted(FAULT_TYPES)}: {fault!r}")
+    if fault["type"] == "flood" and fault.get("what") not in FLOODS:
+        raise ValueError(f"a flood's what must be one of {FLOODS}: {fault!r}")
     return dict(fault)
 
 

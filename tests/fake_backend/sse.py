@@ -4,11 +4,12 @@ faults (stall, cut, reset, a body kept open after the terminal event)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .common import Call, Comment, Plan
 from .events import stream_headers
-from .server import Connection
+from .server import ClientGone, Connection
 from .wire import (
     LAST_CHUNK,
     NEWLINES,
@@ -44,11 +45,14 @@ def stream_sse(conn: Connection, step: dict, plan: Plan, call: Call, settings: A
         for fault in faults:
             if fault.get("after_events") != sent:
                 continue
-            if fault["type"] in ("stall", "cut", "reset"):
+            if fault["type"] in ("stall", "cut", "reset", "flood"):
                 for piece in chunker.flush():
                     write(piece)
             if fault["type"] == "stall":
                 conn.wait(float(fault["seconds"]))
+            elif fault["type"] == "flood":
+                _flood(conn, fault, write, newline)
+                return "cut"
             elif fault["type"] == "cut":
                 return "clean" if fault.get("clean") else "cut"
             elif fault["type"] == "reset":
@@ -95,3 +99,23 @@ def stream_sse(conn: Connection, step: dict, plan: Plan, call: Call, settings: A
         return True
     conn.close()
     return False
+
+
+def _flood(conn: Connection, fault: dict, write, newline: str) -> None:
+    """Write the flood until the client goes away, the time is up or the server stops."""
+    deadline = time.monotonic() + float(fault.get("seconds", 60))
+    what = fault["what"]
+    try:
+        if what == "event":  # one data line that never ends
+            write(b'data: {"type":"response.output_text.delta","delta":"')
+        while time.monotonic() < deadline and not conn.stopping.is_set():
+            if what == "event":
+                write(b"x" * 65536)
+            elif what == "deltas":
+                delta = {"type": "response.output_text.delta", "delta": "y" * (1 << 20)}
+                write(sse_event(delta, newline=newline))
+            else:
+                write(sse_comment("keep-alive", newline))
+                conn.wait(0.05)
+    except ClientGone:
+        pass

@@ -352,4 +352,27 @@ class WsSession:
             elif fault["type"] == "binary_frame":
                 self.conn.send(self.ws.send(Message(data=BINARY_JUNK)))
                 return ""
+            elif fault["type"] == "flood":
+                self._flood(fault)
+                self.conn.close()
+                return None
         return "go"
+
+    def _flood(self, fault: dict) -> None:
+        """The WebSocket side of the `flood` fault (tests/fake_backend/sse.py)."""
+        deadline = time.monotonic() + float(fault.get("seconds", 60))
+        what = fault["what"]
+        try:
+            if what == "event":  # one frame far over any sane size
+                big = {"type": "response.output_text.delta", "delta": "x" * (20 << 20)}
+                self.send_json(big)
+                return
+            while time.monotonic() < deadline and not self.conn.stopping.is_set():
+                if what == "deltas":
+                    self.send_json({"type": "response.output_text.delta", "delta": "y" * (1 << 20)})
+                else:
+                    self.conn.send(self.ws.send(Ping(b"keep-alive")))
+                    self.send_json({"type": "keepalive"})
+                    self.conn.wait(0.05)
+        except ClientGone:
+            pass

@@ -12,6 +12,8 @@ import collections
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -79,6 +81,32 @@ def new_runner(tmp_path: Path, name: str):
     folder = tmp_path / name
     folder.mkdir()
     return fake, GuardedRunner(fake, folder)
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+
+def peak_rss_kib(pixir, *args: str, stdin=subprocess.DEVNULL, env=None) -> tuple[int, int]:
+    """(exit code, peak resident memory in KiB) of one dist/pixir run: measured by a
+    wrapper whose only child it is. `stdin`: a file descriptor for pixir's stdin."""
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL,\n"
+        "                       stderr=subprocess.DEVNULL)\n"
+        "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *pixir.command(*args)],
+        stdin=stdin,
+        env=pixir._env(env),
+        cwd=pixir.workspace,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    code, peak = done.stdout.split()
+    return int(code), int(peak)
 
 
 # -- the Log -------------------------------------------------------------------------------------

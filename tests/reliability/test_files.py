@@ -21,7 +21,7 @@ import time
 import pytest
 
 from tests.fake_backend import step, text, tool_call
-from tests.reliability.conftest import check_log, record
+from tests.reliability.conftest import check_log, peak_rss_kib, record
 
 pytestmark = pytest.mark.e2e
 
@@ -233,28 +233,6 @@ def test_read_refuses_what_is_not_a_regular_file_without_hanging(pixir, fake):
     assert "FIFO" in messages[0] and "FIFO" in messages[1]
     assert "device" in messages[2] and "socket" in messages[3]
     record("file_attacks", 4)
-
-
-def peak_rss_kib(pixir, *args: str) -> tuple[int, int]:
-    """(exit code, peak resident memory in KiB) of one dist/pixir run: measured by a
-    wrapper whose only child it is."""
-    wrapper = (
-        "import resource, subprocess, sys\n"
-        "code = subprocess.call(sys.argv[1:], stdin=subprocess.DEVNULL,\n"
-        "                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-        "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", wrapper, *pixir.command(*args)],
-        env=pixir._env(None),
-        cwd=pixir.workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    code, peak = done.stdout.split()
-    return int(code), int(peak)
 
 
 def test_read_memory_is_bounded_by_what_it_returns(pixir, fake):

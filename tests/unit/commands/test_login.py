@@ -10,7 +10,12 @@ from pixir import cli
 from pixir.auth import store
 
 
-class FakeStdin(io.StringIO):
+class FakeStdin(io.TextIOWrapper):
+    """A piped stdin: text over a byte buffer, as sys.stdin is."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(io.BytesIO(text.encode()), encoding="utf-8")
+
     def isatty(self):
         return False
 
@@ -54,3 +59,28 @@ def test_login_refuses_a_cleartext_remote_issuer_before_starting(capsys, monkeyp
     monkeypatch.setenv("PIXIR_AUTH_ISSUER", "http://auth.example.test")
     assert cli.main(["login"]) == 2
     assert "insecure_transport" in capsys.readouterr().err
+
+
+def test_stdin_is_read_with_a_cap_and_a_flood_is_refused(monkeypatch, capsys, pixir_home):
+    """`yes | pixir login --with-api-key` grew to gigabytes: at most 64 KiB is read."""
+    read = []
+
+    class Endless(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            buffer[: len(buffer)] = b"y\n" * (len(buffer) // 2) + b"y" * (len(buffer) % 2)
+            read.append(len(buffer))
+            return len(buffer)
+
+    class Flood(io.TextIOWrapper):
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr("sys.stdin", Flood(io.BufferedReader(Endless()), encoding="utf-8"))
+    code = cli.main(["login", "--with-api-key"])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: invalid_arguments: stdin holds more than 64 KiB" in err
+    assert sum(read) < 1 << 20
+    assert store.load() is None

@@ -403,7 +403,7 @@ def test_a_text_frame_that_is_not_utf8_is_read_with_replacement_characters():
     queued = iter([(1, Frame(b'{"type":"response.output_text.delta","delta":"caf\xe9 \\ud800"}'))])
 
     class Socket:
-        def recv_data_frame(self):
+        def recv_data_frame(self, control_frame=False):
             return next(queued)
 
     transport = WsTransport(5)
