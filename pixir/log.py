@@ -191,15 +191,42 @@ class Log:
         }
         line = encode_line(event)
         view = memoryview(line)
-        while view:  # a regular file writes everything unless the disk is full
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:  # a regular file writes everything unless the disk is full
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            self._undo(len(line) - len(view))
+            raise self._failure(exc, "append to") from None
         self.next_seq = seq + 1
         return event
 
+    def _undo(self, written: int) -> None:
+        """Take back the part of a line a failed write left (a full disk writes what fits):
+        the Log ends with its last whole event, readable as ever."""
+        if not written:
+            return
+        try:
+            os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+        except OSError:
+            pass  # then it is a torn last line, which readers ignore and the next writer marks
+
+    def _failure(self, exc: OSError, doing: str) -> PixirError:
+        reason = exc.strerror or str(exc)
+        return PixirError(
+            "io_error",
+            f"cannot {doing} the session Log {self.path}: {reason}",
+            {"path": str(self.path), "errno": exc.errno},
+            hint="free some space on that disk (or fix what stops the write), then continue "
+            f"with `pixir resume {self.session_id}`: the Log keeps every event before this one",
+        )
+
     def sync(self) -> None:
         """Make everything appended so far durable (per step and per Turn)."""
-        os.fsync(self._fd)
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise self._failure(exc, "save") from None
 
     def close(self) -> None:
         """Release the lock. Idempotent."""
