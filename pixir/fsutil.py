@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -13,8 +14,10 @@ def atomic_write(target: Path, data: bytes) -> None:
     """Replace `target` with `data` via a temporary file in the same directory and a rename,
     so a crash leaves either the old or the new content; an existing file keeps its mode."""
     try:
-        mode = target.stat().st_mode & 0o7777
+        before = target.stat()
+        mode = before.st_mode & 0o7777
     except FileNotFoundError:
+        before = None
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
@@ -24,6 +27,14 @@ def atomic_write(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            if before is not None and (before.st_uid, before.st_gid) != (
+                os.geteuid(),
+                os.getegid(),
+            ):
+                try:  # keep the owner where we may (root, or a group of ours)
+                    os.fchown(fh.fileno(), before.st_uid, before.st_gid)
+                except PermissionError:
+                    pass
         os.chmod(temp, mode)
         os.replace(temp, target)
     except BaseException:
@@ -62,5 +73,51 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
+
+
+def output_target(path: Path) -> tuple[Path, str]:
+    """Where a file the user named for output (`-o FILE`) is written, and how: ("replace",
+    the regular file or the new one — a symbolic link's target, never the link), or
+    ("into", a character device or FIFO such as /dev/null or /dev/stdout, written into,
+    never replaced). Raises ValueError naming what it is for anything else (a directory, a
+    block device, a socket)."""
+    target = Path(os.path.realpath(path))  # through links: the file the user meant
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target, "replace"
+    if stat.S_ISREG(mode):
+        return target, "replace"
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return target, "into"
+    what = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise ValueError(what)
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write `data` to an output file the user named (see `output_target`): a regular file
+    is replaced atomically keeping its mode (and its owner, where allowed); a character
+    device or a FIFO is written into; a FIFO nobody reads is an error, not a hang.
+    Raises OSError, or ValueError for a target it will not write."""
+    target, how = output_target(path)
+    if how == "replace":
+        atomic_write(target, data)
+        return
+    fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)

@@ -11,6 +11,7 @@ stops a running Turn with `cancel()`. The API is described in docs/architecture.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -354,15 +355,20 @@ def settle(
             outcome.error = output_schema.mismatch_error(problem, schema_path)
     if answer_file is not None and outcome.output is not None:
         try:
-            from pixir.fsutil import atomic_write
+            from pixir.fsutil import write_output
 
-            atomic_write(answer_file, outcome.output.encode("utf-8"))
-        except OSError as exc:
+            # through a link to its target; into /dev/null or a FIFO, never replacing them
+            write_output(answer_file, outcome.output.encode("utf-8"))
+        except (OSError, ValueError) as exc:
+            why = str(exc) if isinstance(exc, ValueError) else exc.strerror or str(exc)
+            if isinstance(exc, OSError) and exc.errno == errno.ENXIO:
+                why = "a FIFO that nobody reads"
             outcome.status = "error"
             outcome.error = PixirError(
                 "io_error",
-                f"cannot write the answer to {answer_file}: {exc.strerror or exc}",
+                f"cannot write the answer to {answer_file}: {why}",
                 {"path": str(answer_file)},
+                hint="the answer is in the session: `pixir log` shows it",
             )
     return outcome
 

@@ -206,10 +206,20 @@ def check_answer_file(path: str | None) -> Path | None:
     """`-o FILE`, checked before the Turn: its directory must exist and be writable."""
     if not path:
         return None
-    target_path = Path(path).expanduser()
+    from pixir.fsutil import output_target
+
+    try:  # through a symbolic link: its target is what gets written
+        target_path, how = output_target(Path(path).expanduser())
+    except ValueError as what:
+        raise PixirError(
+            "invalid_arguments",
+            f"-o {path}: is {what}; the answer is written to a regular file (or into a "
+            "character device or FIFO such as /dev/stdout)",
+            {"path": path},
+        ) from None
+    if how == "into":  # /dev/null, /dev/stdout, a FIFO: written into, its folder untouched
+        return target_path
     parent = target_path.parent
-    if target_path.is_dir():
-        raise PixirError("invalid_arguments", f"-o {path}: is a directory", {"path": path})
     if not parent.is_dir():
         raise PixirError(
             "invalid_arguments",

@@ -35,12 +35,14 @@ def results_by_call(events: list[dict]) -> list[tuple[str, dict]]:
 
 @pytest.mark.parametrize("transport", ["http_sse", "websocket"])
 def test_a_repeated_call_id_never_runs_a_command_twice(pixir, fake, transport):
+    # in a folder: the sandbox lets commands create files below the workspace's top level
+    (pixir.workspace / "work").mkdir()
     fake.script(
         step(
-            tool_call("bash", {"command": "echo first >> f.txt"}, call_id="call_same"),
-            tool_call("bash", {"command": "echo second >> f.txt"}, call_id="call_same"),
+            tool_call("bash", {"command": "echo first >> work/f.txt"}, call_id="call_same"),
+            tool_call("bash", {"command": "echo second >> work/f.txt"}, call_id="call_same"),
         ),
-        step(tool_call("bash", {"command": "echo third >> f.txt"}, call_id="call_same")),
+        step(tool_call("bash", {"command": "echo third >> work/f.txt"}, call_id="call_same")),
         step(text("done")),
         step(text("resumed")),
     )
@@ -48,7 +50,7 @@ def test_a_repeated_call_id_never_runs_a_command_twice(pixir, fake, transport):
 
     result = pixir.run("append", "--transport", transport)
     assert result.code == 0, result
-    assert pixir.read_file("f.txt") == "first\n"  # the others were refused, not run
+    assert pixir.read_file("work/f.txt") == "first\n"  # the others were refused, not run
     assert "duplicate_call_id" in result.stderr
     events = pixir.log_events()
     outcomes = [(r["ok"], (r.get("error") or {}).get("kind")) for _, r in results_by_call(events)]
@@ -58,7 +60,7 @@ def test_a_repeated_call_id_never_runs_a_command_twice(pixir, fake, transport):
     assert [r.status for r in fake.responses_requests()] == [200, 200, 200]
     again = pixir.run("-c", "and?", "--transport", transport)
     assert again.code == 0, again
-    assert pixir.read_file("f.txt") == "first\n"
+    assert pixir.read_file("work/f.txt") == "first\n"
     record("model_output_attacks", 2)
 
 

@@ -26,8 +26,11 @@ from tests.reliability.conftest import check_log, record
 pytestmark = pytest.mark.e2e
 
 # The command of the issue: it deletes a file a few seconds after it starts, unless killed.
+# In a folder: the sandbox lets commands create and delete files only below the workspace's
+# top level.
 COMMAND = (
-    "echo $$ > bash.pid; sleep 1000 & echo $! > bg.pid; sleep 2; rm -f precious.txt; echo deleted"
+    "cd work; echo $$ > bash.pid; sleep 1000 & echo $! > bg.pid; "
+    "sleep 2; rm -f precious.txt; echo deleted"
 )
 
 
@@ -58,10 +61,10 @@ def wait_dead(pid: int, timeout: float = 10) -> bool:
 def check_stopped(pixir, reason: str, label: str) -> None:
     """The command's group is dead and stays dead; the Log is closed consistently."""
     for name in ("bash.pid", "bg.pid"):
-        pid = int(pixir.read_file(name))
+        pid = int(pixir.read_file(f"work/{name}"))
         assert wait_dead(pid), f"{name} ({pid}) outlived pixir"
     time.sleep(2.5)  # the command would have deleted the file by now
-    assert pixir.read_file("precious.txt") == "keep me\n"
+    assert pixir.read_file("work/precious.txt") == "keep me\n"
     events = check_log(pixir.sessions()[-1])
     [result] = [e["data"] for e in events if e["type"] == "tool_result"]
     assert result["error"]["kind"] == "interrupted" and label in result["error"]["message"]
@@ -85,13 +88,13 @@ def resume_works(pixir, fake) -> None:
 def test_a_signal_during_a_command_kills_its_group_and_closes_the_log(
     pixir, fake, signum, code, reason, kind, label
 ):
-    pixir.write_file("precious.txt", "keep me\n")
+    pixir.write_file("work/precious.txt", "keep me\n")
     fake.script(step(tool_call("bash", {"command": COMMAND})))
     pixir.login_api_key()
     proc = pixir.popen("run the cleanup", stdin=subprocess.DEVNULL)
     try:
-        wait_for_file(pixir.path("bash.pid"))
-        wait_for_file(pixir.path("bg.pid"))
+        wait_for_file(pixir.path("work/bash.pid"))
+        wait_for_file(pixir.path("work/bg.pid"))
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -135,7 +138,7 @@ def test_a_terminal_that_hangs_up_stops_the_command(pixir, fake):
     """What a dropped SSH session does: the terminal pixir runs on goes away, the kernel
     sends SIGHUP, and every later write to it fails (EIO). The command dies with pixir, the
     Log is closed, and pixir exits 129 without a traceback or a crash report."""
-    pixir.write_file("precious.txt", "keep me\n")
+    pixir.write_file("work/precious.txt", "keep me\n")
     fake.script(step(tool_call("bash", {"command": COMMAND})))
     pixir.login_api_key()
     master, slave = pty.openpty()
@@ -155,8 +158,8 @@ def test_a_terminal_that_hangs_up_stops_the_command(pixir, fake):
     )
     os.close(slave)
     try:
-        wait_for_file(pixir.path("bash.pid"))
-        wait_for_file(pixir.path("bg.pid"))
+        wait_for_file(pixir.path("work/bash.pid"))
+        wait_for_file(pixir.path("work/bg.pid"))
         os.close(master)  # hang up
         master = None
         code = proc.wait(timeout=30)
