@@ -33,6 +33,16 @@ FILES = {
     "test_bad_input.py": "malformed auth.json / config.json / Log lines; bad tool calls",
     "test_transport_security.py": "cleartext base URLs to remote hosts",
     "test_sandbox.py": "a hostile model's commands against the Landlock sandbox",
+    "test_bytes.py": "argv, stdin, files, tool output, server, old Logs: valid text",
+    "test_terminal.py": "escape sequences from model, tools, server: shown, not obeyed",
+    "test_model_output.py": "repeated call_id, broken and 1 MiB+ arguments, unknown tools",
+    "test_files.py": "owner/mode kept, read-only refused, changed since read, links, read caps",
+    "test_state_links.py": "a shipped .pixir, .gitignore, sessions or Log link",
+    "test_signals.py": "SIGTERM, SIGHUP and a terminal hang-up during a command",
+    "test_proxies.py": "no credential in cleartext to a proxy",
+    "test_memory.py": "endless events and deltas, keep-alives only, flooded inputs",
+    "test_disk_full.py": "a full disk during a Log append",
+    "test_output_file.py": "-o into devices, FIFOs, links, sockets",
 }
 
 
@@ -127,6 +137,25 @@ test` runs the same tests as part of the whole suite (CI).
 {n("insecure_transport_refusals", 0)} |
 | hostile commands the sandbox refused (the filesystem checked after each Turn) | \
 {n("sandbox_attacks", 0)} |
+| bad bytes (argv, stdin, files, tool output, server, old Logs) made valid text | \
+{n("bytes_attacks", 0)} |
+| terminal escape attacks shown inert (stderr, `pixir log`, `--ask`, a TTY stdout) | \
+{n("terminal_attacks", 0)} |
+| hostile model outputs answered with a failed tool result (nothing run twice) | \
+{n("model_output_attacks", 0)} |
+| attacks on files the model touches (owner, mode, links, appends, FIFOs, memory) | \
+{n("file_attacks", 0)} |
+| shipped `.pixir` links refused before any model call (exit 2) | \
+{n("state_link_attacks", 0)} |
+| SIGTERM / SIGHUP / hang-ups: command group killed, Log closed, 143 / 129 | \
+{n("signal_attacks", 0)} |
+| credential sends that could have gone to a proxy, sent directly | {n("proxy_attacks", 0)} |
+| floods ended with a bounded peak RSS (`stream_too_large`, caps) | \
+{n("memory_attacks", 0)} |
+| keep-alive-only streams ended (`stream_idle_timeout`) | {n("liveness_attacks", 0)} |
+| full disks during a Log append (clear error, Log whole) | {n("disk_full_attacks", 0)} |
+| `-o` targets that are not plain files, handled without replacing them | \
+{n("output_file_attacks", 0)} |
 
 Where the crash points landed (read back from what each kill left):
 
@@ -169,13 +198,14 @@ random time and half at a random moment after a random Log line appeared, altern
 HTTP/SSE and WebSocket; and at exactly the 1st, 2nd and 3rd Log append of a new session.
 After each: the files are exactly old or new; the Log (a torn last line allowed) folds;
 `pixir log` reads it; `pixir resume` finishes the task, closing the killed call with a
-real `tool_result`. Landing inside a Log write needs no hook in pixir: a `write` call
-carrying 8 MiB makes one 8 MiB `os.write`, during which the file grows page by page; the
-test kills when it has grown by more than 1 MiB past the last line, and checks the torn
-line is ignored, then terminated and recorded (`log_repaired`) by the resume. The same
-8 MiB `write`, killed the moment its temp file appears beside the target, leaves the target
-untouched and that temp file, which the resume removes as it closes the killed call (no
-run may end with a `*.pixir-tmp` in the workspace). A first run killed while the zipapp
+real `tool_result`. Landing inside a Log write needs no hook in pixir: an answer just
+under the 4 Mi-character cap, of quotes that JSON doubles, makes one 8 MiB `os.write`,
+during which the file grows page by page; the test kills when it has grown by more than
+1 MiB past the last line, and checks the torn line is ignored, then terminated and
+recorded (`log_repaired`) by the resume. An `edit` of a 16 MiB file, killed the moment its
+temp file appears beside the target, leaves the target untouched and that temp file, which
+the resume removes as it closes the killed call (no run may end with a `*.pixir-tmp` in
+the workspace). A first run killed while the zipapp
 unpacks itself must leave no process behind (this found a bug: see below).
 
 **Credentials** (`test_credentials.py`). Eight tool-using Turns started at once on one
@@ -232,6 +262,59 @@ the sandbox off (the next run is still confined); in `--read-only`, eight ways t
 file (a descriptor, `truncate`, `dd`, `sed -i`, `git init`, `cp` outside, `os.open`, perl);
 and a signal to pixir itself from a `--read-only` command (Landlock ABI ≥ 6).
 
+**Hardening (issue 17).** The rules of nothing lost, no way out, nothing spoofed, each
+attacked through the built `dist/pixir`; each test was run against the code before its fix
+and failed there (except the two controls and the AGENTS.md cap, which only guard):
+
+- *Bytes* (`test_bytes.py`): argv that is not UTF-8, an escaped lone surrogate or NUL from
+  the server over both transports, stdin and files with invalid bytes and NUL, a command
+  printing them, and a Log an older pixir wrote with escaped surrogates: the Log file is
+  strict UTF-8, every request carries U+FFFD, and `-c`, `log`, `sessions` and `preview`
+  work (before: `internal: UnicodeEncodeError` on that Turn and every later one).
+- *Terminals* (`test_terminal.py`): OSC 52 clipboard writes, title changes, screen
+  clears, carriage returns, backspace, DEL, a C1 CSI and bidi overrides in reasoning,
+  plans, tool lines, error messages, `pixir log`, a terminal stdout and the `--ask`
+  question appear as `␛`, `␍`, `<U+009B>`…, while a redirected stdout gets the answer's
+  exact bytes. The issue's spoofed question (a carriage return and an erase-line hiding
+  `rm -f precious.txt` behind "run `ls -la`?") is shown as it is; `n` keeps the file.
+- *Model output* (`test_model_output.py`): two calls with one call_id run the first only
+  (the second, and a later reuse, are `duplicate_call_id`); arguments that are not JSON or
+  not an object, over 1 MiB (not kept in the Log or the next request), and unknown tools
+  are failed tool results, the Turn goes on and every request is accepted by the fake.
+- *Files the model touches* (`test_files.py`, `tests/unit/tools/`): owner, group and mode
+  kept by write and edit (another user's file, as root), 0444 and `chattr +i` refused, an
+  edit of a file changed since it was read refused, a steady appender loses no line during
+  30 edits, a link swapped in by another process while 200 writes run never leads out
+  (and, in a unit test, a swap exactly between the check and the write), FIFOs,
+  `/dev/stdin` (a silent pipe), `/dev/zero` and sockets refused without hanging, and
+  reading a 2 GB sparse file and a 256 MiB line stays under 200 MiB of RSS (before:
+  4.3 GB).
+- *The workspace's `.pixir`* (`test_state_links.py`): `.pixir`, `.pixir/.gitignore` or
+  `.pixir/sessions` shipped as links (dangling or not), in auto, `--ask` and
+  `--read-only`: `unsafe_path`, exit 2, no model call, nothing written outside; a Log
+  shipped as a link is never listed or resumed.
+- *Signals* (`test_signals.py`): SIGTERM and SIGHUP during a command, and a real hang-up
+  (the pseudo-terminal closed under pixir): the command's group is dead (the file it would
+  have deleted two seconds later survives), the Log ends with `turn_interrupted`
+  (`sigterm`/`sighup`), exit 143 / 129, no crash report, and the session resumes.
+- *Proxies* (`test_proxies.py`, `tests/e2e/test_proxy.py`): with every proxy variable set,
+  model calls (both transports, API key and subscription), the refresh, a device login
+  and a revoke to loopback `http://` reach the fake directly; an `https://` target goes
+  through the proxy as a CONNECT tunnel only.
+- *Memory and liveness* (`test_memory.py`): an event that never ends and endless 1 MiB
+  deltas (both transports) end as `stream_too_large` under 300 MiB of RSS (before: 5.2 GB
+  and 1.4 GB by the time they were measured); keep-alives only end as
+  `stream_idle_timeout` (exit 124); `yes | pixir login --with-api-key` stops at 64 KiB and
+  `--output-schema /dev/zero` at 1 MiB (before: killed by the test at its limit); a
+  64 MiB AGENTS.md is read up to its cap.
+- *A full disk* (`test_disk_full.py`): RLIMIT_FSIZE just above the Log makes an append
+  fail the way a full disk does: `io_error` naming the Log and how to resume, no crash
+  report, the partial line taken back, and the session resumes once there is room.
+- *`-o`* (`test_output_file.py`): a private copy of /dev/null (mknod) and a FIFO are
+  written into, never replaced; a FIFO nobody reads is an error, not a hang; links are
+  written through; a regular file keeps mode and owner; sockets and directories are
+  refused before the Turn.
+
 **Nothing leaves the machine.** Every pixir process the suite starts has
 `tests/reliability/netguard/sitecustomize.py` on its `PYTHONPATH`: a lookup of or a
 connection to anything but loopback is refused and written down, and a test fails if one
@@ -282,6 +365,17 @@ kill exactly at the first Log appends of a new session).
 - A refresh whose answer is lost with the process (killed after the server rotated the
   token) signs the user out: exit 4, `pixir login` again. No client can avoid this; the
   lock makes sure no *two* pixir processes ever spend one token.
+- "Changed since read" is known within one run: after a resume, the first edit of a file
+  is not compared with what an earlier run read. An edit refuses a file that changed while
+  it ran and carries over what is appended around its rename; a writer that holds the file
+  open and writes more than 10 ms after the rename (a logger) writes to the replaced file,
+  as with any editor that saves by rename.
+- One call's arguments over 1 MiB are a failed tool result rather than the end of the
+  stream (the rest of the response stands, and the model can send smaller pieces); the
+  stream itself is bounded by the 16 MiB event cap. A WebSocket message split into many
+  frames is bounded per frame only.
+- The workspace's `.pixir` is checked for links where pixir creates and opens it; a local
+  process that swaps its directories while pixir runs is not defended against.
 """
 
 
