@@ -90,8 +90,29 @@ class SubscriptionCredential:
                 return current  # another process refreshed while we waited for the lock
             tokens = oauth.refresh(self.issuer, current["refresh_token"])
             fresh = oauth.record_from_tokens(tokens, previous=current, now=self.clock())
-            store.save(fresh)  # before use: the old refresh token is spent now
+            try:
+                store.save(fresh)  # before use: the old refresh token is spent now
+            except PixirError as err:  # a full or read-only home: this run keeps the pair
+                _unsaved(err)
             return fresh
+
+
+def _unsaved(err: PixirError) -> None:
+    """The refresh worked but its new tokens could not be written (a full PIXIR_HOME): the
+    old refresh token is spent, so the new pair lives only in this process now. It is used
+    for the rest of this run; the user is told what to do before the next one."""
+    import sys
+
+    from pixir.sanitize import terminal
+
+    print(
+        terminal(
+            f"warning: the refreshed ChatGPT sign-in could not be saved ({err.message}); "
+            "it is used for this run only. Free space in (or fix the permissions of) "
+            f"{paths.home()} now: the next run will otherwise need `pixir login`"
+        ),
+        file=sys.stderr,
+    )
 
 
 def expires_at(record: dict) -> float:

@@ -27,15 +27,16 @@ def load(path: Path | None = None) -> dict | None:
     """The stored credential, or None when there is no file. Anything unusable is
     `corrupt_auth` naming the path — never a traceback."""
     path = path or paths.auth_file()
+    if path == paths.auth_file() and _leftovers(_target(path)):
+        # first: a complete one left by a killed save holds the newest tokens (adopted)
+        with locked(wait=False):  # sweeps them if no writer is alive; never waits
+            pass
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         _corrupt(path, getattr(exc, "strerror", None) or "not UTF-8 text")
-    if path == paths.auth_file() and _leftovers(path):
-        with locked(wait=False):  # sweeps them if no writer is alive; never waits
-            pass
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -82,6 +83,7 @@ def save(data: dict, path: Path | None = None) -> None:
     path = path or paths.auth_file()
     if path == paths.auth_file():
         paths.ensure_home()
+    path = _target(path)  # a symlinked auth.json (dotfiles) is written through, not replaced
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
     try:
@@ -140,12 +142,57 @@ def locked(lock_path: Path | None = None, *, wait: bool = True) -> Iterator[bool
             yield False
             return
         if sweep is not None:
-            for leftover in _leftovers(sweep):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+            _sweep(_target(sweep))
         yield True
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _target(path: Path) -> Path:
+    """The file a symbolic link at `path` points to (itself when it is none)."""
+    return Path(os.path.realpath(path))
+
+
+def _sweep(path: Path) -> None:
+    """Deal with the temp files saves killed before their rename left beside `path`. A
+    complete one newer than `path` holds the newest tokens — the server has already rotated
+    the pair, so deleting it would sign the user out — and takes the file's place; the
+    others (cut short, or older) are removed. The caller holds the lock, so no live save
+    owns any of them."""
+    try:
+        current = os.stat(path).st_mtime_ns
+    except OSError:
+        current = None
+    adopted = False
+    for leftover in sorted(_leftovers(path), key=_mtime, reverse=True):  # newest first
+        newer = current is None or _mtime(leftover) >= current
+        if not adopted and newer and _complete(leftover):
+            with contextlib.suppress(OSError):
+                os.chmod(leftover, 0o600)  # as save makes it; tokens are private
+                os.replace(leftover, path)
+                fsync_dir(path.parent)
+                adopted = True
+                continue
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _complete(path: Path) -> bool:
+    """A token file `save` finished writing (it fsyncs before the rename that never came)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    kind = data.get("kind") if isinstance(data, dict) else None
+    fields = REQUIRED_FIELDS.get(kind, ("?",))
+    return all(isinstance(data.get(f), str) and data[f] for f in fields)
 
 
 def _leftovers(path: Path) -> list[Path]:

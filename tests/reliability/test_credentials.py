@@ -117,11 +117,16 @@ def test_sigkill_during_a_refresh_leaves_the_old_or_the_new_file_and_a_clear_nex
         assert mode_of(path) == 0o600
         # Killed between creating its temp file and the rename, a save leaves that file:
         # private, and gone after the next run (asserted below).
+        adoptable = False
         for leftover in pixir.home.glob(".auth.json.*"):
             assert mode_of(leftover) == 0o600
+            try:  # complete: killed after its fsync, before the rename — it is adopted
+                adoptable = adoptable or "refresh_token" in json.loads(leftover.read_text())
+            except ValueError:
+                pass
         rotated = fake.refresh_successes > spent_before
         fake.configure(refresh_delay_s=0)
-        spent = after == before and rotated
+        spent = after == before and rotated and not adoptable
         if not spent:
             fake.script(step(text("pong")))
         calls = len(fake.responses_requests())
@@ -133,6 +138,10 @@ def test_sigkill_during_a_refresh_leaves_the_old_or_the_new_file_and_a_clear_nex
             assert "Traceback" not in nxt.stderr
             assert pixir.auth_file() == before  # left as it was for the user to see
             assert len(fake.responses_requests()) == calls  # nothing sent to the model
+        elif adoptable:
+            outcome = "complete temp file: next run adopts it"
+            assert nxt.code == 0, nxt
+            assert pixir.auth_file()["refresh_token"] != before["refresh_token"]
         elif after == before:
             outcome = "old file, token unspent: next run refreshes"
             assert nxt.code == 0, nxt
@@ -149,18 +158,45 @@ def test_sigkill_during_a_refresh_leaves_the_old_or_the_new_file_and_a_clear_nex
     assert "old file, spent refresh token: exit 4" in outcomes, outcomes
 
 
-def test_the_next_run_removes_token_temp_files_a_killed_save_left(pixir, fake):
-    """The SIGKILL window above is a few milliseconds wide; here its leftover is planted
-    (a complete, spent record, as a kill after the fsync would leave it)."""
-    before = pixir.login_subscription()
+def test_a_complete_temp_file_a_killed_refresh_left_is_adopted_not_deleted(pixir, fake):
+    """The SIGKILL window above is a few milliseconds wide; here its leftover is made as a
+    kill after the fsync leaves it: the server has rotated the pair (the refresh token in
+    auth.json is spent) and the new pair is only in `.auth.json.PID.tmp`. The next run must
+    adopt it — deleting it signed the user out (`refresh_token_reused`, exit 4) — and a
+    temp file cut short is removed."""
+    import requests
+
+    before = pixir.login_subscription(ttl=30)  # about to expire: a run would refresh it
+    rotated = requests.post(
+        f"{fake.issuer_url}/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": before["refresh_token"],
+            "client_id": "app_EMoamEEZ73f0CkXaXp7hrann",
+        },
+        timeout=10,
+    ).json()
+    newest = {
+        **before,
+        "access_token": rotated["access_token"],
+        "refresh_token": rotated["refresh_token"],
+        "expires_at": int((time.time() + 3600) * 1000),
+    }
     leftover = pixir.home / ".auth.json.4194301.tmp"
-    leftover.write_text(json.dumps({**before, "refresh_token": "rt-left-behind"}))
+    leftover.write_text(json.dumps(newest))
     os.chmod(leftover, 0o600)
+    cut = pixir.home / ".auth.json.4194302.tmp"
+    cut.write_text('{"kind": "subscription", "access_tok')
+    os.chmod(cut, 0o600)
+    refreshes = fake.refresh_count
     fake.script(step(text("pong")))
     result = pixir.run("ping")
     assert result.code == 0, result
-    assert not leftover.exists()
-    assert pixir.auth_file() == before
+    assert not leftover.exists() and not cut.exists()
+    assert pixir.auth_file()["refresh_token"] == rotated["refresh_token"]
+    assert mode_of(pixir.home / "auth.json") == 0o600
+    assert fake.refresh_count == refreshes, "the spent refresh token was sent"
+    record("signin_attacks")
 
 
 @pytest.mark.parametrize("code", ["refresh_token_expired", "refresh_token_reused"])

@@ -114,6 +114,33 @@ def test_under_60_seconds_left_refreshes_first_and_persists_before_use(pixir_hom
 
 
 @responses.activate
+def test_a_refresh_whose_save_fails_keeps_the_new_pair_for_this_run_and_says_what_to_do(
+    pixir_home, monkeypatch, capsys
+):
+    """A full PIXIR_HOME during a refresh: the server has rotated the pair, so losing the
+    new one signed the user out. It is used for the rest of the run (no second refresh with
+    the spent token), and the user is told to make room before the next run."""
+    store.save(record(1, expires_in_s=59))
+    cred = credential.resolve(SETTINGS)
+    answer = token_response(2)
+    responses.add(responses.POST, TOKEN_URL, json=answer)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "replace", full)
+    headers = cred.headers()
+    assert headers["Authorization"] == f"Bearer {answer['access_token']}"
+    cred.headers()
+    assert len(responses.calls) == 1, "the spent refresh token was sent again"
+    err = capsys.readouterr().err
+    assert "could not be saved" in err and "No space left on device" in err
+    assert str(pixir_home) in err and "pixir login" in err
+    assert answer["access_token"] not in err
+    assert json.loads((pixir_home / "auth.json").read_text())["refresh_token"] == "rt-secret-1"
+
+
+@responses.activate
 def test_an_expired_token_in_the_middle_of_a_session_is_refreshed_before_the_call():
     now = [time.time()]
     store.save(record(1, expires_in_s=300))

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -63,8 +64,9 @@ def test_temp_files_of_killed_saves_are_removed_once_nobody_writes(pixir_home):
     try:
         assert holder.stdout.readline() == b"locked\n"
         leftovers = [pixir_home / f".auth.json.{pid}.tmp" for pid in (9_999_991, 9_999_992)]
-        for leftover in leftovers:
+        for leftover in leftovers:  # older than auth.json: not the newest tokens
             leftover.write_text('{"kind": "api_key", "api_key": "sk-spent"}')
+            os.utime(leftover, (1, 1))
         assert store.load()["api_key"] == "sk-5"  # does not wait for the lock ...
         assert all(leftover.exists() for leftover in leftovers)  # ... nor touch its files
     finally:
@@ -79,6 +81,32 @@ def test_temp_files_of_killed_saves_are_removed_once_nobody_writes(pixir_home):
     leftovers[0].write_text("x")
     with store.locked():  # login, logout and refresh sweep too
         assert not leftovers[0].exists()
+
+
+def test_a_complete_temp_file_left_by_a_killed_save_is_adopted(pixir_home):
+    """A refresh killed between writing its temp file and the rename: the server has rotated
+    the pair, so auth.json holds a spent refresh token and the temp file the only good one.
+    The next process adopts it (deleting it signed the user out); a cut-short one goes."""
+    store.save({"kind": "api_key", "api_key": "sk-old"})
+    newest = pixir_home / ".auth.json.9999993.tmp"
+    newest.write_text('{"kind": "api_key", "api_key": "sk-newest"}')
+    cut = pixir_home / ".auth.json.9999994.tmp"
+    cut.write_text('{"kind": "api_key", "api_k')
+    assert store.load()["api_key"] == "sk-newest"
+    assert not newest.exists() and not cut.exists()
+    assert stat.S_IMODE((pixir_home / "auth.json").stat().st_mode) == 0o600
+
+
+def test_a_symlinked_auth_file_is_written_through_to_its_target(pixir_home, tmp_path):
+    target = tmp_path / "dotfiles" / "pixir-auth.json"
+    target.parent.mkdir()
+    store.save({"kind": "api_key", "api_key": "sk-1"}, target)
+    pixir_home.mkdir(mode=0o700, exist_ok=True)
+    (pixir_home / "auth.json").symlink_to(target)
+    store.save({"kind": "api_key", "api_key": "sk-2"})
+    assert (pixir_home / "auth.json").is_symlink()
+    assert store.load()["api_key"] == "sk-2"
+    assert json.loads(target.read_text())["api_key"] == "sk-2"
 
 
 def test_unwritable_place_is_a_clear_error_not_a_traceback(tmp_path):
