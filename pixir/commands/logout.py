@@ -22,7 +22,7 @@ def run(args) -> int:
     if not path.exists():  # nothing to do: in particular, do not create the home
         if path.parent.is_dir():
             with store.locked():  # but a first login killed mid-save may have left tokens
-                pass
+                store.delete()  # (adopted as auth.json by the lock's sweep): gone too
         _report(path, False, None, None, args.revoke)
         if args.json:
             print_json(

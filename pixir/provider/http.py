@@ -171,9 +171,9 @@ class HttpTransport:
     def _chunks(self, resp, meta: dict, live: Liveness | None = None) -> Iterator[bytes]:
         """The body as it arrives. `iter_content(chunk_size=READ1_SIZE)` yields each HTTP
         chunk as soon as it is there, in pieces of at most 64 KiB (a server's 1 GB chunk is
-        never one allocation; the default chunk size reads one byte at a time, docs/performance.md); a
-        body without chunked framing is read with `read1`, which returns whatever has
-        arrived. `live` ends a stream of keep-alives only (`Liveness`)."""
+        never one allocation; the default chunk size reads one byte at a time,
+        docs/performance.md); a body without chunked framing is read with `read1`, which
+        returns whatever has arrived. `live` ends a stream of keep-alives only."""
         started = self.clock()
         try:
             raw = resp.raw

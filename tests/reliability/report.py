@@ -262,7 +262,7 @@ the sandbox off (the next run is still confined); in `--read-only`, eight ways t
 file (a descriptor, `truncate`, `dd`, `sed -i`, `git init`, `cp` outside, `os.open`, perl);
 and a signal to pixir itself from a `--read-only` command (Landlock ABI ≥ 6).
 
-**Hardening (issue 17).** The rules of nothing lost, no way out, nothing spoofed, each
+**Hardening.** The rules of nothing lost, no way out, nothing spoofed, each
 attacked through the built `dist/pixir`; each test was run against the code before its fix
 and failed there (except the two controls and the AGENTS.md cap, which only guard):
 
@@ -275,7 +275,7 @@ and failed there (except the two controls and the AGENTS.md cap, which only guar
   clears, carriage returns, backspace, DEL, a C1 CSI and bidi overrides in reasoning,
   plans, tool lines, error messages, `pixir log`, a terminal stdout and the `--ask`
   question appear as `␛`, `␍`, `<U+009B>`…, while a redirected stdout gets the answer's
-  exact bytes. The issue's spoofed question (a carriage return and an erase-line hiding
+  exact bytes. A spoofed question (a carriage return and an erase-line hiding
   `rm -f precious.txt` behind "run `ls -la`?") is shown as it is; `n` keeps the file.
 - *Model output* (`test_model_output.py`): two calls with one call_id run the first only
   (the second, and a later reuse, are `duplicate_call_id`); arguments that are not JSON or

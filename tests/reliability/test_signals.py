@@ -25,7 +25,7 @@ from tests.reliability.conftest import check_log, record
 
 pytestmark = pytest.mark.e2e
 
-# The command of the issue: it deletes a file a few seconds after it starts, unless killed.
+# A command that deletes a file a few seconds after it starts, unless it is killed.
 # In a folder: the sandbox lets commands create and delete files only below the workspace's
 # top level.
 COMMAND = (

@@ -102,7 +102,7 @@ def test_a_terminal_stdout_shows_control_characters_visibly(pixir, fake):
 
 
 def test_the_ask_question_cannot_be_spoofed(pixir, fake):
-    """The recipe of the issue: `rm -f precious.txt; echo\\r\\x1b[2K…run `ls -la`?` used to
+    """The spoof: `rm -f precious.txt; echo\\r\\x1b[2K…run `ls -la`?` used to
     show the user a harmless command, and `y` deleted the file."""
     import pexpect
 
