@@ -58,7 +58,7 @@ def test_write_and_edit_keep_owner_group_and_mode(pixir, fake):
         step(text("done")),
     )
     pixir.login_api_key()
-    result = pixir.run("update")
+    result = pixir.run("update the two files")
     assert result.code == 0, result
     assert kinds(pixir) == [None, None]
     for name in ("w.txt", "e.txt"):
