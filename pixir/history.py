@@ -60,8 +60,12 @@ def _compact_encoder():
 _compact = _compact_encoder()
 
 
-def user_item(text: str) -> dict:
-    return {"role": "user", "content": [{"type": "input_text", "text": text}]}
+def user_item(text: str, images: list | tuple = ()) -> dict:
+    """A user message: its text, then its images (`data:` URLs, as `pixir -i FILE` and an
+    editor's image blocks give them)."""
+    content: list[dict] = [{"type": "input_text", "text": text}]
+    content += [{"type": "input_image", "image_url": url} for url in images if isinstance(url, str)]
+    return {"role": "user", "content": content}
 
 
 def assistant_item(text: str) -> dict:
@@ -198,7 +202,8 @@ class History:
         self._close_open_calls()
         self._pending.clear()  # reasoning followed by a user message is refused by the API
         text = data.get("text", "")
-        self._push(seq, user_item(text if isinstance(text, str) else _compact(text)))
+        images = data.get("images") if isinstance(data.get("images"), list) else ()
+        self._push(seq, user_item(text if isinstance(text, str) else _compact(text), images))
 
     def _assistant_message(self, seq: int, data: dict) -> None:
         text = data.get("text") or ""

@@ -37,8 +37,12 @@ CANONICAL = frozenset(
         "history_compaction",
         "permission_decision",
         "log_repaired",
+        "settings_changed",
     }
 )
+# Events a compaction never replaces: they are the session's state, not its conversation,
+# so a resume that skips the compacted range still reads them.
+KEPT_THROUGH_COMPACTION = (b"settings_changed",)
 EPHEMERAL = frozenset({"text_delta", "reasoning_delta", "status", "retry", "compaction"})
 
 SESSION_ID_LENGTH = len("20261121T143000-a1b2c3")
@@ -490,6 +494,24 @@ def compacted_span(data: bytes) -> tuple[int, int] | None:
     return start, stop
 
 
+def _kept_in(data: bytes, span: tuple[int, int], path) -> list[dict]:
+    """The events of KEPT_THROUGH_COMPACTION inside `span`, found without decoding the rest:
+    a line whose envelope names one of those types."""
+    kept = []
+    for kind in KEPT_THROUGH_COMPACTION:
+        needle = b'"type":"' + kind + b'","data":'
+        at = data.find(needle, span[0], span[1])
+        while at >= 0:
+            line = data.rfind(b"\n", 0, at) + 1
+            end = data.find(b"\n", at)
+            match = _ENVELOPE.match(data, line)
+            if match and match.group(2) == kind and match.end() == at + len(needle):
+                kept += parse(data[line : end + 1], path, frozenset())
+            at = data.find(needle, end, span[1]) if end >= 0 else -1
+    kept.sort(key=lambda event: event["seq"])
+    return kept
+
+
 def _line_of_seq(data: bytes, seq: int, lo: int, hi: int, forward: bool) -> int | None:
     """Offset of the line whose envelope has `seq`, searched within `[lo, hi)`."""
     needle = b',"seq":%d,"ts":"' % seq  # the digits start len(',"seq":') == 7 bytes in
@@ -505,11 +527,13 @@ def _line_of_seq(data: bytes, seq: int, lo: int, hi: int, forward: bool) -> int 
 
 
 def _parse_around(data: bytes, span: tuple[int, int], path, skip) -> list[dict]:
-    """Events outside `span`. The general parse of the whole Log decides whenever the two
+    """Events outside `span`, and those inside it that a compaction keeps (the session's
+    settings). The general parse of the whole Log decides whenever the two
     parts do not parse on their own (a repaired torn line next to the span, whose marker
     names line numbers of the whole file)."""
     try:
-        return parse(data[: span[0]], path, skip) + parse(data[span[1] :], path, skip)
+        kept = _kept_in(data, span, path)
+        return parse(data[: span[0]], path, skip) + kept + parse(data[span[1] :], path, skip)
     except PixirError:
         return parse(data, path, skip)
 

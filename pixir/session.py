@@ -6,7 +6,8 @@ from __future__ import annotations
 import gc
 import json
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixir import __version__, paths
@@ -16,6 +17,8 @@ from pixir.interrupt import shielded
 from pixir.log import Log, is_session_id, new_session_id, not_found, read_events
 from pixir.tools.permissions import narrowest
 
+# What a `settings_changed` event may record (docs/log.md).
+SETTINGS = ("model", "permission_mode", "reasoning_effort")
 # Events a resume need not decode: the fold ignores them, and usage records are the
 # heaviest lines to parse (a fifth of the events of a tool loop).
 NOT_FOLDED = frozenset({"provider_usage"})
@@ -32,11 +35,13 @@ class Session:
     model: str
     permission_mode: str
     started: dict  # the session_started data
+    # Appends from two threads (an editor's mode change while a Turn runs) take turns.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def append(self, type_: str, data: dict) -> dict:
         """Append a canonical event and fold it into the History, as one step that a first
-        Ctrl-C cannot split."""
-        with shielded:
+        Ctrl-C cannot split (and another thread cannot interleave with)."""
+        with self._lock, shielded:
             event = self.log.append(type_, data)
             self.history.add(event)
         return event
@@ -47,7 +52,7 @@ class Session:
     def refold(self, model: str) -> None:
         """Run with `model` from now on: the History is folded again from the Log (encrypted
         reasoning is bound to its model), without letting go of the lock."""
-        with shielded:
+        with self._lock, shielded:
             self.history = History.fold(read_events(self.path), model)
             self.model = model
 
@@ -110,10 +115,11 @@ def resume(
     log, events = Log.open(path, session_id, skip=NOT_FOLDED, skip_compacted=True)
     try:
         started = next((e["data"] for e in events if e["type"] == "session_started"), {})
-        active_model = model or started.get("model")
+        chosen = choices(events)
+        active_model = model or chosen.get("model")
         if not active_model:
             raise PixirError("corrupt_log", f"{path}: no session_started event with a model")
-        mode = narrowest(started.get("permission_mode"), permission_mode)
+        mode = narrowest(chosen.get("permission_mode"), permission_mode)
         workspace = workspace_of(started, store)
         history = History.fold(events, active_model)
         # What was just loaded lives as long as the process: keep the cyclic GC from walking
@@ -123,6 +129,20 @@ def resume(
         log.close()
         raise
     return Session(session_id, workspace, log, history, active_model, mode, started), events
+
+
+def choices(events: list[dict]) -> dict:
+    """The session's settings as last chosen: `model` and `permission_mode` from
+    `session_started`, then every `settings_changed` on top (whose `reasoning_effort` may
+    be None: the default, chosen again)."""
+    out: dict = {}
+    for event in events:
+        kind, data = event.get("type"), event.get("data") or {}
+        if kind == "session_started":
+            out.update({key: data[key] for key in ("model", "permission_mode") if data.get(key)})
+        elif kind == "settings_changed":
+            out.update({key: data[key] for key in SETTINGS if key in data})
+    return out
 
 
 @dataclass
@@ -144,10 +164,11 @@ def peek(
     Calls left open are closed in the History exactly as the next Turn will close them."""
     session_id, events = events_of(store, ref)
     started = next((e["data"] for e in events if e["type"] == "session_started"), {})
-    active = model or started.get("model")
+    chosen = choices(events)
+    active = model or chosen.get("model")
     if not active:
         raise PixirError("corrupt_log", f"session {session_id} has no session_started model")
-    mode = narrowest(started.get("permission_mode"), permission_mode)
+    mode = narrowest(chosen.get("permission_mode"), permission_mode)
     history = History.fold(events, active)
     return Peek(session_id, active, mode, history, workspace_of(started, store))
 

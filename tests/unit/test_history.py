@@ -42,6 +42,24 @@ def test_user_message():
     ]
 
 
+def test_a_user_message_with_images_sends_each_as_an_input_image_after_the_text():
+    urls = ["data:image/png;base64,iVBORw0KGgo=", "data:image/jpeg;base64,/9j/4AAQ"]
+    assert fold(("user_message", {"text": "what is this?", "images": urls})) == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_text", "text": "what is this?"},
+                {"type": "input_image", "image_url": urls[0]},
+                {"type": "input_image", "image_url": urls[1]},
+            ],
+        }
+    ]
+    # something that is not a list of URLs is not sent as images
+    assert fold(("user_message", {"text": "x", "images": "data:,"}))[0]["content"] == [
+        {"type": "input_text", "text": "x"}
+    ]
+
+
 def test_assistant_message():
     assert fold(user(), assistant("done"))[1] == {
         "type": "message",

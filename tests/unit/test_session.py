@@ -421,3 +421,47 @@ def test_totals_count_every_turn_and_call_of_the_log(ws):
         "reasoning_tokens": 0,
     }
     assert sessions.totals(None)["turns"] == 0
+
+
+# -- the choices made for a session (settings_changed) ------------------------------------------
+
+
+def test_a_resume_runs_with_the_last_choices_recorded_in_the_log(ws):
+    session = sessions.create(ws, model=MODEL, transport="auto", permission_mode="auto")
+    session.append("settings_changed", {"model": "gpt-5.4"})
+    session.append("settings_changed", {"permission_mode": "ask", "reasoning_effort": "high"})
+    session.append("settings_changed", {"reasoning_effort": None})
+    session.close()
+    again, events = resumed(ws, session.id)
+    assert (again.model, again.permission_mode) == ("gpt-5.4", "ask")
+    assert sessions.choices(events) == {
+        "model": "gpt-5.4",
+        "permission_mode": "ask",
+        "reasoning_effort": None,
+    }
+    # never wider than chosen; a model given explicitly wins
+    narrow, _ = sessions.resume(ws, session.id, model="gpt-5.2", permission_mode="read_only")
+    narrow.close()
+    assert (narrow.model, narrow.permission_mode) == ("gpt-5.2", "read_only")
+    assert sessions.peek(ws, session.id).model == "gpt-5.4"
+
+
+def test_choices_inside_a_compacted_range_survive_the_skipping_resume(ws):
+    session = new(ws)
+    work(session, 3)
+    session.append("settings_changed", {"model": "gpt-5.4"})
+    work(session, 9, prefix="d")
+    found = compact_now(session)
+    changed_seq = next(
+        e["seq"] for e in read_events(session.path) if e["type"] == "settings_changed"
+    )
+    assert found.from_seq <= changed_seq <= found.to_seq  # it is inside the replaced range
+    session.close()
+    again, events = resumed(ws, session.id)
+    assert again.model == "gpt-5.4"
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert not [
+        e
+        for e in events
+        if found.from_seq <= e["seq"] <= found.to_seq and e["type"] != "settings_changed"
+    ]
