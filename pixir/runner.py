@@ -39,7 +39,12 @@ class Overrides:
 def explicit_model(settings) -> bool:
     """Whether -m or PIXIR_MODEL chose the model: a resume then runs with it instead of the
     model the session was started with."""
-    return settings.sources.get("model") in ("flag", "env")
+    return explicit(settings, "model")
+
+
+def explicit(settings, key: str) -> bool:
+    """Whether a flag or the environment set `key` (it then wins over a session's choice)."""
+    return settings.sources.get(key) in ("flag", "env")
 
 
 def request_for(
@@ -111,6 +116,10 @@ class Runner:
         self._framing = None  # the session's context.Context
         self._now = None  # the RequestOptions of the running Turn (its overrides applied)
         self._cancel: Cancel | None = None  # the running Turn's stop request
+        # The session's reasoning effort (None: the server's default): the settings', or
+        # the one chosen for the session (`choose`, kept in its Log) unless a flag says.
+        self.reasoning_effort: str | None = settings.reasoning_effort
+        self._stale = False  # a choice changed what the next Turn's requests carry
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -156,7 +165,40 @@ class Runner:
             )
         self.session, self.session_id, self.model = session, session.id, session.model
         self.started_event = None
+        chosen = sessions.choices(events)
+        if "reasoning_effort" in chosen and not explicit(self.settings, "reasoning_effort"):
+            self.reasoning_effort = chosen["reasoning_effort"]
         return events
+
+    def choose(self, **changes) -> None:
+        """The user chose a `model`, `permission_mode` or `reasoning_effort` (None: the
+        default) for the open session: recorded in its Log (`settings_changed`, so a resume
+        keeps it) and used from the next Turn on — the permission mode by the running Turn's
+        next tool call already. Safe while a Turn runs on another thread."""
+        unknown = set(changes) - set(sessions.SETTINGS)
+        if unknown:
+            raise ValueError(f"not a session setting: {', '.join(sorted(unknown))}")
+        session = self.session
+        session.append("settings_changed", changes)
+        if "model" in changes:
+            self.model, self.model_explicit = changes["model"], True
+        if "permission_mode" in changes:
+            session.permission_mode = changes["permission_mode"]
+            self._stale = True  # the developer context states the mode
+        if "reasoning_effort" in changes:
+            self.reasoning_effort = changes["reasoning_effort"]
+            self._stale = True
+
+    def use_credential(self, credential) -> None:
+        """Use `credential` from the next Turn on (a sign-in or sign-out happened since this
+        runner was made). Not while a Turn runs."""
+        if credential == self.credential:
+            return
+        self.credential = credential
+        if self._provider is not None:
+            self._provider.close()
+        self._provider = None
+        self._turn = self._options = None  # built for the old credential's endpoint
 
     def switch_model(self, model: str) -> None:
         """Use `model` from the next Turn on (the open session's History is folded again
@@ -189,13 +231,18 @@ class Runner:
         *,
         overrides: Overrides | None = None,
         cancel: Cancel | None = None,
+        images: list[str] | tuple = (),
     ):
         """Run one Turn in the open session (a new one is started when none is open); its
         Events go to `emit`. `cancel` lets the caller make the stop request before the Turn
-        starts; `cancel()` on this Runner sets the running one. Returns the TurnOutcome."""
+        starts; `cancel()` on this Runner sets the running one. `images` (`data:` URLs) go
+        with the prompt. Returns the TurnOutcome."""
         if self.session is None:
             self.new()
         overrides = overrides or Overrides()
+        if self._stale:
+            self._stale = False
+            self._turn = self._options = None
         self._use_model(overrides.model or self.model)
         turn = self._turn if self._turn is not None else self._make_turn()
         self._turn = turn
@@ -209,7 +256,7 @@ class Runner:
         stop = cancel if cancel is not None else Cancel()
         self._cancel = stop
         try:
-            return turn.run(text, cancel=stop)
+            return turn.run(text, cancel=stop, images=images)
         finally:
             self._cancel = None
 
@@ -272,6 +319,8 @@ class Runner:
                 credential_kind=self.credential.kind if self.credential else "subscription",
                 output_schema=self.schema,
             )
+            if self._options.reasoning_effort != self.reasoning_effort:
+                self._options = replace(self._options, reasoning_effort=self.reasoning_effort)
 
     def _ensure_provider(self):
         if self._provider is None and self.credential is not None:

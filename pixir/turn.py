@@ -143,19 +143,27 @@ class Turn:
 
     # -- the Turn ----------------------------------------------------------------------------
 
-    def run(self, prompt: str, cancel: Cancel | None = None) -> TurnOutcome:
+    def run(
+        self, prompt: str, cancel: Cancel | None = None, images: list[str] | tuple = ()
+    ) -> TurnOutcome:
         """One Turn: never raises for provider errors, Ctrl-C, `cancel` set from another
-        thread or a closed stdout; the outcome says how it ended. The Log is fsynced before
-        returning."""
+        thread or a closed stdout; the outcome says how it ended. `images` (`data:` URLs)
+        go with the prompt. The Log is fsynced before returning."""
         self._usage, self._steps, self._partial = empty_usage(), 0, []
         self._cancel = cancel
         if cancel is not None or self.tools.cancel is not None:
             self.tools = replace(self.tools, cancel=cancel)
         self._searches, self._citations = [], []
+        if cancel is not None:
+            # A model call blocked on the network (no event to check the stop at) is cut.
+            cancel.on_set(self._abort_call)
+        message: dict = {"text": prompt}
+        if images:
+            message["images"] = list(images)
         try:
             try:
                 self.close_orphans()
-                self.append("user_message", {"text": prompt})
+                self.append("user_message", message)
                 return self._loop()
             except (KeyboardInterrupt, OutputClosed, Cancelled) as stop:
                 return self._interrupted(stop)
@@ -166,6 +174,11 @@ class Turn:
         finally:
             self._cancel = None
             self.session.sync()
+
+    def _abort_call(self) -> None:
+        abort = getattr(self.provider, "abort", None)
+        if abort is not None:
+            abort()
 
     def _cancelled(self) -> bool:
         return self._cancel is not None and self._cancel.is_set()
@@ -211,7 +224,10 @@ class Turn:
         while True:
             body = self.build_request(self.session.history.input_items())
             try:
-                result = self.provider.stream(body, self.on_delta)
+                if self._cancel is None:
+                    result = self.provider.stream(body, self.on_delta)
+                else:  # once stopped, a failure of the call is final (no retry)
+                    result = self.provider.stream(body, self.on_delta, stop=self._cancel.is_set)
             except PixirError as err:
                 if guard is None or err.kind != "context_overflow":
                     raise

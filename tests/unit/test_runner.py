@@ -362,3 +362,149 @@ def test_two_sessions_in_two_workspaces_run_at_once_on_worker_threads(scripted, 
         assert path.parent.parent.parent.name == name
         texts = [e["data"].get("text") for e in read_events(path) if "text" in e["data"]]
         assert texts == [f"task {name}", f"answer {name}"]
+
+
+# -- choices kept in the Log, images, an abort of a silent call ---------------------------------
+
+
+def test_choices_are_written_to_the_log_and_a_resume_keeps_them(scripted, workspace):
+    made = scripted(answer("one"))
+    runner = make_runner(workspace)
+    runner.new()
+    sid = runner.session_id
+    runner.choose(model="gpt-5.4")
+    runner.choose(reasoning_effort="high", permission_mode="read_only")
+    runner.turn("a", lambda e: None)
+    runner.close()
+    changed = [
+        e["data"]
+        for e in read_events(runner_path(workspace, sid))
+        if e["type"] == "settings_changed"
+    ]
+    assert changed == [
+        {"model": "gpt-5.4"},
+        {"reasoning_effort": "high", "permission_mode": "read_only"},
+    ]
+    body = made[0].bodies[0]
+    assert (body["model"], body["reasoning"]["effort"]) == ("gpt-5.4", "high")
+    assert "read_only" in str(body["input"][0])
+
+    scripted(answer("two"))
+    again = make_runner(workspace)  # the settings say nothing: the session's choices apply
+    again.resume(sid)
+    try:
+        assert (again.model, again.reasoning_effort) == ("gpt-5.4", "high")
+        assert again.session.permission_mode == "read_only"
+        again.choose(reasoning_effort=None)  # back to the default
+        again.turn("b", lambda e: None)
+    finally:
+        again.close()
+    assert "effort" not in (made[1].bodies[0].get("reasoning") or {})
+
+
+def test_flags_win_over_a_sessions_choices(scripted, workspace):
+    runner = make_runner(workspace)
+    runner.new()
+    sid = runner.session_id
+    runner.choose(model="gpt-5.4", reasoning_effort="high")
+    runner.close()
+    flags = Settings(
+        model="gpt-5.2",
+        reasoning_effort="low",
+        sources={"model": "flag", "reasoning_effort": "flag"},
+    )
+    again = make_runner(workspace, settings=flags, model="gpt-5.2")
+    again.resume(sid)
+    try:
+        assert (again.model, again.reasoning_effort) == ("gpt-5.2", "low")
+    finally:
+        again.close()
+    config = Settings(reasoning_effort="low", sources={"reasoning_effort": "config"})
+    third = make_runner(workspace, settings=config)
+    third.resume(sid)
+    try:  # a config file is a default: the session's own choice wins over it
+        assert (third.model, third.reasoning_effort) == ("gpt-5.4", "high")
+    finally:
+        third.close()
+
+
+def test_a_choice_made_while_a_turn_runs_applies_from_the_next_turn(scripted, workspace):
+    release = threading.Event()
+
+    def slow(body, on_delta):
+        release.wait(WAIT_S)
+        return answer("first")
+
+    made = scripted(slow, answer("second"))
+    runner = make_runner(workspace)
+    runner.new()
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(runner.turn("a", lambda e: None)))
+    worker.start()
+    wait_for(lambda: made and made[0].bodies, "the first call")
+    runner.choose(model="gpt-5.4", permission_mode="ask")  # the Log takes both appends
+    release.set()
+    worker.join(WAIT_S)
+    try:
+        assert done[0].status == "completed"
+        runner.turn("b", lambda e: None)
+        seqs = [e["seq"] for e in read_events(runner.session.path)]
+        assert seqs == list(range(len(seqs)))  # no seq given twice
+    finally:
+        runner.close()
+    assert [b["model"] for b in made[0].bodies] == [MODEL, "gpt-5.4"]
+
+
+def test_images_go_with_the_prompt_into_the_log_and_the_request(scripted, workspace):
+    made = scripted(answer("a cat"))
+    runner = make_runner(workspace)
+    url = "data:image/png;base64,iVBORw0KGgo="
+    try:
+        runner.turn("what is this?", lambda e: None, images=[url])
+        events = read_events(runner.session.path)
+    finally:
+        runner.close()
+    (message,) = [e["data"] for e in events if e["type"] == "user_message"]
+    assert message == {"text": "what is this?", "images": [url]}
+    user = made[0].bodies[0]["input"][-1]
+    assert user["content"] == [
+        {"type": "input_text", "text": "what is this?"},
+        {"type": "input_image", "image_url": url},
+    ]
+
+
+def test_a_cancel_aborts_a_model_call_that_receives_nothing(scripted, workspace):
+    """A call blocked on the network gets no event to check the stop at: the Turn asks the
+    Provider to abort it, and passes `stop` so the failure is final."""
+    aborted = threading.Event()
+
+    def blocked(body, on_delta):
+        aborted.wait(WAIT_S)
+        raise PixirError("stream_incomplete", "connection broken: shut down")
+
+    made = scripted(blocked)  # the list fills when the runner makes its Provider
+    runner = make_runner(workspace)
+    runner.new()
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(runner.turn("a", lambda e: None)))
+    worker.start()
+    wait_for(lambda: made and made[0].bodies, "the call")
+    provider = made[0]
+    provider.abort = aborted.set
+    runner.cancel()
+    worker.join(WAIT_S)
+    try:
+        assert aborted.is_set()
+        assert provider.stops[0] is not None and provider.stops[0]() is True
+        assert done[0].status == "interrupted" and done[0].reason == "cancelled"
+        assert [
+            e["data"]["reason"]
+            for e in read_events(runner.session.path)
+            if e["type"] == "turn_interrupted"
+        ] == ["cancelled"]
+    finally:
+        runner.close()
+
+
+def runner_path(workspace, sid):
+    return workspace / ".pixir" / "sessions" / f"{sid}.jsonl"

@@ -112,10 +112,12 @@ class ScriptedProvider:
     def __init__(self, *steps) -> None:
         self.steps = list(steps)
         self.bodies: list[dict] = []
+        self.stops: list = []  # the `stop` callable of each call (None: not stoppable)
         self.closed = False
 
-    def stream(self, body: dict, on_delta) -> Result:
+    def stream(self, body: dict, on_delta, stop=None) -> Result:
         self.bodies.append(copy.deepcopy(body))
+        self.stops.append(stop)
         if not self.steps:
             raise AssertionError("the scripted provider ran out of steps")
         step = self.steps.pop(0)
