@@ -62,12 +62,18 @@ class RecordingClient:
         return "".join(u.content.text for u in self.of_kind("agent_message_chunk", session_id))
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
-        async def loop():
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(loop(), timeout)
+        """Until `predicate()` holds: checked on every update, and every 50 ms (for what
+        changes elsewhere, a file in the workspace)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"not reached in {timeout}s; updates: {self.kinds()[-8:]}")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(left, 0.05))
+            except asyncio.TimeoutError:
+                pass
 
     # The client offers no file system or terminal: pixir must not ask for them.
     async def write_text_file(self, *a, **k):

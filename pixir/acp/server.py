@@ -6,6 +6,7 @@ answers to pixir's permission requests.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import traceback
@@ -23,8 +24,10 @@ from pixir.acp.rpc import (
     Incoming,
     RpcError,
 )
+from pixir.acp.session import EFFORTS, AcpSession, check_workspace, unknown_model
 from pixir.config import Settings
 from pixir.errors import PixirError
+from pixir.interrupt import Cancel
 
 PROTOCOL_VERSION = 1
 
@@ -48,15 +51,31 @@ class Server:
         self.forced_auth: str | None = None  # "api_key" after authenticate(openai-api-key)
         self.terminal_auth = False
         self._workers: list[threading.Thread] = []
+        self.sessions: dict[str, AcpSession] = {}
+        self._sessions_lock = threading.Lock()
+        # request id of a prompt being answered → (its session id, its stop request)
+        self._prompts: dict[object, tuple[object, Cancel]] = {}
         self.methods: dict[str, Callable[[dict], dict]] = {
             "initialize": self.initialize,
             "authenticate": self.authenticate,
             "logout": self.logout,
+            "session/new": self.session_new,
+            "session/load": self.session_load,
+            "session/resume": self.session_resume,
+            "session/list": self.session_list,
+            "session/close": self.session_close,
+            "session/set_mode": self.set_mode,
+            "session/set_config_option": self.set_config_option,
+            "session/set_model": self.set_model,  # before config options; still sent
+            "session/prompt": self.prompt,
             "_pixir/status": self.status,
         }
         # Methods that may run long: each call gets its own worker thread.
-        self.threaded: set[str] = set()
-        self.notifications: dict[str, Callable[[dict], None]] = {}
+        self.threaded: set[str] = {"session/prompt"}
+        self.notifications: dict[str, Callable[[dict], None]] = {
+            "session/cancel": self.cancel,
+            "$/cancel_request": self.cancel_request,
+        }
 
     # -- dispatch ----------------------------------------------------------------------------
 
@@ -78,6 +97,12 @@ class Server:
                 ),
             )
             return
+        if incoming.method == "session/prompt":
+            # The prompt's stop request exists from now on: a session/cancel that comes
+            # before its Turn has started still stops it.
+            stop = Cancel()
+            self._prompts[incoming.id] = (incoming.params.get("sessionId"), stop)
+            method = functools.partial(self.prompt, stop=stop)
         if incoming.method in self.threaded:
             worker = threading.Thread(
                 target=self._answer,
@@ -110,6 +135,9 @@ class Server:
             )
         else:
             self.conn.respond(incoming.id, result)
+        finally:
+            if incoming.method == "session/prompt":
+                self._prompts.pop(incoming.id, None)
 
     def _guarded(self, action: Callable[[], None]) -> None:
         try:
@@ -118,9 +146,16 @@ class Server:
             traceback.print_exc(file=sys.stderr)
 
     def shutdown(self, wait_s: float = 10.0) -> None:
-        """The input ended: let the workers finish (they were told to stop)."""
+        """The input ended (or a signal came): stop every running prompt, let the Turns
+        write their Logs to the end, release the sessions."""
+        with self._sessions_lock:
+            open_sessions = list(self.sessions.values())
+        for session in open_sessions:
+            session.cancel()
         for worker in list(self._workers):
             worker.join(wait_s)
+        for session in open_sessions:
+            session.runner.close()
 
     # -- methods -----------------------------------------------------------------------------
 
@@ -137,22 +172,24 @@ class Server:
 
     def capabilities(self) -> dict:
         return {
-            "loadSession": False,
-            "promptCapabilities": {"image": False, "audio": False, "embeddedContext": False},
+            "loadSession": True,
+            "promptCapabilities": {"image": True, "audio": False, "embeddedContext": True},
             "mcpCapabilities": {"http": False, "sse": False},
-            "sessionCapabilities": {},
+            "sessionCapabilities": {"list": {}, "resume": {}, "close": {}},
             "auth": {"logout": {}},
         }
 
     def meta(self) -> dict:
         """`_meta.pixir`: the model catalog (default flagged) and the sign-in state."""
+        return {"models": self.catalog(), "auth": auth.state(self.settings, self.forced_auth)}
+
+    def catalog(self) -> list[dict]:
         from pixir.provider.models import catalog
 
-        models = [
+        return [
             {"id": m["id"], "name": m["name"], "default": m["default"]}
             for m in catalog(self.settings)
         ]
-        return {"models": models, "auth": auth.state(self.settings, self.forced_auth)}
 
     def authenticate(self, params: dict) -> dict:
         self.forced_auth = auth.authenticate(params.get("methodId"), self.settings)
@@ -167,6 +204,197 @@ class Server:
         """`_pixir/status`: what `initialize` says in `_meta.pixir`, asked again later (after
         a sign-in in the editor's terminal, for instance)."""
         return {"version": __version__, **self.meta()}
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def session_new(self, params: dict) -> dict:
+        """A new pixir session in `cwd`; its id is the pixir session id."""
+        workspace = check_workspace(params.get("cwd"))
+        self._note_mcp(params)
+        runner = self._runner(workspace)
+        runner.new()
+        session = self._adopt(runner)
+        return {"sessionId": session.id, **session.state()}
+
+    def session_load(self, params: dict) -> dict:
+        """Open a session and replay its conversation before answering."""
+        return self._open(params, replay=True)
+
+    def session_resume(self, params: dict) -> dict:
+        """Open a session without replaying it."""
+        return self._open(params, replay=False)
+
+    def _open(self, params: dict, replay: bool) -> dict:
+        from pixir import paths
+        from pixir.acp.updates import replay as replay_events
+        from pixir.log import is_session_id, read_events
+
+        workspace = check_workspace(params.get("cwd"))
+        session_id = params.get("sessionId")
+        self._note_mcp(params)
+        path = paths.sessions_dir(workspace) / f"{session_id}.jsonl"
+        if not isinstance(session_id, str) or not is_session_id(session_id) or not path.is_file():
+            raise not_found(session_id, workspace)
+        auth.require_credential(self.settings, self.forced_auth)
+        with self._sessions_lock:
+            session = self.sessions.get(session_id)
+        if session is None:
+            runner = self._runner(workspace)
+            runner.resume(session_id)
+            session = self._adopt(runner)
+        if replay:
+            replay_events(read_events(path), session.workspace, session.send)
+        return session.state()
+
+    def session_list(self, params: dict) -> dict:
+        """This workspace's sessions (`cwd`), else those of the workspaces open here."""
+        from pixir.acp.updates import title_of
+        from pixir.session import list_sessions
+
+        cwd = params.get("cwd")
+        if cwd is not None:
+            workspaces = [check_workspace(cwd)]
+        else:
+            with self._sessions_lock:
+                workspaces = list(dict.fromkeys(s.workspace for s in self.sessions.values()))
+        listed = []
+        for workspace in workspaces:
+            for info in list_sessions(workspace):
+                entry = {"sessionId": info.id, "cwd": str(workspace)}
+                if info.first_prompt:
+                    entry["title"] = title_of(info.first_prompt)
+                if info.last_activity:
+                    entry["updatedAt"] = info.last_activity
+                listed.append(entry)
+        return {"sessions": listed}
+
+    def session_close(self, params: dict) -> dict:
+        """Stop what runs, release the session (its lock: `pixir resume` may open it)."""
+        session = self._session(params)
+        session.cancel()
+        session.wait_idle(30)
+        with self._sessions_lock:
+            self.sessions.pop(session.id, None)
+        session.runner.close()
+        return {}
+
+    def set_mode(self, params: dict) -> dict:
+        session = self._session(params)
+        session.set_mode(params.get("modeId"))
+        session.options_changed()
+        return {}
+
+    def set_config_option(self, params: dict) -> dict:
+        session = self._session(params)
+        before = session.mode
+        session.set_option(params.get("configId"), params.get("value"))
+        if session.mode != before:
+            session.send({"sessionUpdate": "current_mode_update", "currentModeId": session.mode})
+        return {"configOptions": session.config_options()}
+
+    def set_model(self, params: dict) -> dict:
+        session = self._session(params)
+        session.set_model(params.get("modelId"))
+        session.options_changed()
+        return {}
+
+    def prompt(self, params: dict, stop: Cancel | None = None) -> dict:
+        """One Turn; its events stream as session/update, the answer is its stop reason."""
+        session = self._session(params)
+        overrides = self._overrides(params.get("_meta"))
+        credential = auth.require_credential(self.settings, self.forced_auth)
+        return session.prompt(params, overrides, credential, stop or Cancel())
+
+    def cancel(self, params: dict) -> None:
+        """session/cancel: stop the session's prompt — running, or received and starting."""
+        session_id = params.get("sessionId")
+        for owner, stop in list(self._prompts.values()):
+            if owner == session_id:
+                stop.set()
+        with self._sessions_lock:
+            session = self.sessions.get(session_id)  # type: ignore[arg-type]
+        if session is not None:
+            session.cancel()
+
+    def cancel_request(self, params: dict) -> None:
+        """`$/cancel_request` of a prompt = session/cancel of that prompt."""
+        entry = self._prompts.get(params.get("requestId"))
+        if entry is not None:
+            entry[1].set()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _runner(self, workspace):
+        from pixir.provider.models import resolve_model
+        from pixir.runner import Runner
+
+        credential = auth.require_credential(self.settings, self.forced_auth)
+        model = resolve_model(self.settings)
+        return Runner(self.settings, credential, workspace, model, warn=_warn)
+
+    def window(self, model: str) -> int:
+        """A model's context window (the `size` of usage updates)."""
+        from pixir.provider.models import context_window
+
+        return context_window(model, self.settings)
+
+    def _adopt(self, runner) -> AcpSession:
+        session = AcpSession(runner, self.conn, self.catalog, self.window)
+        runner.ask = session.ask
+        with self._sessions_lock:
+            self.sessions[session.id] = session
+        return session
+
+    def _session(self, params: dict) -> AcpSession:
+        session_id = params.get("sessionId")
+        with self._sessions_lock:
+            session = self.sessions.get(session_id)  # type: ignore[arg-type]
+        if session is None:
+            raise RpcError(
+                RESOURCE_NOT_FOUND, f"unknown session {session_id!r}", {"sessionId": session_id}
+            )
+        return session
+
+    def _overrides(self, meta: object):
+        """A prompt's `_meta`: `model` (in the catalog), `reasoning_effort`, `web_search` —
+        checked before anything reaches the backend."""
+        from pixir.runner import Overrides
+
+        meta = meta if isinstance(meta, dict) else {}
+        model = meta.get("model")
+        known = [m["id"] for m in self.catalog()]
+        if model is not None and model not in known:
+            raise unknown_model(model, known)
+        effort = meta.get("reasoning_effort")
+        if effort is not None and effort not in EFFORTS:
+            raise RpcError(
+                INVALID_PARAMS,
+                f"unknown reasoning_effort {effort!r}",
+                {"reasoning_effort": effort, "known": list(EFFORTS)},
+            )
+        if (
+            meta.get("web_search") is not None
+            and "web_search" not in Overrides.__dataclass_fields__
+        ):
+            _warn("_meta.web_search is ignored: this pixir has no web search yet")
+        return Overrides(model=model, reasoning_effort=effort)
+
+    def _note_mcp(self, params: dict) -> None:
+        servers = params.get("mcpServers")
+        if isinstance(servers, list) and servers:
+            _warn(f"pixir does not connect MCP servers yet; ignoring {len(servers)} (docs/acp.md)")
+
+
+def _warn(line: str) -> None:
+    print(f"pixir acp: {line}", file=sys.stderr, flush=True)
+
+
+def not_found(session_id: object, workspace) -> RpcError:
+    return RpcError(
+        RESOURCE_NOT_FOUND,
+        f"no session {session_id!r} in {workspace}",
+        {"sessionId": session_id, "cwd": str(workspace)},
+    )
 
 
 def rpc_error(err: PixirError) -> RpcError:

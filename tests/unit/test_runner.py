@@ -438,9 +438,7 @@ def test_a_choice_made_while_a_turn_runs_applies_from_the_next_turn(scripted, wo
     made = scripted(slow, answer("second"))
     runner = make_runner(workspace)
     runner.new()
-    done: list = []
-    worker = threading.Thread(target=lambda: done.append(runner.turn("a", lambda e: None)))
-    worker.start()
+    worker, done = in_background(runner, "a")
     wait_for(lambda: made and made[0].bodies, "the first call")
     runner.choose(model="gpt-5.4", permission_mode="ask")  # the Log takes both appends
     release.set()
@@ -485,9 +483,7 @@ def test_a_cancel_aborts_a_model_call_that_receives_nothing(scripted, workspace)
     made = scripted(blocked)  # the list fills when the runner makes its Provider
     runner = make_runner(workspace)
     runner.new()
-    done: list = []
-    worker = threading.Thread(target=lambda: done.append(runner.turn("a", lambda e: None)))
-    worker.start()
+    worker, done = in_background(runner, "a")
     wait_for(lambda: made and made[0].bodies, "the call")
     provider = made[0]
     provider.abort = aborted.set
@@ -504,6 +500,14 @@ def test_a_cancel_aborts_a_model_call_that_receives_nothing(scripted, workspace)
         ] == ["cancelled"]
     finally:
         runner.close()
+
+
+def in_background(runner, text: str) -> tuple[threading.Thread, list]:
+    """A Turn on a worker thread; the list receives its outcome."""
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(runner.turn(text, lambda e: None)))
+    worker.start()
+    return worker, done
 
 
 def runner_path(workspace, sid):
