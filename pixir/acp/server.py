@@ -372,12 +372,12 @@ class Server:
                 f"unknown reasoning_effort {effort!r}",
                 {"reasoning_effort": effort, "known": list(EFFORTS)},
             )
-        if (
-            meta.get("web_search") is not None
-            and "web_search" not in Overrides.__dataclass_fields__
-        ):
-            _warn("_meta.web_search is ignored: this pixir has no web search yet")
-        return Overrides(model=model, reasoning_effort=effort)
+        search = meta.get("web_search")
+        if search is not None and not isinstance(search, bool):
+            raise RpcError(
+                INVALID_PARAMS, "_meta.web_search must be true or false", {"web_search": search}
+            )
+        return Overrides(model=model, reasoning_effort=effort, web_search=search)
 
     def _note_mcp(self, params: dict) -> None:
         servers = params.get("mcpServers")

@@ -64,7 +64,9 @@ class Updates:
             "tool_call": self.on_tool_call,
             "tool_result": self.on_tool_result,
             "provider_usage": self.on_provider_usage,
+            "web_search": self.on_web_search,
         }
+        self.searches: set[str] = set()  # hosted web searches announced as tool calls
 
     def __call__(self, event: dict) -> None:
         handler = self.handlers.get(event.get("type"))
@@ -182,6 +184,19 @@ class Updates:
             return None
         return data.decode("utf-8", "replace")
 
+    def on_web_search(self, data: dict) -> None:
+        """A hosted web search (no tool of pixir's runs it): a `search` tool call, announced
+        when it starts and updated as the server says what it looks for and finds."""
+        search_id = data.get("id")
+        if not isinstance(search_id, str) or not search_id:
+            return
+        update = search_update(data)
+        if search_id not in self.searches:
+            self.searches.add(search_id)
+            update.update(sessionUpdate="tool_call", kind="search")
+            update.setdefault("title", "Search the web")
+        self.send(update)
+
     # -- usage -------------------------------------------------------------------------------
 
     def on_provider_usage(self, data: dict) -> None:
@@ -278,6 +293,30 @@ def plan_entries(args: dict) -> list[dict] | None:
             {"content": str(step.get("step") or ""), "priority": "medium", "status": step["status"]}
         )
     return entries
+
+
+def search_update(search: dict) -> dict:
+    """A web search's tool_call_update: its status, title once known, sources once found."""
+    status = search.get("status")
+    update: dict = {
+        "sessionUpdate": "tool_call_update",
+        "toolCallId": search["id"],
+        "status": status if status in ("completed", "failed") else "in_progress",
+    }
+    if search.get("query"):
+        update["title"] = f'Search the web: "{search["query"]}"'
+    elif search.get("pattern") and search.get("url"):
+        update["title"] = f'Find "{search["pattern"]}" in {search["url"]}'
+    elif search.get("url"):
+        update["title"] = f"Open {search['url']}"
+    raw = {k: search[k] for k in ("action", "query", "url", "pattern") if search.get(k)}
+    if raw:
+        update["rawInput"] = raw
+    sources = [s for s in search.get("sources") or () if isinstance(s, dict) and s.get("url")]
+    if sources:
+        lines = [f"- {s.get('title') or s['url']}: {s['url']}" for s in sources]
+        update["content"] = [text_content("\n".join(lines))]
+    return update
 
 
 def tool_result(call_id: str, name: str, args: dict, data: dict, diff: dict | None) -> dict:
@@ -380,6 +419,14 @@ def replay(events: Iterable[dict], workspace: Path, send: Send) -> None:
                 send(tool_call(call_id, name, args, workspace, "in_progress"))
                 if name == "update_plan" and (entries := plan_entries(args)) is not None:
                     send({"sessionUpdate": "plan", "entries": entries})
+            elif kind == "web_search_call" and isinstance(data.get("item"), dict):
+                from pixir.provider.websearch import summary
+
+                search = summary(data["item"])
+                if search.get("id"):
+                    announced = {**search_update(search), "sessionUpdate": "tool_call"}
+                    announced.setdefault("title", "Search the web")
+                    send({**announced, "kind": "search"})
             elif kind == "tool_result":
                 call_id = str(data.get("call_id"))
                 call = calls.pop(call_id, None)

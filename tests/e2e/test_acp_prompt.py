@@ -31,6 +31,7 @@ from tests.fake_backend import (
     text,
     tool_call,
     usage_limit,
+    web_search,
 )
 from tests.harness import user_texts
 
@@ -491,3 +492,71 @@ def test_a_cancel_sent_right_behind_the_prompt_still_stops_it(fake, pixir):
         e["data"]["reason"] for e in pixir.log_events(sid) if e["type"] == "turn_interrupted"
     ]
     assert reasons == ["cancelled", "cancelled"]
+
+
+def test_eof_during_a_prompt_stops_it_writes_the_log_and_exits_0(fake, pixir):
+    fake.script(step(text("never"), delay_s=120))
+    pixir.login_api_key()
+    with AcpDriver.start(pixir) as agent:
+        agent.initialize()
+        sid = agent.call("session/new", {"cwd": str(pixir.workspace), "mcpServers": []})[
+            "sessionId"
+        ]
+        agent.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 77,
+                "method": "session/prompt",
+                "params": {"sessionId": sid, "prompt": [{"type": "text", "text": "x"}]},
+            }
+        )
+        deadline = time.monotonic() + 30
+        while not fake.responses_requests() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert agent.close(timeout=60) == 0  # the editor went away
+        assert agent.next_response(77)["result"]["stopReason"] == "cancelled"
+        agent.assert_stdout_pure()
+    assert [e["type"] for e in pixir.log_events(sid)][-1] == "turn_interrupted"
+    # the lock went with the process: the command line can continue the session
+    fake.script(step(text("back")))
+    assert pixir.run("resume", sid, "again", "--json").code == 0
+
+
+def test_web_search_per_turn_and_the_search_as_a_search_tool_call(fake, pixir):
+    sources = ["https://docs.python.org/3.13/whatsnew/", "https://peps.python.org/pep-0719/"]
+    fake.script(
+        step(web_search("python 3.13 release", sources), text("Released in October 2024.")),
+        step(text("no search this time")),
+    )
+    pixir.login_api_key()
+
+    async def scenario(agent):
+        sid = await new(agent, pixir.workspace)
+        await agent.conn.prompt(session_id=sid, prompt=[text_block("when?")], web_search=True)
+        with pytest.raises(RequestError) as info:
+            await agent.conn.prompt(session_id=sid, prompt=[text_block("x")], web_search="yes")
+        await agent.conn.prompt(session_id=sid, prompt=[text_block("and?")])
+        await agent.conn.close_session(session_id=sid)
+        live = list(agent.client.updates)
+        await agent.conn.load_session(cwd=str(pixir.workspace), session_id=sid, mcp_servers=[])
+        return info.value, live, agent.client.updates[len(live) :]
+
+    refused, live, replayed = run_agent(pixir, scenario)
+    assert refused.code == -32602
+    bodies = [r.json for r in fake.responses_requests()]
+    assert [t["type"] for t in bodies[0]["tools"]][-1] == "web_search"
+    assert "web_search" not in [t["type"] for t in bodies[1]["tools"]]  # that Turn only
+    calls = [u for _, u in live if u.session_update == "tool_call"]
+    assert [c.kind for c in calls] == ["search"]  # announced when it starts: no query yet
+    done = [
+        u
+        for _, u in live
+        if u.session_update == "tool_call_update" and u.tool_call_id == calls[0].tool_call_id
+    ]
+    assert done[-1].status == "completed"
+    assert 'Search the web: "python 3.13 release"' in [u.title for u in done]
+    assert sources[0] in done[-1].content[0].content.text
+    again = [u for _, u in replayed if u.session_update == "tool_call"]
+    assert [(c.kind, c.title, c.status) for c in again] == [
+        ("search", 'Search the web: "python 3.13 release"', "completed")
+    ]
