@@ -5,8 +5,8 @@
 
 Options:
     --quick             fewer runs and smaller workloads: a smoke test, not a measurement
-    --only A,B          only these sections (startup, oneshot, sse, steps, upload, resume,
-                        rss, append, sandbox)
+    --only A,B          only these sections (startup, oneshot, acp, sse, steps, upload,
+                        resume, rss, append, sandbox)
     --runs N            runs per figure (default: each section's own)
     --no-install        do not npm-install the peers or pip-install openai-python
     --output PATH       where to write the JSON (default bench/results.json for a full run,
@@ -45,7 +45,18 @@ from common import (
     skipped,
 )
 
-SECTIONS = ("startup", "oneshot", "sse", "steps", "upload", "resume", "rss", "append", "sandbox")
+SECTIONS = (
+    "startup",
+    "oneshot",
+    "acp",
+    "sse",
+    "steps",
+    "upload",
+    "resume",
+    "rss",
+    "append",
+    "sandbox",
+)
 NOISE_NOTE = (
     "Measured on a shared 2-core machine while other work (test suites, builds) may run: "
     "absolute times drift ±30 % and more between sittings; only ratios taken in one run, "
@@ -71,6 +82,12 @@ def section_oneshot(runs: int | None, quick: bool) -> list[dict]:
     import startup
 
     return startup.one_shot(runs or (3 if quick else 10))
+
+
+def section_acp(runs: int | None, quick: bool) -> list[dict]:
+    import editor
+
+    return editor.figures(runs or (3 if quick else 10))
 
 
 def section_sse(runs: int | None, quick: bool) -> list[dict]:
@@ -483,6 +500,7 @@ def section_sandbox(runs: int | None, quick: bool) -> list[dict]:
 SECTION_FUNCS = {
     "startup": section_startup,
     "oneshot": section_oneshot,
+    "acp": section_acp,
     "sse": section_sse,
     "steps": section_steps,
     "upload": section_upload,
@@ -588,7 +606,7 @@ def main() -> int:
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {unknown}; known: {', '.join(SECTIONS)}")
-    needs_binary = {"startup", "oneshot", "steps", "rss"} & set(only)
+    needs_binary = {"startup", "oneshot", "acp", "steps", "rss"} & set(only)
     if needs_binary and not PIXIR.exists():
         parser.error(f"{PIXIR} does not exist: run ./build.sh first")
     if not args.no_install:
@@ -596,6 +614,10 @@ def main() -> int:
             import startup
 
             startup.ensure_peers(log)
+        if "acp" in only:
+            import editor
+
+            editor.ensure_codex_acp(log)
         if "sse" in only:
             ensure_openai()
 
