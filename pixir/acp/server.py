@@ -11,6 +11,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pixir import __version__
 from pixir.acp import auth
@@ -24,10 +25,15 @@ from pixir.acp.rpc import (
     Incoming,
     RpcError,
 )
-from pixir.acp.session import EFFORTS, AcpSession, check_workspace, unknown_model
 from pixir.config import Settings
 from pixir.errors import PixirError
 from pixir.interrupt import Cancel
+
+if TYPE_CHECKING:
+    from pixir.acp.session import AcpSession
+
+# The sessions' code (and the agent behind it) is imported when the first session opens,
+# not before `initialize` is answered: an editor waits for that answer.
 
 PROTOCOL_VERSION = 1
 
@@ -209,6 +215,8 @@ class Server:
 
     def session_new(self, params: dict) -> dict:
         """A new pixir session in `cwd`; its id is the pixir session id."""
+        from pixir.acp.session import check_workspace
+
         workspace = check_workspace(params.get("cwd"))
         self._note_mcp(params)
         runner = self._runner(workspace)
@@ -226,6 +234,7 @@ class Server:
 
     def _open(self, params: dict, replay: bool) -> dict:
         from pixir import paths
+        from pixir.acp.session import check_workspace
         from pixir.acp.updates import replay as replay_events
         from pixir.log import is_session_id, read_events
 
@@ -240,14 +249,15 @@ class Server:
             session = self.sessions.get(session_id)
         if session is None:
             runner = self._runner(workspace)
-            runner.resume(session_id)
-            session = self._adopt(runner)
+            events = runner.resume(session_id)
+            session = self._adopt(runner, titled=any(e["type"] == "user_message" for e in events))
         if replay:
             replay_events(read_events(path), session.workspace, session.send)
         return session.state()
 
     def session_list(self, params: dict) -> dict:
         """This workspace's sessions (`cwd`), else those of the workspaces open here."""
+        from pixir.acp.session import check_workspace
         from pixir.acp.updates import title_of
         from pixir.session import list_sessions
 
@@ -338,8 +348,10 @@ class Server:
 
         return context_window(model, self.settings)
 
-    def _adopt(self, runner) -> AcpSession:
-        session = AcpSession(runner, self.conn, self.catalog, self.window)
+    def _adopt(self, runner, titled: bool = False) -> AcpSession:
+        from pixir.acp.session import AcpSession
+
+        session = AcpSession(runner, self.conn, self.catalog, self.window, titled)
         runner.ask = session.ask
         with self._sessions_lock:
             self.sessions[session.id] = session
@@ -358,6 +370,7 @@ class Server:
     def _overrides(self, meta: object):
         """A prompt's `_meta`: `model` (in the catalog), `reasoning_effort`, `web_search` —
         checked before anything reaches the backend."""
+        from pixir.acp.session import EFFORTS, unknown_model
         from pixir.runner import Overrides
 
         meta = meta if isinstance(meta, dict) else {}

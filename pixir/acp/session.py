@@ -42,6 +42,7 @@ class AcpSession:
         conn: Connection,
         catalog: Callable[[], list[dict]],
         window: Callable[[str], int],
+        titled: bool = False,
     ) -> None:
         self.runner = runner
         self.conn = conn
@@ -50,6 +51,7 @@ class AcpSession:
         self.id: str = runner.session_id
         self.workspace: Path = runner.session.workspace
         self.approvals = Approvals()
+        self.titled = titled  # named by its first prompt already (a loaded session is)
         self._lock = threading.Lock()
         self._cancel: Cancel | None = None  # the running prompt's stop request
         self._abandon = threading.Event()  # set with it: a permission question waits no more
@@ -190,7 +192,11 @@ class AcpSession:
             stop.on_set(self._abandon.set)
             self._cancel = stop
             updates = Updates(
-                self.workspace, self.send, model_window=self.window, pending_approval=self._will_ask
+                self.workspace,
+                self.send,
+                model_window=self.window,
+                pending_approval=self._will_ask,
+                titled=self.titled,
             )
             self._updates = updates
             outcome = self.runner.turn(
@@ -198,6 +204,7 @@ class AcpSession:
             )
             return self._answer(outcome, stop.is_set(), overrides.model or self.runner.model)
         finally:
+            self.titled = self.titled or (self._updates is not None and self._updates.titled)
             self._cancel = None
             self._updates = None
             self._lock.release()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -42,6 +41,7 @@ class Updates:
         *,
         model_window: Callable[[str], int],
         pending_approval: Callable[[str, dict], bool] = lambda name, args: False,
+        titled: bool = False,
     ) -> None:
         self.workspace = workspace
         self.send = send
@@ -52,7 +52,7 @@ class Updates:
         self.streamed: list[str] = []  # text of the current message sent as chunks
         self.before: dict[str, str | None] = {}  # call id → file text before write/edit
         self.calls: dict[str, dict] = {}  # call id → its tool_call data
-        self.titled = False  # a session_info_update was sent
+        self.titled = titled  # the session has its title (its first prompt)
         self.last_call: tuple[str, str, dict] | None = None  # (id, name, args) announced last
         self.handlers = {
             "text_delta": self.on_text_delta,
@@ -213,7 +213,7 @@ class Updates:
 
 
 def new_message_id() -> str:
-    return "msg_" + secrets.token_hex(8)
+    return "msg_" + os.urandom(8).hex()
 
 
 def message_chunk(kind: str, text: str, message_id: str | None = None) -> dict:

@@ -195,17 +195,18 @@ def test_ask_mode_permission_round_trips(fake, pixir):
     """allow_once runs the call; reject is told to the model and the Turn goes on;
     allow_always covers that command's first word for simple commands only."""
     fake.script(
-        step(tool_call("bash", {"command": "touch one.txt"}, call_id="c1")),
+        step(tool_call("bash", {"command": "touch out/one.txt"}, call_id="c1")),
         step(tool_call("write", {"path": "no.txt", "content": "x"}, call_id="c2")),
         step(
-            tool_call("bash", {"command": "touch two.txt"}, call_id="c3"),
+            tool_call("bash", {"command": "touch out/two.txt"}, call_id="c3"),
             match={"last_tool_output": "declined"},
         ),
-        step(tool_call("bash", {"command": "touch three.txt"}, call_id="c4")),
-        step(tool_call("bash", {"command": "touch four.txt; echo x"}, call_id="c5")),
+        step(tool_call("bash", {"command": "touch out/three.txt"}, call_id="c4")),
+        step(tool_call("bash", {"command": "touch out/four.txt; echo x"}, call_id="c5")),
         step(text("Finished.")),
     )
     pixir.login_api_key()
+    pixir.write_file("out/.keep", "")  # the sandbox lets commands add files below the top level
     answers = {"c1": "allow_once", "c2": "reject_once", "c3": "allow_always", "c5": "allow_once"}
 
     async def scenario(agent):
@@ -219,7 +220,7 @@ def test_ask_mode_permission_round_trips(fake, pixir):
     assert answer.stop_reason == "end_turn"
     asked = [call.tool_call_id for call in client.permission_requests]
     assert asked == ["c1", "c2", "c3", "c5"]  # c4: `touch` was allowed for the session
-    assert client.permission_requests[0].title == "Run `touch one.txt`"
+    assert client.permission_requests[0].title == "Run `touch out/one.txt`"
     pending = {u.tool_call_id: u.status for u in client.of_kind("tool_call")}
     assert pending == {
         "c1": "pending",
@@ -229,7 +230,7 @@ def test_ask_mode_permission_round_trips(fake, pixir):
         "c5": "pending",
     }
     for name in ("one.txt", "two.txt", "three.txt", "four.txt"):
-        assert pixir.path(name).exists(), name
+        assert pixir.path(f"out/{name}").exists(), name
     assert not pixir.path("no.txt").exists()
     decisions = {d["call_id"]: d["decision"] for d in events_of(pixir, sid, "permission_decision")}
     assert decisions == {
@@ -261,20 +262,21 @@ def _alive(pid: int) -> bool:
 
 
 def test_cancel_during_a_command_kills_its_process_group_and_answers_cancelled(fake, pixir):
-    command = "echo $$ > shell.pid; sleep 300 & echo $! > child.pid; wait"
+    command = "echo $$ > run/shell.pid; sleep 300 & echo $! > run/child.pid; wait"
     fake.script(step(tool_call("bash", {"command": command}, call_id="c1")))
     pixir.login_api_key()
+    pixir.write_file("run/.keep", "")  # the sandbox lets commands add files below the top level
 
     async def scenario(agent):
         sid = await new(agent, pixir.workspace)
         running = in_background(agent, sid, "wait")
         await agent.client.wait_until(
             lambda: (
-                pixir.path("child.pid").exists()
-                and pixir.path("child.pid").read_text().strip() != ""
+                pixir.path("run/child.pid").exists()
+                and pixir.path("run/child.pid").read_text().strip() != ""
             )
         )
-        pids = [int(pixir.read_file(n)) for n in ("shell.pid", "child.pid")]
+        pids = [int(pixir.read_file(f"run/{n}")) for n in ("shell.pid", "child.pid")]
         assert all(_alive(p) for p in pids)
         await agent.conn.cancel(session_id=sid)
         answer = await running
@@ -359,9 +361,11 @@ def test_stop_reasons_for_the_step_cap_a_cut_answer_and_a_failed_turn(fake, pixi
         out = {}
         for word in ("cap", "cut", "fail"):
             out[word] = await agent.conn.prompt(session_id=sid, prompt=[text_block(word)])
-        return sid, out, agent.client.agent_text(sid)
+        titles = [u.title for u in agent.client.of_kind("session_info_update")]
+        return sid, out, agent.client.agent_text(sid), titles
 
-    sid, out, text_shown = run_agent(pixir, scenario, "--max-steps", "1")
+    sid, out, text_shown, titles = run_agent(pixir, scenario, "--max-steps", "1")
+    assert titles == ["cap"]  # named by its first prompt, once
     assert out["cap"].stop_reason == "max_turn_requests"
     assert out["cut"].stop_reason == "max_tokens"
     failed = out["fail"]

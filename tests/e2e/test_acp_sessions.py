@@ -133,6 +133,7 @@ def test_a_command_line_session_loads_in_the_editor_with_its_conversation_replay
         )
         replayed = list(agent.client.updates)
         answer = await agent.conn.prompt(session_id=sid, prompt=[text_block("and more")])
+        assert not agent.client.of_kind("session_info_update")  # it has its title already
         return state, replayed, answer, agent.client.agent_text(sid)
 
     state, replayed, answer, shown = run_agent(pixir, scenario)
