@@ -90,13 +90,14 @@ class HttpTransport:
         # socket a call is blocked on, whatever phase it is in.
         self._connections: weakref.WeakSet = weakref.WeakSet()
         self._connections_lock = threading.Lock()
+        self._stop: Callable[[], bool] | None = None  # the call in flight's (Provider.stream)
 
     def _requests_session(self):
         if self._session is None:
             import requests  # here, not at the top: `pixir --version` must not pay for it
 
             session = requests.Session()
-            adapter = _tracking_adapter(self._track)
+            adapter = _tracking_adapter(self._track, self._connected)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             self._session = session
@@ -105,6 +106,12 @@ class HttpTransport:
     def _track(self, connection) -> None:
         with self._connections_lock:
             self._connections.add(connection)
+
+    def _connected(self, connection) -> None:
+        # A stop made while the socket was connecting found no socket to shut: shut it now
+        # (the stop is set before `abort` looks for sockets, so one of the two sees it).
+        if self._stop is not None and self._stop():
+            shut(getattr(connection, "sock", None))
 
     def abort(self) -> None:
         """Called from another thread: shut the socket of every connection, so that a call
@@ -119,10 +126,19 @@ class HttpTransport:
         """Load `requests` and make the session now, so call timings exclude start-up."""
         self._requests_session()
 
-    def open(self, url: str, headers: Mapping[str, str], body: bytes) -> Exchange:
+    def open(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        stop: Callable[[], bool] | None = None,
+    ) -> Exchange:
         import requests
 
         session = self._requests_session()
+        self._stop = stop
+        if stop is not None and stop():
+            raise stopped()
         if debug.enabled():
             debug.log(f"POST {url} headers={debug.redact_headers(headers)}")
             debug.log(f"request body ({len(body)} bytes): {debug.redact_body(body)}")
@@ -238,9 +254,14 @@ def shut(sock) -> None:
         pass
 
 
-def _tracking_adapter(track: Callable[[object], None]):
-    """A `requests` adapter whose pools tell `track` about every connection they open (the
-    default pools otherwise, proxies included)."""
+def stopped() -> PixirError:
+    """The error of a call its caller stopped (Provider.stream's `stop`): never retried."""
+    return PixirError("interrupted", "the model call was stopped", retryable=False)
+
+
+def _tracking_adapter(track: Callable[[object], None], connected: Callable[[object], None]):
+    """A `requests` adapter whose pools tell `track` about every connection they open, and
+    `connected` once its socket is up (the default pools otherwise, proxies included)."""
     from requests.adapters import HTTPAdapter
 
     def tracked(pool_class):
@@ -249,7 +270,9 @@ def _tracking_adapter(track: Callable[[object], None]):
         class Connection(base):
             def connect(self):
                 track(self)
-                return super().connect()
+                done = super().connect()
+                connected(self)
+                return done
 
         return type(pool_class.__name__, (pool_class,), {"ConnectionCls": Connection})
 

@@ -115,7 +115,7 @@ class Policy:
         record.active_transport = self.http.name
         payload = request.payload
         record.bytes_sent += len(payload)
-        return consume(self.http.open(url, headers, payload))
+        return consume(self.http.open(url, headers, payload, stop=request.stop))
 
     def _fall_back(self, reason: str) -> None:
         self.fallback_reason = reason

@@ -28,7 +28,14 @@ from pixir.provider import continuation
 from pixir.provider.assemble import TERMINAL_TYPES as _TERMINAL
 from pixir.provider.classify import MAX_ERROR_BODY, classify_http
 from pixir.provider.continuation import Choice, Memory
-from pixir.provider.http import CONNECT_TIMEOUT_S, Exchange, Liveness, idle_timeout, shut
+from pixir.provider.http import (
+    CONNECT_TIMEOUT_S,
+    Exchange,
+    Liveness,
+    idle_timeout,
+    shut,
+    stopped,
+)
 from pixir.provider.request import body_bytes
 from pixir.provider.sse import MAX_EVENT_BYTES, too_large
 from pixir.sanitize import deep, needs_deep
@@ -146,6 +153,8 @@ class WsTransport:
         full_resend = reconnect = stale_retry = True  # each at most once per call
         while True:
             conn = self._connection(url, headers)
+            if request.stopped():  # stopped while connecting: `abort` may have found no socket
+                raise stopped()
             if forced is not None:
                 choice = Choice(body, reset_reason=forced)
             else:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -112,3 +113,41 @@ def test_abort_ends_a_silent_call_at_once_without_retrying(fake, phase):
         assert provider.stream(body([user("again")])).text == "next call"
     finally:
         provider.close()
+
+
+def test_a_stop_made_while_the_socket_was_connecting_shuts_it_once_connected(fake):
+    """The race `abort` alone cannot win: the stop comes while the connection is being made
+    (no socket yet to shut). The transport checks the stop once the socket is up."""
+    from tests.fake_backend import step, text
+    from tests.unit.helpers.ws import body, user
+
+    fake.script(step(text("never"), delay_s=60))
+    transport = HttpTransport(idle_timeout_s=120)
+    answers = iter([False])  # not stopped when the call starts, stopped from then on
+    try:
+        with pytest.raises(PixirError):
+            exchange = transport.open(
+                fake.openai_base_url + "/responses",
+                {"Authorization": f"Bearer {fake.api_key}", "content-type": "application/json"},
+                json.dumps(body([user("hi")])).encode(),
+                stop=lambda: next(answers, True),
+            )
+            list(exchange.events)  # without the check: the answer after 60 s, no error
+    finally:
+        transport.close()
+
+
+def test_a_call_stopped_before_it_starts_sends_nothing(fake):
+    from tests.unit.helpers.ws import body, make_provider, user
+
+    for preference in ("http_sse", "auto"):
+        provider, sleeps = make_provider(fake, transport=preference, max_retries=3)
+        try:
+            with pytest.raises(PixirError):
+                provider.stream(body([user("hi")]), None, stop=lambda: True)
+            assert sleeps == []
+            if preference == "auto":
+                assert provider.transport.fallback_reason is None
+        finally:
+            provider.close()
+    assert fake.responses_requests() == []
