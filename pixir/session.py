@@ -245,6 +245,7 @@ class SessionInfo:
     turns: int
     first_prompt: str
     model: str | None
+    workspace: str | None = None  # the one it recorded (session_started)
 
     def to_dict(self) -> dict:
         return {
@@ -284,6 +285,7 @@ def _info(path: Path) -> SessionInfo:
         turns=data.count(USER_MESSAGE),
         first_prompt=prompt,
         model=started.get("model"),
+        workspace=started.get("workspace") if isinstance(started.get("workspace"), str) else None,
     )
 
 

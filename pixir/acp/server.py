@@ -241,7 +241,7 @@ class Server:
         workspace = check_workspace(params.get("cwd"))
         session_id = params.get("sessionId")
         self._note_mcp(params)
-        path = paths.sessions_dir(workspace) / f"{session_id}.jsonl"
+        path = paths.sessions_dir(paths.sessions_root(workspace)) / f"{session_id}.jsonl"
         if not isinstance(session_id, str) or not is_session_id(session_id) or not path.is_file():
             raise not_found(session_id, workspace)
         auth.require_credential(self.settings, self.forced_auth)
@@ -256,9 +256,11 @@ class Server:
         return session.state()
 
     def session_list(self, params: dict) -> dict:
-        """This workspace's sessions (`cwd`), else those of the workspaces open here."""
+        """The sessions of `cwd`'s repository (or `cwd`), else those of the workspaces open
+        here, most recent first."""
         from pixir.acp.session import check_workspace
         from pixir.acp.updates import title_of
+        from pixir.paths import sessions_root
         from pixir.session import list_sessions
 
         cwd = params.get("cwd")
@@ -268,9 +270,9 @@ class Server:
             with self._sessions_lock:
                 workspaces = list(dict.fromkeys(s.workspace for s in self.sessions.values()))
         listed = []
-        for workspace in workspaces:
-            for info in list_sessions(workspace):
-                entry = {"sessionId": info.id, "cwd": str(workspace)}
+        for root in dict.fromkeys(sessions_root(w) for w in workspaces):
+            for info in list_sessions(root):
+                entry = {"sessionId": info.id, "cwd": info.workspace or str(root)}
                 if info.first_prompt:
                     entry["title"] = title_of(info.first_prompt)
                 if info.last_activity:
@@ -335,12 +337,15 @@ class Server:
     # -- helpers -----------------------------------------------------------------------------
 
     def _runner(self, workspace):
+        from pixir.paths import sessions_root
         from pixir.provider.models import resolve_model
         from pixir.runner import Runner
 
         credential = auth.require_credential(self.settings, self.forced_auth)
         model = resolve_model(self.settings)
-        return Runner(self.settings, credential, workspace, model, warn=_warn)
+        # Sessions live at the repository's root, as on the command line (docs/log.md).
+        store = sessions_root(workspace)
+        return Runner(self.settings, credential, workspace, model, warn=_warn, store=store)
 
     def window(self, model: str) -> int:
         """A model's context window (the `size` of usage updates)."""

@@ -270,3 +270,31 @@ def test_bad_choices_are_invalid_params_and_the_legacy_set_model_works(fake, pix
         assert told["sessionUpdate"] == "config_option_update"
         model = next(o for o in told["configOptions"] if o["id"] == "model")
         assert model["currentValue"] == "gpt-5.2"
+
+
+def test_sessions_live_at_the_repository_root_as_on_the_command_line(fake, pixir):
+    """An editor opened on a subdirectory of a repository keeps its sessions where `pixir -c`
+    in any directory of that repository finds them, and the session works where it began."""
+    fake.script(step(text("from the editor")), step(text("from the terminal")))
+    pixir.login_api_key()
+    (pixir.workspace / ".git").mkdir()
+    sub = pixir.workspace / "pkg" / "sub"
+    sub.mkdir(parents=True)
+
+    async def scenario(agent):
+        await start(agent)
+        sid = (await agent.conn.new_session(cwd=str(sub), mcp_servers=[])).session_id
+        await agent.conn.prompt(session_id=sid, prompt=[text_block("hello")])
+        await agent.conn.close_session(session_id=sid)
+        await agent.conn.load_session(cwd=str(pixir.workspace), session_id=sid, mcp_servers=[])
+        listed = await agent.conn.list_sessions(cwd=str(sub))
+        return sid, listed
+
+    sid, listed = run_agent(pixir, scenario)
+    assert [p.stem for p in pixir.sessions()] == [sid]  # <repo>/.pixir/sessions
+    assert not (sub / ".pixir").exists()
+    assert [(s.session_id, s.cwd) for s in listed.sessions] == [(sid, str(sub))]
+    done = pixir.run("-c", "and now?", "--json", cwd=sub.parent)
+    assert done.code == 0, done
+    assert user_texts(fake.responses_requests()[-1]) == ["hello", "and now?"]
+    assert str(sub) in str(fake.responses_requests()[-1].json["input"][0])  # works in sub
