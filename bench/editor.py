@@ -120,16 +120,18 @@ def codex_acp() -> Path | None:
 def measure(runs: int) -> dict:
     """Times in seconds: {"pixir": {"initialize": [...], "first_chunk": [...]}, "codex": ...}."""
     sys.path.insert(0, str(ROOT))
-    from startup import _base_env, _codex_config
+    from startup import _base_env, _codex_config, bare_python
 
     from tests.fake_backend import FakeBackend, step, text
 
     py = real_python()
+    bare = bare_python(py)
     codex = codex_acp()
     fake = FakeBackend().start()
     fake.configure(chunk_pause_s=0.0)
     PEERS.mkdir(parents=True, exist_ok=True)
-    got: dict = {name: {"initialize": [], "first_chunk": []} for name in ("pixir", "codex")}
+    names = ("pixir", "pixir_site", "codex")
+    got: dict = {name: {"initialize": [], "first_chunk": []} for name in names}
     try:
         with (
             tempfile.TemporaryDirectory(prefix="pixir-bench-acp-") as tmp,
@@ -154,7 +156,10 @@ def measure(runs: int) -> dict:
 
                 return run
 
-            jobs = {"pixir": job("pixir", [py, str(PIXIR), "acp"], pixir_env)}
+            jobs = {
+                "pixir": job("pixir", [bare, str(PIXIR), "acp"], pixir_env),
+                "pixir_site": job("pixir_site", [py, str(PIXIR), "acp"], pixir_env),
+            }
             if codex:
                 jobs["codex"] = job("codex", [str(codex)], codex_env)
             interleaved(jobs, runs)
@@ -168,7 +173,7 @@ def measure(runs: int) -> dict:
 
 def figures(runs: int) -> list[dict]:
     got = measure(runs)
-    pixir, codex = got["pixir"], got["codex"]
+    pixir, codex, site = got["pixir"], got["codex"], got["pixir_site"]
     have_codex = bool(codex["initialize"])
     ref = "codex-acp (npm @zed-industries/codex-acp, model_providers → the fake)"
     rows = []
@@ -187,8 +192,20 @@ def figures(runs: int) -> list[dict]:
                 target=("ratio", "<=", 1.0) if have_codex else None,
                 target_text="≤ 1 × codex-acp" if have_codex else "—",
                 note="instant fake, API key on /v1 for both; pixir's default transport (auto: "
-                "WebSocket first)"
+                "WebSocket first); pixir on a bare venv of the same interpreter (see the "
+                "start-up rows)"
                 + ("" if have_codex else "; codex-acp not installed (npm), no reference"),
+                scale=1000.0,
+            )
+        )
+        rows.append(
+            figure(
+                f"acp.{key}_site",
+                f"`pixir acp`: {label}, this machine's interpreter (its site .pth files)",
+                "ms",
+                site[key],
+                ref_name="the same on a bare venv",
+                ref_values=pixir[key],
                 scale=1000.0,
             )
         )
