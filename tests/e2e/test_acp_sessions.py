@@ -6,6 +6,9 @@ resume` and one made on the command line loads in the editor; -32000 without a c
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from acp import text_block
 
@@ -298,3 +301,28 @@ def test_sessions_live_at_the_repository_root_as_on_the_command_line(fake, pixir
     assert done.code == 0, done
     assert user_texts(fake.responses_requests()[-1]) == ["hello", "and now?"]
     assert str(sub) in str(fake.responses_requests()[-1].json["input"][0])  # works in sub
+
+
+def test_a_session_another_pixir_holds_cannot_be_loaded_and_says_who_holds_it(fake, pixir):
+    fake.script(step(text("one")), step(text("slow"), delay_s=60))
+    pixir.login_api_key()
+    sid = pixir.json_out(pixir.run("first", "--json"))["session_id"]
+    holder = pixir.popen("resume", sid, "second", "--json")
+    try:
+        deadline = time.monotonic() + 30
+        while len(fake.responses_requests()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with AcpDriver.start(pixir) as agent:
+            agent.initialize()
+            answer = agent.request(
+                "session/load", {"sessionId": sid, "cwd": str(pixir.workspace), "mcpServers": []}
+            )
+            assert answer["error"]["code"] == -32603
+            assert answer["error"]["data"]["kind"] == "session_busy"
+            assert str(holder.pid) in json.dumps(answer["error"])
+            assert agent.updates(sid) == []  # nothing replayed
+            still = agent.call("initialize", {"protocolVersion": 1})  # and it keeps serving
+            assert still["protocolVersion"] == 1
+    finally:
+        holder.kill()
+        holder.wait()
