@@ -326,3 +326,15 @@ def test_a_session_another_pixir_holds_cannot_be_loaded_and_says_who_holds_it(fa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_mcp_servers_are_accepted_and_said_to_be_unused_on_stderr(fake, pixir):
+    pixir.login_api_key()
+    servers = [{"name": "files", "command": "/bin/true", "args": [], "env": []}]
+    with AcpDriver.start(pixir) as agent:
+        agent.initialize()
+        state = agent.call("session/new", {"cwd": str(pixir.workspace), "mcpServers": servers})
+        assert state["sessionId"]
+        agent.close()
+        assert "does not connect MCP servers yet" in agent.stderr_text()
+        agent.assert_stdout_pure()
