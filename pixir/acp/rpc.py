@@ -32,7 +32,6 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 AUTH_REQUIRED = -32000
 RESOURCE_NOT_FOUND = -32002
-REQUEST_CANCELLED = -32800
 
 # A prompt may embed files and images (a 20 MB image is ~27 MB of base64): room for that,
 # and a bound on what one line can cost.

@@ -215,9 +215,6 @@ class AcpSession:
         if stop is not None:
             stop.set()
 
-    def running(self) -> bool:
-        return self._lock.locked()
-
     def wait_idle(self, timeout: float) -> bool:
         if self._lock.acquire(timeout=timeout):
             self._lock.release()
