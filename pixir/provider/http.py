@@ -36,8 +36,8 @@ READ1_SIZE = 64 * 1024
 class Liveness:
     """Besides silence (the socket's read timeout), a stream that sends nothing but
     keep-alives — SSE comments, `keepalive` events, WebSocket pings — for the idle timeout
-    ends as `stream_idle_timeout` too: the transport calls `check()` as bytes arrive and
-    the decoder `progress()` for every other event."""
+    ends as `stream_idle_timeout` too: the decoder calls `check()` for each keep-alive and
+    `progress()` for every other event (the bytes of an event still arriving are neither)."""
 
     __slots__ = ("clock", "last", "timeout_s")
 
@@ -171,7 +171,7 @@ class HttpTransport:
         if content_type and "event-stream" not in content_type.lower():
             raise _not_an_event_stream(resp, content_type)
         live = Liveness(self.idle_timeout_s, self.clock)
-        chunks = self._chunks(resp, meta, live)
+        chunks = self._chunks(resp, meta)
         events = iter_events(chunks, live)
         if debug.enabled():
             events = _logged(events)
@@ -184,12 +184,12 @@ class HttpTransport:
 
         return Exchange(status, resp.headers, events=events, meta=meta, close=close)
 
-    def _chunks(self, resp, meta: dict, live: Liveness | None = None) -> Iterator[bytes]:
+    def _chunks(self, resp, meta: dict) -> Iterator[bytes]:
         """The body as it arrives. `iter_content(chunk_size=READ1_SIZE)` yields each HTTP
         chunk as soon as it is there, in pieces of at most 64 KiB (a server's 1 GB chunk is
         never one allocation; the default chunk size reads one byte at a time,
         docs/performance.md); a body without chunked framing is read with `read1`, which
-        returns whatever has arrived. `live` ends a stream of keep-alives only."""
+        returns whatever has arrived."""
         started = self.clock()
         try:
             raw = resp.raw
@@ -198,8 +198,6 @@ class HttpTransport:
             else:
                 pieces = _read1_pieces(raw)
             for piece in pieces:
-                if live is not None:
-                    live.check()
                 if meta["first_byte_s"] is None:
                     meta["first_byte_s"] = meta["headers_s"] + self.clock() - started
                 meta["bytes_received"] += len(piece)

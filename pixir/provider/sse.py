@@ -53,7 +53,8 @@ def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
 
     The same framing as `iter_sse`, fused with decoding: this is the hot loop of every
     model call, so it avoids a generator layer and `json.loads`' Python wrapper. `live` (a
-    `Liveness`) is told of every event that is not a keep-alive."""
+    `Liveness`) is told of every event (progress) and of every keep-alive (check): bytes
+    of an event still arriving are neither, so a slow stream is not taken for a dead one."""
     scan = _DECODER.scan_once
     for blocks in _frames(chunks):
         for block in blocks:
@@ -70,13 +71,17 @@ def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
                 else:
                     event = _parse_lines(block)
                     if event is None:
+                        if live is not None:
+                            live.check()
                         continue
                     name, data = event
             elif block.startswith(b"data: ") and 10 not in block:
                 data = block[6:].decode("utf-8", "replace")
             else:
                 event = _parse_lines(block)
-                if event is None:
+                if event is None:  # comments only: a keep-alive
+                    if live is not None:
+                        live.check()
                     continue
                 name, data = event
             if data == DONE:
@@ -100,8 +105,11 @@ def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
                         value["type"] = text(name[0][7 : name[1]].decode("utf-8", "replace"))
                     else:
                         value["type"] = text(name or "message")
-                if live is not None and value["type"] != "keepalive":
-                    live.progress()
+                if live is not None:
+                    if value["type"] == "keepalive":
+                        live.check()
+                    else:
+                        live.progress()
                 yield value
 
 
