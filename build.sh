@@ -88,50 +88,105 @@ import zipfile
 LAUNCHER = """\
 # -*- coding: utf-8 -*-
 # pixir's launcher (build.sh): shiv's bootstrap only when extraction or a SHIV_* option
-# needs it.
+# needs it. Every run holds its extraction in use, and the run that unpacks a new build
+# removes older builds' extractions nobody runs (pixir/shivcache.py).
 import os
 import sys
 
+_AGAIN = os.environ.pop("PIXIR_LAUNCH_AGAIN", None)
 
-def _extracted():
+
+def _extraction():
     if any(k.startswith("SHIV_") and k != "SHIV_ROOT" for k in os.environ):
         return None
     root = os.environ.get("SHIV_ROOT") or "~/.shiv"
     if root.startswith("$"):
         return None
     name = os.path.basename(os.path.realpath(sys.argv[0]))
-    path = os.path.join(os.path.expanduser(root), name + "_@BUILD_ID@", "site-packages")
-    return path if os.path.isdir(path) else None
+    path = os.path.join(os.path.expanduser(root), name + "_@BUILD_ID@")
+    return path if os.path.isdir(os.path.join(path, "site-packages")) else None
 
 
-_site_packages = _extracted()
-if _site_packages is None:
-    import _bootstrap
+def _held(extraction):
+    try:
+        from pixir.shivcache import hold
+    except ImportError:  # removed while we started
+        return False
+    return hold(extraction)
 
-    _extract = _bootstrap.extract_site_packages
 
-    def _extract_in_this_process(archive, target, compile_pyc=False, workers=0, force=False):
-        # one worker: compileall runs here, so no forked child outlives a killed first run
-        # while holding shiv's extraction lock (build.sh)
-        return _extract(archive, target, compile_pyc, 1, force)
+def _again():
+    # Another build's first run removed this extraction while we started: run again,
+    # which unpacks it anew (once; a second failure runs on regardless).
+    if _AGAIN is None:
+        os.environ["PIXIR_LAUNCH_AGAIN"] = "1"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
 
-    _bootstrap.extract_site_packages = _extract_in_this_process
-    _bootstrap.bootstrap()
-else:
+
+def _fast(extraction):
     import site
 
     # as shiv does: our site-packages before the interpreter's own
-    _length = len(sys.path)
-    _index = next(
+    length = len(sys.path)
+    index = next(
         (i for i, p in enumerate(sys.path)
          if os.path.splitext(os.path.basename(p))[0] in ("site-packages", "dist-packages")),
-        _length,
+        length,
     )
-    site.addsitedir(_site_packages)
-    sys.path = sys.path[:_index] + sys.path[_length:] + sys.path[_index:_length]
+    site.addsitedir(os.path.join(extraction, "site-packages"))
+    sys.path = sys.path[:index] + sys.path[length:] + sys.path[index:length]
+    if not _held(extraction):
+        _again()
     from pixir.cli import main
 
     sys.exit(main())
+
+
+def _bootstrap_run():
+    import _bootstrap
+
+    found = []  # the extraction shiv uses, and whether this run unpacked it
+    unpacked = []
+    cache_path = _bootstrap.cache_path
+    extract = _bootstrap.extract_site_packages
+    import_string = _bootstrap.import_string
+
+    def remembered(*args):
+        path = cache_path(*args)
+        found.append(str(path))
+        return path
+
+    def extract_in_this_process(archive, target, compile_pyc=False, workers=0, force=False):
+        # one worker: compileall runs here, so no forked child outlives a killed first run
+        # while holding shiv's extraction lock (build.sh)
+        fresh = force or not os.path.exists(str(target))
+        extract(archive, target, compile_pyc, 1, force)
+        if fresh:
+            unpacked.append(str(target))
+
+    def held_first(name):
+        # before the entry point is imported: hold the extraction, and after unpacking a
+        # new build, remove the older ones nobody runs
+        if found:
+            if not _held(found[-1]):
+                _again()
+            elif unpacked:
+                from pixir.shivcache import prune
+
+                prune(found[-1])
+        return import_string(name)
+
+    _bootstrap.cache_path = remembered
+    _bootstrap.extract_site_packages = extract_in_this_process
+    _bootstrap.import_string = held_first
+    _bootstrap.bootstrap()
+
+
+_path = _extraction()
+if _path is not None:
+    _fast(_path)
+else:
+    _bootstrap_run()
 """
 
 source, target = sys.argv[1], sys.argv[2]

@@ -58,6 +58,15 @@ TURN: list[Option] = [
     (("--output-schema",), {"metavar": "FILE", "help": "JSON Schema the answer must match"}),
     (("--no-stdin",), {"action": "store_true", "help": "never read stdin"}),
     (("--web-search",), {"action": "store_true", "help": "let the model search the web"}),
+    (
+        ("-i", "--image"),
+        {
+            "action": "append",
+            "dest": "images",
+            "metavar": "FILE",
+            "help": "attach an image to the prompt: png, jpeg, gif or webp (repeatable)",
+        },
+    ),
 ]
 # The Turn options that are settings: `pixir config` takes them to show what they change.
 SETTINGS_FLAGS = ("--read-only", "--ask", "--max-steps", "--sandbox", "--web-search")
@@ -327,7 +336,7 @@ def parse(argv: list[str]):
     parser = build_parser(name)
     args, extra = parser.parse_known_intermixed_args(rest)
     if extra:
-        raise _unrecognized(name, extra, args)
+        raise _unrecognized(name, extra, args, parser)
     if tail:
         positional = {"run": "prompt", "preview": "prompt", "resume": "words"}.get(name)
         if positional is None:
@@ -347,7 +356,7 @@ def _check_first_word(argv: list[str]) -> None:
     usage.check_first_word(argv, i, takes, VALUE_OPTIONS)
 
 
-def _unrecognized(name: str, extra: list[str], args) -> PixirError:
+def _unrecognized(name: str, extra: list[str], args, parser) -> PixirError:
     if name == "login" and getattr(args, "with_api_key", False):
         from pixir.commands.login import how_to_pipe
 
@@ -358,11 +367,17 @@ def _unrecognized(name: str, extra: list[str], args) -> PixirError:
             hint=f"{how_to_pipe()} (the shell history may hold the key you typed now)",
         )
     words = " ".join(extra)
-    return PixirError(
-        "invalid_arguments",
-        f"unrecognized arguments: {words}",
-        hint=f"see `pixir {name} --help`" if name != "run" else "see `pixir --help`",
-    )
+    hint = f"see `pixir {name} --help`" if name != "run" else "see `pixir --help`"
+    option = next((w.partition("=")[0] for w in extra if w.startswith("--")), None)
+    if option is not None:
+        from pixir import usage
+
+        flags = [f for action in parser._actions for f in action.option_strings]
+        if option[2:] in COMMANDS and option[2:] != "run":  # `pixir --completion bash`
+            hint = f"did you mean `pixir {option[2:]}`? ({hint})"
+        elif found := usage.near(option, flags):
+            hint = f"did you mean {found[0]}? ({hint})"
+    return PixirError("invalid_arguments", f"unrecognized arguments: {words}", hint=hint)
 
 
 def show_help(args, argv: list[str]) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pixir import paths
 from pixir.provider.request import RequestOptions, build_body
 from pixir.tools.schemas import TOOLS
 
@@ -33,6 +34,7 @@ class Context:
     instructions: str
     tools: tuple[dict, ...]
     head: dict | None
+    agents: tuple[str, ...] = ()  # the AGENTS.md files `head` carries, as agents_in_use says
 
     def body(self, options: RequestOptions, input_items: list[dict]) -> dict:
         """The request body for `input_items` (the History, a new prompt)."""
@@ -55,10 +57,11 @@ def build(
     what confines its commands (sandbox.policy.Sandbox.for_model). The developer-context
     item (a walk up the tree for AGENTS.md files) is built here once."""
     chosen = tuple(TOOLS if tools is None else tools)
-    head = None
-    if workspace is not None:
-        head = developer_context_item(workspace, permission_mode, today, sandbox)
-    return Context(instructions(permission_mode, chosen), chosen, head)
+    if workspace is None:
+        return Context(instructions(permission_mode, chosen), chosen, None)
+    text, agents = _developer_context(Path(workspace), permission_mode, today, sandbox)
+    head = {"role": "developer", "content": [{"type": "input_text", "text": text}]}
+    return Context(instructions(permission_mode, chosen), chosen, head, agents)
 
 
 # -- instructions --------------------------------------------------------------------------
@@ -158,7 +161,12 @@ def developer_context(
     """The developer-context text: workspace, OS and shell, the date (`today`, ISO, or the
     current one), the permission posture, the sandbox of commands, and the AGENTS.md
     files."""
-    workspace = Path(workspace)
+    return _developer_context(Path(workspace), permission_mode, today, sandbox)[0]
+
+
+def _developer_context(
+    workspace: Path, permission_mode: str, today: str | None, sandbox: str | None
+) -> tuple[str, tuple[str, ...]]:
     today = today or _dt.date.today().isoformat()
     lines = [
         "<environment_context>",
@@ -170,10 +178,10 @@ def developer_context(
         *([f"Sandbox: {sandbox}"] if sandbox else []),
         "</environment_context>",
     ]
-    agents = agents_md(workspace)
+    agents, names = _agents(workspace)
     if agents:
         lines += ["", agents]
-    return "\n".join(lines)
+    return "\n".join(lines), names
 
 
 def os_description() -> str:
@@ -195,37 +203,64 @@ def repository_root(workspace: Path) -> Path | None:
 
 
 def agents_md(workspace: Path) -> str:
-    """AGENTS.md files from the repository root down to the workspace, nearest last, within
-    32 KiB together. When they do not fit, the farther files are cut first (the nearest are
-    the most specific) and a note says so."""
+    """The AGENTS.md text of the developer context (see `_agents`)."""
+    return _agents(workspace)[0]
+
+
+def agents_in_use(workspace: Path) -> tuple[str, ...]:
+    """The AGENTS.md files a session in `workspace` follows, farthest first, as shown to
+    a person: the user's own by its full path, the repository's relative to its root, with
+    " (cut)" when the 32 KiB budget cut one."""
+    return _agents(workspace)[1]
+
+
+def agents_files(workspace: Path) -> list[tuple[str, Path]]:
+    """(shown path, path) of every AGENTS.md that applies to `workspace`, farthest first:
+    the user's own (`~/.pixir/AGENTS.md`, or in `$PIXIR_HOME`) for every workspace, then
+    the repository's from its root down to the workspace."""
+    found = []
+    mine = paths.home() / AGENTS_FILE
     root = repository_root(workspace) or workspace
     parts = workspace.relative_to(root).parts
     chain = [root] + [root.joinpath(*parts[: i + 1]) for i in range(len(parts))]
-    found: list[tuple[str, bytes]] = []
-    for folder in chain:  # root first, workspace last
-        path = folder / AGENTS_FILE
+    seen = set()
+    for path in [mine, *(folder / AGENTS_FILE for folder in chain)]:
         try:
-            if path.is_file():  # a FIFO or a device is no AGENTS.md
-                with open(path, "rb") as fh:  # never more than the cap (+1: "was it cut?")
-                    found.append((_shown_path(path, root), fh.read(AGENTS_CAP + 1)))
+            if not path.is_file() or path.resolve() in seen:
+                continue  # PIXIR_HOME may be a folder of the repository
+            seen.add(path.resolve())
         except OSError:
             continue
-    if not found:
-        return ""
+        found.append((str(path) if path == mine else _shown_path(path, root), path))
+    return found
+
+
+def _agents(workspace: Path) -> tuple[str, tuple[str, ...]]:
+    """The AGENTS.md files (`agents_files`) in `<agents_md>` blocks, within 32 KiB together,
+    and their shown names. When they do not fit, the farther files are cut first (the
+    nearest are the most specific; the user's own is the farthest) and a note says so."""
+    found: list[tuple[str, bytes]] = []
+    for shown, path in agents_files(workspace):
+        try:
+            with open(path, "rb") as fh:  # never more than the cap (+1: "was it cut?")
+                found.append((shown, fh.read(AGENTS_CAP + 1)))
+        except OSError:
+            continue
     budget = AGENTS_CAP
     kept: list[tuple[str, bytes, bool]] = []
     for shown, data in reversed(found):  # nearest first claims the budget
         cut = len(data) > budget
         kept.append((shown, data[:budget], cut))
         budget -= min(len(data), budget)
-    blocks = []
+    blocks, names = [], []
     for shown, data, cut in reversed(kept):
         text = data.decode("utf-8", "ignore").strip("\n")  # `ignore`: a cut may split a char
         if cut:
             text += f"\n[… {AGENTS_FILE} cut: the AGENTS.md files exceed {AGENTS_CAP // 1024} KiB]"
         if text.strip():
             blocks.append(f'<agents_md path="{shown}">\n{text}\n</agents_md>')
-    return "\n\n".join(blocks)
+            names.append(shown + (" (cut)" if cut else ""))
+    return "\n\n".join(blocks), tuple(names)
 
 
 def _shown_path(path: Path, root: Path) -> str:

@@ -62,9 +62,13 @@ _compact = _compact_encoder()
 
 def user_item(text: str, images: list | tuple = ()) -> dict:
     """A user message: its text, then its images (`data:` URLs, as `pixir -i FILE` and an
-    editor's image blocks give them)."""
+    editor's image blocks give them; anything else an edited Log holds is left out)."""
     content: list[dict] = [{"type": "input_text", "text": text}]
-    content += [{"type": "input_image", "image_url": url} for url in images if isinstance(url, str)]
+    content += [
+        {"type": "input_image", "image_url": url}
+        for url in images
+        if isinstance(url, str) and url.startswith("data:image/")
+    ]
     return {"role": "user", "content": content}
 
 

@@ -65,9 +65,11 @@ def read_prompt(
     allow_empty: bool = False,
     fd: int | None = None,
     notice: Callable[[str], None] | None = None,
+    example: str = EXAMPLE,
 ) -> str:
     """The prompt for `words` under the rules above. An empty result is `invalid_arguments`
-    (exit 2) unless `allow_empty` (preview)."""
+    (exit 2) unless `allow_empty` (preview); its hint shows `example` (the command line
+    that would have worked: a resume names its session)."""
     from pixir.errors import PixirError
 
     notice = notice or _to_stderr
@@ -91,7 +93,7 @@ def read_prompt(
             raise PixirError(
                 "invalid_arguments",
                 "the prompt is empty: no words, and nothing on stdin",
-                hint=f"pass the task as an argument or on stdin: {EXAMPLE}",
+                hint=f"pass the task as an argument or on stdin: {example}",
             )
         if allow_empty:
             return ""
@@ -101,7 +103,7 @@ def read_prompt(
         raise PixirError(
             "invalid_arguments",
             "no prompt given" + why,
-            hint=f"pass the task as an argument: {EXAMPLE}"
+            hint=f"pass the task as an argument: {example}"
             + ("" if no_stdin else " (or pipe it on stdin)"),
         )
 
@@ -115,7 +117,7 @@ def read_prompt(
         raise PixirError(
             "invalid_arguments",
             "the prompt is empty",
-            hint=f"pass the task as an argument or on stdin: {EXAMPLE}",
+            hint=f"pass the task as an argument or on stdin: {example}",
         )
     return text
 

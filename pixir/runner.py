@@ -267,6 +267,12 @@ class Runner:
         if stop is not None:
             stop.set()
 
+    def agents_files(self) -> tuple[str, ...]:
+        """The AGENTS.md files the open session's requests carry (context.agents_in_use):
+        for a front end to tell a person which instructions apply."""
+        self._ensure_request()
+        return self._framing.agents
+
     # -- compaction ----------------------------------------------------------------------------
 
     def compaction_cut(self):

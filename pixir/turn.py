@@ -47,6 +47,11 @@ class TurnOutcome:
     citations: list[dict] = field(default_factory=list)
 
     @property
+    def answered(self) -> bool:
+        """Whether a model call of this Turn got a response (it counted tokens)."""
+        return any(v for v in self.usage.values() if isinstance(v, int))
+
+    @property
     def exit_code(self) -> int:
         if self.error is not None:
             return self.error.exit_code
@@ -90,6 +95,7 @@ class Turn:
         self._cancel: Cancel | None = None  # the running Turn's stop request
         self._usage = empty_usage()
         self._steps = 0
+        self._refusal = None  # the permission Decision that refused the last call
         self._searches: list[dict] = []
         self._citations: list[dict] = []
         self._ephemeral_head = {"session_id": session.id}
@@ -367,6 +373,7 @@ class Turn:
             )
         if not decision.allowed:
             self._result(call_id, failed("permission_denied", decision.reason))
+            self._refusal = decision
             return decision.ends_turn
         if name == "bash":
             self._sandbox_notice()
@@ -425,11 +432,22 @@ class Turn:
             )
 
     def _refused(self, call: dict) -> TurnOutcome:
+        name = call.get("name")
+        if self._refusal is not None and self._refusal.unanswered:
+            # nobody could answer: "answer y" would be no advice at all
+            message = f"{name} needs approval in ask mode and there is no terminal to ask on"
+            hint = (
+                "run it on a terminal to answer, or without --ask (--read-only for an "
+                "unattended run that must not change anything)"
+            )
+        else:
+            message = f"{name} was refused in ask mode"
+            hint = "answer y to allow it, or run without --ask"
         err = PixirError(
             "permission_denied",
-            f"{call.get('name')} was refused in ask mode; the Turn stops here",
-            {"call_id": call["call_id"], "tool": call.get("name")},
-            hint="answer y to allow it, or run without --ask",
+            f"{message}; the Turn stops here",
+            {"call_id": call["call_id"], "tool": name},
+            hint=hint,
         )
         self.append("turn_failed", turn_failed_data(err))
         return TurnOutcome("error", None, self._steps, self.usage(), err)

@@ -163,12 +163,31 @@ def resolve(settings: Settings, forced: str | None = None):
     env_key = os.environ.get("OPENAI_API_KEY", "").strip()
     if env_key and forced in (None, "api_key"):
         return _api_key(env_key, "env", settings)
-    wanted = f" of kind {forced}" if forced else ""
-    raise PixirError(
-        "not_authenticated",
-        NO_CREDENTIAL.replace("no credential", f"no credential{wanted}"),
-        {"forced": forced},
-    )
+    raise missing(forced, stored["kind"] if stored else None)
+
+
+def missing(forced: str | None, stored: str | None) -> PixirError:
+    """not_authenticated, with the next step that is true for the case: `--auth
+    subscription` needs a ChatGPT sign-in whatever API key there is; `--auth api_key` needs
+    a key whatever sign-in there is."""
+    path = paths.auth_file()
+    if forced == "subscription":
+        held = f" ({path} holds an API key)" if stored == "api_key" else ""
+        return PixirError(
+            "not_authenticated",
+            f"no ChatGPT sign-in for --auth subscription{held}",
+            {"forced": forced},
+            hint="run `pixir login` to sign in with ChatGPT",
+        )
+    if forced == "api_key":
+        held = f" ({path} holds a ChatGPT sign-in)" if stored == "subscription" else ""
+        return PixirError(
+            "not_authenticated",
+            f"no API key for --auth api_key{held}",
+            {"forced": forced},
+            hint="set OPENAI_API_KEY, or store a key with `pixir login --with-api-key`",
+        )
+    return PixirError("not_authenticated", NO_CREDENTIAL, {"forced": None})
 
 
 def _api_key(key: str, source: str, settings: Settings) -> ApiKeyCredential:

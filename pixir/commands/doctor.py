@@ -16,6 +16,7 @@ from pixir.buildinfo import commit_text
 from pixir.buildinfo import describe as describe_build
 from pixir.commands import print_json, settings_for, workspace_for
 from pixir.config import Settings
+from pixir.context import agents_in_use
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
 from pixir.sanitize import terminal
@@ -56,6 +57,7 @@ def collect(args) -> list[dict]:
     try:
         workspace = workspace_for(args)
         add("workspace", *_writable_dir(workspace, create_ok=False))
+        add("agents", OK, ", ".join(agents_in_use(workspace)) or "no AGENTS.md applies")
     except PixirError as err:
         add("workspace", FAIL, err.message)
 

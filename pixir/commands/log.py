@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from pixir import images
 from pixir import session as sessions
 from pixir.commands import local_time, print_json, sessions_root_for
 from pixir.errors import PixirError
@@ -45,6 +46,12 @@ def transcript(events: list[dict]) -> list[str]:
             )
         elif kind == "user_message":
             lines += ["", f"## user · {ts}", data.get("text", "")]
+            pictures = data.get("images")
+            lines += [
+                f"[image: {images.describe(url)}]"
+                for url in (pictures if isinstance(pictures, list) else ())
+                if isinstance(url, str)
+            ]
         elif kind == "assistant_message":
             label = " (partial)" if data.get("partial") else ""
             lines += ["", f"## assistant{label} · {ts}", data.get("text", "")]

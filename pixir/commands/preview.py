@@ -8,14 +8,15 @@ import json
 import os
 import sys
 
-from pixir import debug, output_schema, sanitize
+from pixir import debug, images, output_schema, sanitize
 from pixir.commands import print_json, sessions_root_for, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
+from pixir.history import user_item
 from pixir.prompt import read_prompt
 from pixir.provider.client import base_headers, endpoint
 from pixir.provider.models import resolve_model
-from pixir.provider.request import new_session_id, user_message
+from pixir.provider.request import new_session_id
 from pixir.runner import explicit_model, request_for
 
 
@@ -23,7 +24,7 @@ def run(args) -> int:
     settings = settings_for(args)
     workspace = workspace_for(args)
     model = resolve_model(settings, allow_unknown=args.allow_unknown_model)
-    kind, credential = credential_for_preview(settings, args.auth)
+    kind, credential, missing = credential_for_preview(settings, args.auth)
     history: list[dict] = []
     mode = settings.permission_default
     if getattr(args, "session", None):
@@ -53,7 +54,10 @@ def run(args) -> int:
         output_schema=output_schema.load(args.output_schema),
     )
     prompt = prompt_text(args)
-    body = framing.body(options, [*history, user_message(prompt)] if prompt else history)
+    pictures = images.load(getattr(args, "images", None) or [])
+    asked = [user_item(prompt, pictures)] if prompt or pictures else []
+    # images shown by their head only: megabytes of base64 tell a person nothing
+    body = images.elide(framing.body(options, [*history, *asked]))
     url = endpoint(settings, kind)
     headers = preview_headers(settings, kind, session_id, credential)
     # --jsonl too: a preview has no Events, so its stream is the result object alone, and
@@ -76,26 +80,23 @@ def run(args) -> int:
     out += [f"{name}: {value}" for name, value in headers.items()]
     out += ["", json.dumps(body, indent=2, ensure_ascii=False)]
     sys.stdout.write(sanitize.for_stream("\n".join(out), sys.stdout) + "\n")
-    if credential is None:
-        print(
-            f"note: no credential found; showing a {kind} request "
-            "(run `pixir login` or set OPENAI_API_KEY)",
-            file=sys.stderr,
-        )
+    if missing is not None:  # what resolving said, so the advice fits --auth
+        advice = f" ({missing.hint})" if missing.hint else ""
+        print(f"note: showing a {kind} request; {missing.message}{advice}", file=sys.stderr)
     return 0
 
 
 def credential_for_preview(settings: Settings, forced: str | None):
-    """(kind, credential or None). Reading the stored credential is local; when there is
-    none the preview shows the request a `pixir login` would lead to."""
+    """(kind, credential or None, why there is none). Reading the stored credential is
+    local; when there is none the preview shows the request a `pixir login` would lead to."""
     from pixir.auth.credential import resolve
 
     try:
         credential = resolve(settings, forced=forced)
-    except PixirError:
+    except PixirError as err:
         fallback = forced or ("api_key" if os.environ.get("OPENAI_API_KEY") else "subscription")
-        return fallback, None
-    return credential.kind, credential
+        return fallback, None, err
+    return credential.kind, credential, None
 
 
 def preview_headers(settings: Settings, kind: str, session_id: str, credential) -> dict:

@@ -15,7 +15,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from pixir import interrupt, output_schema, prompt, sanitize
+from pixir import context, images, interrupt, output_schema, prompt, sanitize
 from pixir import session as sessions
 from pixir.commands import sessions_root_for, settings_for, workspace_for
 from pixir.errors import PixirError
@@ -34,13 +34,25 @@ def run(args) -> int:
     schema = output_schema.load(getattr(args, "output_schema", None))
     answer_file = check_answer_file(getattr(args, "output_last_message", None))
     interactive = prompt.interactive_possible(words, args.no_stdin)
+    pictures = images.load(args.images or [])  # checked before any session or sign-in
+    if interactive and pictures:
+        raise PixirError(
+            "invalid_arguments",
+            "-i/--image goes with a prompt given on the command line",
+            hint='pixir -i screenshot.png "what is wrong on this page?"',
+        )
     if interactive and machine_mode(args):
         raise PixirError(
             "invalid_arguments",
             "--json and --jsonl need a prompt (the interactive mode is for people)",
             hint='pass the task as an argument: pixir --json "review this diff"',
         )
-    text = None if interactive else prompt.read_prompt(words, no_stdin=args.no_stdin)
+    text = None
+    if not interactive:
+        example = prompt.EXAMPLE
+        if resuming:  # the task goes after the session: a bare `pixir "…"` starts a new one
+            example = resume_hint(ref or "--last", args) + ' "what next?"'
+        text = prompt.read_prompt(words, no_stdin=args.no_stdin, example=example)
     from pixir.auth.credential import resolve
 
     credential = resolve(settings, forced=args.auth)
@@ -71,7 +83,8 @@ def run(args) -> int:
             else:
                 runner.new()
                 presenter(runner.started_event)
-            outcome = runner.turn(text, presenter)
+            note_agents(args, runner.agents_files())
+            outcome = runner.turn(text, presenter, images=pictures)
     except interrupt.OutputClosed:  # stdout's reader left before the Turn began
         raise BrokenPipeError from None
     finally:
@@ -86,6 +99,9 @@ def run(args) -> int:
         session_id=runner.session_id,
         model=runner.model,
         resume_command=resume_command,
+        # a new session whose one Turn failed before any answer holds only its prompt:
+        # "continue with" would be an untrue hint (run the command again instead)
+        continuable=resuming or outcome.answered or outcome.status == "interrupted",
     )
     if outcome.reason == "broken_pipe" or getattr(presenter, "closed", False):
         raise BrokenPipeError  # cli.main exits 141 quietly
@@ -100,6 +116,13 @@ def warn(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr)
 
 
+def note_agents(args, files) -> None:
+    """Name the AGENTS.md files the session follows, once, on stderr (people only: not with
+    -q, --json or --jsonl)."""
+    if files and not (getattr(args, "quiet", False) or machine_mode(args)):
+        print(sanitize.terminal(f"note: AGENTS.md in use: {', '.join(files)}"), file=sys.stderr)
+
+
 def interactive_mode(runner: Runner, args, post, resuming: bool, ref) -> int:
     """The REPL: each line a Turn in one session (opened with the first line, or now when
     resuming, so a wrong id fails before the prompt appears)."""
@@ -108,6 +131,9 @@ def interactive_mode(runner: Runner, args, post, resuming: bool, ref) -> int:
 
     if resuming:
         runner.resume(ref)
+        note_agents(args, runner.agents_files())
+    else:  # the session opens with the first line, in this workspace
+        note_agents(args, context.agents_in_use(runner.workspace))
     host = ReplHost(runner, args, post)
     try:
         return repl.run(host, history_file=paths.history_file())

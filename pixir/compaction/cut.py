@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pixir.history import SUMMARY_PREFIX, History
 
 CHARS_PER_TOKEN = 4  # docs/compaction.md: tokens are estimated as characters / 4
+# An image costs the model about as much as a high-detail 1024×1024 one (85 + 4 × 170 tokens
+# of 512-pixel tiles, ~765), whatever the length of its base64: counted so.
+IMAGE_CHARS = 800 * CHARS_PER_TOKEN
 
 
 # -- accounting ------------------------------------------------------------------------------
@@ -37,14 +40,25 @@ def item_chars(item: dict) -> int:
     if isinstance(content, str):
         return len(content)
     if isinstance(content, list):
-        return sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
+        return sum(_part_chars(p) for p in content if isinstance(p, dict))
     return len(json.dumps(item))
 
 
+def _part_chars(part: dict) -> int:
+    return IMAGE_CHARS if part.get("type") == "input_image" else len(part.get("text") or "")
+
+
 def body_tokens(body: dict) -> int:
-    """Estimated tokens of a whole request (its compact JSON / 4): used when no call has
-    measured the context yet in this process, or since the last compaction."""
-    return tokens(len(json.dumps(body, separators=(",", ":"), ensure_ascii=False)))
+    """Estimated tokens of a whole request (its compact JSON / 4, an image as IMAGE_CHARS
+    instead of its base64): used when no call has measured the context yet in this
+    process, or since the last compaction."""
+    chars = len(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+    for item in body.get("input") or ():
+        content = item.get("content") if isinstance(item, dict) else None
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and part.get("type") == "input_image":
+                chars += IMAGE_CHARS - len(str(part.get("image_url") or ""))
+    return tokens(chars)
 
 
 @dataclass(frozen=True)

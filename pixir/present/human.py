@@ -93,16 +93,21 @@ def error_lines(err, *, color: bool = False) -> list[str]:
     return lines
 
 
+RESET = "wait for the reset"
+
+
 def hint_for(err) -> str | None:
-    """The error's next step, made concrete where the details allow: when a usage limit
-    resets, in local time."""
+    """The error's next step, made concrete where the details allow: "wait for the reset"
+    of a usage limit becomes when, in local time (the rest of the hint is kept: what else
+    to do depends on the credential)."""
     hint = getattr(err, "hint", None)
     details = getattr(err, "details", None) or {}
-    if err.kind == "usage_limit_reached" and isinstance(details.get("resets_at"), (int, float)):
-        at = time.localtime(details["resets_at"])
+    resets = details.get("resets_at")
+    if hint and hint.startswith(RESET) and isinstance(resets, (int, float)):
+        at = time.localtime(resets)
         day = "" if at.tm_yday == time.localtime().tm_yday else time.strftime(" on %a %d %b", at)
         when = f"try again after {time.strftime('%H:%M', at)}{day} (local time)"
-        return f"{when}, or use an API key (`--auth api_key`)"
+        return when + hint[len(RESET) :]
     return hint
 
 
@@ -371,18 +376,31 @@ class HumanPresenter:
             for line in error_lines(err, color=self.color):
                 self._err(line + "\n")
 
-    def finish(self, outcome, *, session_id: str, model: str, resume_command: str) -> None:
+    def finish(
+        self,
+        outcome,
+        *,
+        session_id: str,
+        model: str,
+        resume_command: str,
+        continuable: bool = True,
+    ) -> None:
         """The closing lines on stderr: the error if any, where the session is and how to
-        continue it (with --quiet only when the Turn did not complete)."""
+        continue it (with --quiet only when the Turn did not complete). `continuable` False:
+        the session holds nothing to continue (its only Turn failed before any answer)."""
         self.end_turn(outcome)
         self.close()
         if self.quiet and outcome.status == "completed":
             return
-        self._err(
-            self.paint(f"session {session_id} · continue with: ", DIM)
-            + terminal(resume_command)
-            + "\n"
-        )
+        if not continuable:
+            nothing = f"session {session_id} · no answer, nothing to continue"
+            self._err(self.paint(nothing, DIM) + "\n")
+        else:
+            self._err(
+                self.paint(f"session {session_id} · continue with: ", DIM)
+                + terminal(resume_command)
+                + "\n"
+            )
 
     def close(self) -> None:
         if self.spinner is not None:

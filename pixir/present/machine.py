@@ -57,7 +57,9 @@ class JsonPresenter:
             self.closed = True
             raise OutputClosed from None
 
-    def finish(self, outcome, *, session_id: str, model: str, resume_command: str) -> None:
+    def finish(
+        self, outcome, *, session_id: str, model: str, resume_command: str, continuable=True
+    ) -> None:
         try:
             self.write_line(result_object(outcome, session_id, model, resume_command))
         except OutputClosed:

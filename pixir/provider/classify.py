@@ -88,7 +88,7 @@ def classify(
 
     # 1. the ChatGPT plan's usage limit: never retried, exit 7
     if codes & set(USAGE_LIMIT_CODES):
-        return _usage_limit(error, headers, details, "usage_not_included" in codes)
+        return _usage_limit(error, headers, details, "usage_not_included" in codes, credential_kind)
     # 2. 401: the caller tries the refresh path once before giving up
     if status == 401:
         return _unauthorized(message, details, credential_kind)
@@ -143,30 +143,42 @@ def classify(
     return PixirError("server_error", f"the response failed: {message}", details)
 
 
-def _usage_limit(error: dict, headers: dict, details: dict, not_included: bool) -> PixirError:
+def _usage_limit(
+    error: dict, headers: dict, details: dict, not_included: bool, credential_kind: str | None
+) -> PixirError:
     plan = _str(error.get("plan_type")) or None
     seconds = _reset_seconds(error, headers)
     details.update(plan_type=plan, resets_in_seconds=seconds)
     if seconds is not None:
         details["resets_at"] = int(time.time() + seconds)
+    later = f" Try again in ~{max(1, math.ceil(seconds / 60))} min." if seconds is not None else ""
+    if credential_kind == "api_key":
+        # an API key has no ChatGPT plan: its limits are the OpenAI account's
+        return PixirError(
+            "usage_limit_reached",
+            "The API key's usage limit was reached." + later,
+            details,
+            retryable=False,
+            hint="wait for the reset, or raise the limits of the OpenAI account the key "
+            "belongs to (platform.openai.com, Limits and Billing)",
+        )
     plan_text = f"{plan.capitalize()} plan" if plan else "plan"
+    other = "or use an API key: set OPENAI_API_KEY and pass `--auth api_key`"
     if not_included:
         return PixirError(
             "usage_limit_reached",
             f"Your ChatGPT {plan_text} does not include Codex usage.",
             details,
             retryable=False,
-            hint="upgrade the ChatGPT plan, or use an API key (`--auth api_key`)",
+            hint=f"upgrade the ChatGPT plan, {other}",
         )
     message = "You have hit your ChatGPT usage limit" + (f" ({plan_text})." if plan else ".")
-    if seconds is not None:
-        message += f" Try again in ~{max(1, math.ceil(seconds / 60))} min."
     return PixirError(
         "usage_limit_reached",
-        message,
+        message + later,
         details,
         retryable=False,
-        hint="wait for the reset, or use an API key (`--auth api_key`)",
+        hint=f"wait for the reset, {other}",
     )
 
 

@@ -21,12 +21,20 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from pixir import __version__
+from pixir import __version__, paths
 from pixir.config import Settings, ensure_secure_url
 from pixir.errors import PixirError
 from pixir.provider import policy, retry
 from pixir.provider.assemble import Assembler, OnDelta, Result
 from pixir.provider.classify import classify_http
+
+
+def stored_key_refused() -> str:
+    """The hint for a refused key that `pixir login --with-api-key` stored."""
+    return (
+        f"the key stored in {paths.auth_file()} was refused: store another with `pixir login "
+        "--with-api-key`, or `pixir logout` to use OPENAI_API_KEY instead"
+    )
 
 
 def endpoint(settings: Settings, credential_kind: str) -> str:
@@ -150,6 +158,12 @@ class Provider:
                     if not recovered and self.credential.recover_unauthorized():
                         recovered = True
                         continue
+                    if (
+                        self.credential.kind == "api_key"
+                        and getattr(self.credential, "source", None) == "stored"
+                    ):
+                        # the stored key was sent (it wins over OPENAI_API_KEY): say so
+                        err.hint = stored_key_refused()
                     raise
                 delay = retry.next_delay(err, retries, self.settings.max_retries, kinds, self.rng)
                 if delay is None:

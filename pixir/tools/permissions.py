@@ -79,6 +79,7 @@ class Decision:
     decision: str  # "allowed" | "approved" | "denied"
     reason: str = ""
     ends_turn: bool = False
+    unanswered: bool = False  # ask mode with nobody to ask (no terminal)
 
 
 # Asks the user about one call. Answers: True (allow it), False (refuse it and stop the
@@ -120,6 +121,7 @@ def check(
                 "denied",
                 f"ask mode needs a terminal to confirm {name}, and there is none",
                 ends_turn=True,
+                unanswered=True,
             )
         if answer == REFUSE:
             return Decision(False, "denied", f"the user declined {name}")

@@ -463,7 +463,13 @@ def test_ask_mode_without_a_terminal_is_refused_with_exit_3(repo, fake):
     fake.script(step(tool_call("bash", {"command": "touch made.txt"})))
     result = repo.run("--ask", "make a file")
     assert result.code == 3, result
-    assert "permission_denied" in result.stderr
+    assert (
+        "error: permission_denied: bash needs approval in ask mode and there is no terminal "
+        "to ask on; the Turn stops here" in result.stderr
+    )
+    # nobody can "answer y" here: the hint says what can be done instead
+    assert "answer y" not in result.stderr
+    assert "hint: run it on a terminal to answer, or without --ask" in result.stderr
     assert not repo.path("made.txt").exists()
     types = [e["type"] for e in repo.log_events()]
     assert types[-4:] == ["tool_call", "permission_decision", "tool_result", "turn_failed"]

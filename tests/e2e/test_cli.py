@@ -236,6 +236,7 @@ def test_quiet_still_reports_errors(px, fake):
 
 def test_errors_have_a_kind_and_a_hint(px, fake):
     fake.script(step(fault=usage_limit(resets_in_seconds=1200)))
+    px.login_subscription()  # a ChatGPT plan's limit (an API key's is tested in test_provider)
     result = px.run("anything")
     assert result.code == 7, result
     lines = result.stderr.splitlines()

@@ -170,3 +170,79 @@ def test_the_fast_path_runs_a_real_command_with_its_exit_code(env, tmp_path):
     assert [r.returncode for r in runs] == [4, 4]
     assert runs[0].stderr == runs[1].stderr
     assert runs[0].stderr.startswith("error: not_authenticated: ")
+
+
+# -- older builds in the same SHIV_ROOT ------------------------------------------------------
+
+
+def other_build(target: Path, build: str) -> Path:
+    """dist/pixir as another build: the same code under another build id, so shiv unpacks
+    it into its own `pixir_<build>` (what a rebuild after a commit gives)."""
+    old = build_id()
+    with zipfile.ZipFile(BIN) as zin, open(target, "wb") as out:
+        out.write(BIN.read_bytes().split(b"PK\x03\x04", 1)[0])  # the shebang
+        with zipfile.ZipFile(out, "w") as zout:
+            for info in zin.infolist():
+                body = zin.read(info)
+                if info.filename in ("environment.json", "__main__.py"):
+                    body = body.replace(old.encode(), build.encode())
+                zout.writestr(info, body)
+    target.chmod(0o755)
+    return target
+
+
+def unpacked(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.iterdir() if not p.name.startswith("."))
+
+
+def test_a_new_build_removes_older_pixir_builds_and_nothing_else(env, tmp_path):
+    cache = tmp_path / "cache"
+    env["SHIV_ROOT"] = str(cache)
+    older = other_build(tmp_path / "pixir", "b" * 64)
+    probe(older, env, "--version")
+    # another application's extraction, and a folder of the user's
+    (cache / f"otherapp_{'d' * 64}" / "site-packages" / "otherapp").mkdir(parents=True)
+    (cache / "notes").mkdir()
+    assert unpacked(cache) == ["notes", f"otherapp_{'d' * 64}", f"pixir_{'b' * 64}"]
+    first, _ = probe(BIN, env, "--version")  # the new build's first run
+    assert first["bootstrap"] is True
+    assert unpacked(cache) == ["notes", f"otherapp_{'d' * 64}", f"pixir_{build_id()}"]
+    # and the older build, run again, unpacks itself again (and so removes the newer one)
+    seen, out = probe(older, env, "--version")
+    assert seen["bootstrap"] is True and out.startswith("pixir ")
+
+
+WAIT_FOR_GO = "while [ ! -e go ]; do sleep 0.05; done; echo went"
+
+
+def test_a_running_older_pixir_keeps_its_extraction_and_finishes(tmp_path, fake):
+    """A pixir of an older build is in the middle of a Turn (its bash tool waits for a file
+    the test creates) when the new build's first run prunes: the older one's extraction is
+    kept, it finishes its Turn, and the next first run removes it once it is idle."""
+    from tests.fake_backend import step, text, tool_call
+    from tests.harness import PixirRunner
+
+    cache = tmp_path / "cache"
+    older = other_build(tmp_path / "pixir", "b" * 64)
+    old_runner = PixirRunner(fake, tmp_path / "old", executable=[str(older)])
+    new_runner = PixirRunner(fake, tmp_path / "new")
+    for runner in (old_runner, new_runner):
+        runner.env["SHIV_ROOT"] = str(cache)
+    old_runner.login_api_key()
+    fake.script(step(tool_call("bash", {"command": WAIT_FOR_GO})), step(text("Done waiting.")))
+    running = old_runner.popen("wait for go")
+    try:
+        assert fake.wait_for_responses(1, timeout=60)
+        assert new_runner.run("--version").code == 0  # the new build's first run
+        assert unpacked(cache) == sorted([f"pixir_{'b' * 64}", f"pixir_{build_id()}"])
+        (old_runner.workspace / "go").touch()
+        out, err = running.communicate(timeout=60)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 0, err
+    assert out == b"Done waiting.\n"
+    # idle now: the next first run of a new build removes it
+    shutil.rmtree(cache / f"pixir_{build_id()}")
+    assert new_runner.run("--version").code == 0
+    assert unpacked(cache) == [f"pixir_{build_id()}"]

@@ -194,19 +194,36 @@ def test_quirk9_cut_every_time_is_stream_incomplete_when_retries_run_out(pixir, 
 
 def test_quirk14_usage_limit_is_exit_7_with_plan_and_reset(pixir, fake):
     fake.script(step(fault=usage_limit(plan_type="plus", resets_in_seconds=600)))
-    pixir.login_api_key()
+    pixir.login_subscription()
     result = ping(pixir)
     assert result.code == 7, result
-    line = result.stderr.splitlines()[0]
+    line, hint = result.stderr.splitlines()[:2]
     assert line.startswith("error: usage_limit_reached: You have hit your ChatGPT usage limit")
     assert "(Plus plan)" in line
     assert re.search(r"Try again in ~(9|10) min\.", line), line
+    assert hint.startswith("hint: ") and hint.endswith(
+        ", or use an API key: set OPENAI_API_KEY and pass `--auth api_key`"
+    )
     assert len(model_calls(fake)) == 1  # never retried
+
+
+def test_an_api_key_usage_limit_is_no_chatgpt_plan(pixir, fake):
+    """The same error shape answered to an API key: not "your ChatGPT plan", and no advice
+    to use the API key it already uses."""
+    fake.script(step(fault=usage_limit(plan_type="plus", resets_in_seconds=600)))
+    pixir.login_api_key()
+    result = ping(pixir)
+    assert result.code == 7, result
+    line, hint = result.stderr.splitlines()[:2]
+    assert line.startswith("error: usage_limit_reached: The API key's usage limit was reached.")
+    assert "ChatGPT" not in result.stderr and "plan" not in line
+    assert "--auth" not in hint and "API key" not in hint
+    assert "raise the limits of the OpenAI account" in hint
 
 
 def test_quirk14_usage_limit_json(pixir, fake):
     fake.script(step(fault=usage_limit(plan_type="pro", resets_in_seconds=120)))
-    pixir.login_api_key()
+    pixir.login_subscription()
     result = ping(pixir, "--json")
     assert result.code == 7
     out = pixir.json_out(result)

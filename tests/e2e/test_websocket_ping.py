@@ -100,7 +100,7 @@ def test_auto_never_hides_a_provider_error_behind_a_fallback(pixir, fake):
     limit is exit 7 with its plan, nothing is replayed over HTTP/SSE, and the socket is
     closed on this error path too (as on every path)."""
     fake.script(step(fault=usage_limit(plan_type="pro", resets_in_seconds=600)))
-    pixir.login_api_key()
+    pixir.login_subscription()
     result = pixir.run("ping")
     assert result.code == 7, result
     line = result.stderr.splitlines()[0]

@@ -259,3 +259,51 @@ def test_no_step_left_is_a_loud_500(fake):
     resp = post(fake, body())
     assert resp.status_code == 500
     assert "fake backend: no scripted response left" in json.dumps(resp.json())
+
+
+# -- images --------------------------------------------------------------------------------
+
+
+def with_image(url, role="user") -> dict:
+    return {
+        "role": role,
+        "content": [
+            {"type": "input_text", "text": "look"},
+            {"type": "input_image", "image_url": url},
+        ],
+    }
+
+
+def test_an_image_data_url_is_checked_as_the_api_checks_it(fake):
+    fake.script(step(text("a dot")))
+    good = "data:image/png;base64,iVBORw0KGgo="
+    assert post(fake, body(input=[with_image(good)])).status_code == 200
+    param = "input[0].content[1].image_url"
+    assert_error(
+        post(fake, body(input=[with_image("data:image/png;base64,***")])),
+        400,
+        "Invalid base64 image_url.",
+        "invalid_value",
+        param,
+    )
+    assert_error(
+        post(fake, body(input=[with_image("data:image/bmp;base64,Qk0=")])),
+        400,
+        "You uploaded an unsupported image.",
+        "invalid_image_format",
+        param,
+    )
+    assert_error(
+        post(fake, body(input=[with_image("iVBORw0KGgo=")])),
+        400,
+        "Expected a base64-encoded data URL with an image MIME type",
+        "invalid_value",
+        param,
+    )
+    assert_error(
+        post(fake, body(input=[with_image(good, role="assistant")])),
+        400,
+        "Invalid value: 'input_image'.",
+        "invalid_value",
+    )
+    assert fake.steps_left == 0

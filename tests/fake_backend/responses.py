@@ -7,6 +7,7 @@ Transport-neutral: HTTP/SSE and WebSocket both call these functions (`backend.py
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -92,6 +93,10 @@ def validate_input(items: list, model: str, sealer: Sealer, settings: Any) -> Re
                 param=f"input[{index}]",
             )
         kind = item.get("type") or ("message" if "role" in item else None)
+        if kind == "message" and isinstance(item.get("content"), list):
+            problem = _check_images(item, index)
+            if problem is not None:
+                return problem
         if kind == "function_call":
             call_id = item.get("call_id")
             if not call_id or not isinstance(item.get("arguments"), str) or not item.get("name"):
@@ -124,6 +129,55 @@ def validate_input(items: list, model: str, sealer: Sealer, settings: Any) -> Re
         if is_call and item["call_id"] not in outputs_after:
             return api_error(
                 400, f"No tool output found for function call {item['call_id']}.", param="input"
+            )
+    return None
+
+
+IMAGE_FORMATS = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def _check_images(item: dict, index: int) -> Reply | None:
+    """`input_image` parts as the API checks them: only in a user message, a data URL with
+    an image MIME type and valid base64 (or an http(s) URL, which this fake never fetches),
+    and one of the four formats it reads."""
+    for at, part in enumerate(item["content"]):
+        if not isinstance(part, dict) or part.get("type") != "input_image":
+            continue
+        param = f"input[{index}].content[{at}].image_url"
+        url = part.get("image_url")
+        if item.get("role") != "user":
+            return api_error(
+                400,
+                "Invalid value: 'input_image'. Supported values are: 'output_text' and 'refusal'.",
+                param=f"input[{index}].content[{at}]",
+                code="invalid_value",
+            )
+        if not isinstance(url, str):
+            return api_error(400, f"Missing required parameter: '{param}'.", param=param)
+        if url.startswith(("https://", "http://")):
+            continue
+        head, comma, data = url.partition(",")
+        if not (head.startswith("data:") and head.endswith(";base64") and comma):
+            return api_error(
+                400,
+                f"Invalid '{param}'. Expected a base64-encoded data URL with an image MIME "
+                "type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got a value "
+                "with an invalid format.",
+                param=param,
+                code="invalid_value",
+            )
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except ValueError:
+            return api_error(400, "Invalid base64 image_url.", param=param, code="invalid_value")
+        mime = head[len("data:") : -len(";base64")]
+        if mime not in IMAGE_FORMATS or not raw:
+            return api_error(
+                400,
+                "You uploaded an unsupported image. Please make sure your image has of one "
+                "the following formats: ['png', 'jpeg', 'gif', 'webp'].",
+                param=param,
+                code="invalid_image_format",
             )
     return None
 

@@ -35,6 +35,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pixir.sanitize",
             "pixir.sandbox",
             "pixir.buildinfo",
+            "pixir.shivcache",
+            "pixir.images",
         ),
     ),
     ("parts", ("pixir.provider", "pixir.tools", "pixir.auth", "pixir.log", "pixir.history")),

@@ -399,3 +399,19 @@ def test_version_json_is_one_object(capsys):
     assert body["python"] == "{}.{}.{}".format(*sys.version_info[:3])
     assert body["python_executable"] == sys.executable
     assert set(body) >= {"commit", "dirty", "commit_from"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["--completion", "bash"], "did you mean `pixir completion`?"),
+        (["--trasport", "http_sse", "hi"], "did you mean --transport?"),
+        (["status", "--jsn"], "did you mean --json?"),
+        (["--frobnicate", "hi"], "see `pixir --help`"),
+    ],
+)
+def test_an_unknown_option_says_what_was_probably_meant(argv, hint, no_turn, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid_arguments: unrecognized arguments: ")
+    assert hint in err.splitlines()[1]

@@ -217,3 +217,43 @@ def test_unreadable_or_odd_agents_md_never_breaks_the_body(tmp_path):
     (tmp_path / "w").mkdir()
     (tmp_path / "w" / "AGENTS.md").write_bytes(b"\xff\xfe bad utf-8 \xe2\x82")
     assert "bad utf-8" in agents_md(tmp_path / "w")
+
+
+def test_the_users_own_agents_md_applies_everywhere_before_the_repositorys(tmp_path, pixir_home):
+    pixir_home.mkdir()
+    (pixir_home / "AGENTS.md").write_text("MINE: answer in English")
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "AGENTS.md").write_text("ROOT")
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "AGENTS.md").write_text("NEAREST")
+    text = agents_md(repo / "pkg")
+    assert text.index("MINE") < text.index("ROOT") < text.index("NEAREST")
+    assert f'<agents_md path="{pixir_home / "AGENTS.md"}">' in text
+    assert context.agents_in_use(repo / "pkg") == (
+        str(pixir_home / "AGENTS.md"),
+        "AGENTS.md",
+        "pkg/AGENTS.md",
+    )
+    # a workspace with nothing of its own still gets the user's
+    (tmp_path / "plain").mkdir()
+    assert context.agents_in_use(tmp_path / "plain") == (str(pixir_home / "AGENTS.md"),)
+    framing = context.build(tmp_path / "plain", "auto")
+    assert "MINE: answer in English" in framing.head["content"][0]["text"]
+    assert framing.agents == (str(pixir_home / "AGENTS.md"),)
+
+
+def test_the_users_own_agents_md_is_cut_first(tmp_path, pixir_home):
+    pixir_home.mkdir()
+    (pixir_home / "AGENTS.md").write_text("U" * 20_000)
+    (tmp_path / "AGENTS.md").write_text("W" * 20_000)
+    text = agents_md(tmp_path)
+    assert text.count("W") == 20_000 and text.count("U") == AGENTS_CAP - 20_000
+    assert context.agents_in_use(tmp_path) == (f"{pixir_home / 'AGENTS.md'} (cut)", "AGENTS.md")
+
+
+def test_a_pixir_home_inside_the_repository_is_not_read_twice(tmp_path, monkeypatch):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "AGENTS.md").write_text("ONCE")
+    monkeypatch.setenv("PIXIR_HOME", str(tmp_path))
+    assert agents_md(tmp_path).count("ONCE") == 1

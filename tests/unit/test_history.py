@@ -277,3 +277,18 @@ def test_an_unknown_action_drops_the_item_and_never_orphans_reasoning():
         "type": "find_in_page"
     }
     assert len(fold(user(), search(action="search"))) == 1
+
+
+def test_a_user_messages_images_follow_its_text_as_data_urls():
+    png = "data:image/png;base64,iVBORw0KGgo="
+    junk = ["https://example.com/a.png", "not a url", {"url": png}, 42]  # an edited Log
+    [item] = fold(("user_message", {"text": "what is this?", "images": [png, *junk]}))
+    assert item == {
+        "role": "user",
+        "content": [
+            {"type": "input_text", "text": "what is this?"},
+            {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+        ],
+    }
+    [plain] = fold(("user_message", {"text": "hi", "images": "garbage"}))
+    assert plain["content"] == [{"type": "input_text", "text": "hi"}]

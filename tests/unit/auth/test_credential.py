@@ -48,7 +48,20 @@ def test_forcing_a_kind_that_is_missing_says_which(monkeypatch):
     with pytest.raises(PixirError) as info:
         credential.resolve(Settings(), forced="subscription")
     assert info.value.kind == "not_authenticated"
-    assert "of kind subscription" in info.value.message
+    assert info.value.message == "no ChatGPT sign-in for --auth subscription"
+    # an API key is there, but --auth subscription asked for a sign-in: only that helps
+    assert info.value.hint == "run `pixir login` to sign in with ChatGPT"
+    store.save({"kind": "api_key", "api_key": "sk-stored"})
+    with pytest.raises(PixirError) as info:
+        credential.resolve(Settings(), forced="subscription")
+    assert "holds an API key" in info.value.message
+    assert "OPENAI_API_KEY" not in info.value.message + info.value.hint
+
+
+def test_no_credential_at_all_names_both_ways():
+    with pytest.raises(PixirError) as info:
+        credential.resolve(Settings())
+    assert info.value.message == "no credential — run `pixir login` or set OPENAI_API_KEY"
 
 
 def test_stored_subscription_wins_and_sends_bearer_and_account(monkeypatch):
@@ -71,7 +84,11 @@ def test_forcing_api_key_skips_a_stored_subscription(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(PixirError) as info:
         credential.resolve(SETTINGS, forced="api_key")
-    assert "of kind api_key" in info.value.message
+    assert info.value.message.startswith("no API key for --auth api_key (")
+    assert "holds a ChatGPT sign-in" in info.value.message
+    assert info.value.hint == (
+        "set OPENAI_API_KEY, or store a key with `pixir login --with-api-key`"
+    )
 
 
 def test_corrupt_auth_file_is_reported_not_skipped(pixir_home, monkeypatch):

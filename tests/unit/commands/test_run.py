@@ -117,6 +117,30 @@ def test_provider_error_prints_one_error_line(scripted, ws, capsys):
     assert "hint: wait" in err
 
 
+def test_a_new_session_that_failed_before_any_answer_has_nothing_to_continue(scripted, ws, capsys):
+    from pixir.errors import PixirError
+
+    scripted(PixirError("network", "connection refused"))
+    assert cli.main(["hi"]) == 1
+    err = capsys.readouterr().err
+    assert "continue with" not in err and "pixir resume" not in err
+    assert err.splitlines()[-1].endswith("· no answer, nothing to continue")
+    # --json still names the session and its resume command: the session exists
+    scripted(PixirError("network", "connection refused"))
+    assert cli.main(["--json", "hi"]) == 1
+    assert json.loads(capsys.readouterr().out)["resume_command"].startswith("pixir resume ")
+
+
+def test_a_resume_without_a_task_shows_a_resume_with_one(new_session, capsys):
+    session = new_session()
+    session.close()
+    assert cli.main(["resume", session.id]) == 2
+    err = capsys.readouterr().err
+    assert f'hint: pass the task as an argument: pixir resume {session.id} "what next?"' in err
+    assert cli.main(["resume", "--last", "--no-stdin"]) == 2
+    assert f'pixir resume {session.id} "what next?"' in capsys.readouterr().err
+
+
 def test_max_steps_flag(scripted, ws, capsys):
     scripted(calls(("update_plan", {"steps": [{"step": "a", "status": "pending"}]})))
     assert cli.main(["--max-steps", "1", "--json", "plan"]) == 6

@@ -246,3 +246,14 @@ def test_any_cut_leaves_a_paired_request_and_carries_forward(turns, keep1, keep2
     assert items[0]["content"][0]["text"] == SUMMARY_PREFIX + "TWO"
     assert sum(1 for i in items if i.get("role") == "user" and "ONE" in str(i)) == 0
     assert_acceptable(items)
+
+
+def test_an_image_counts_as_an_image_not_as_its_base64():
+    from pixir.compaction.cut import IMAGE_CHARS, body_tokens, item_chars
+
+    huge = "A" * 4_000_000  # a 3 MB image
+    part = {"type": "input_image", "image_url": f"data:image/png;base64,{huge}"}
+    item = {"role": "user", "content": [{"type": "input_text", "text": "look"}, part]}
+    assert item_chars(item) == 4 + IMAGE_CHARS
+    small = body_tokens({"input": [{"role": "user", "content": [part]}]})
+    assert small < IMAGE_CHARS // 4 + 50  # a few hundred tokens, not a million

@@ -140,11 +140,17 @@ def test_quiet_failure_shows_the_error_and_the_session():
     assert err.getvalue() == "error: network: down\nsession S · continue with: r\n"
 
 
-def test_a_usage_limit_hint_says_when_in_local_time():
+def test_a_usage_limit_hint_says_when_in_local_time_and_keeps_the_rest():
     resets = time.time() + 3600
-    err = PixirError("usage_limit_reached", "limit", {"resets_at": resets}, hint="wait")
     expected = time.strftime("%H:%M", time.localtime(resets))
-    assert hint_for(err).startswith(f"try again after {expected}")
+    for rest in (", or use an API key: set OPENAI_API_KEY", ", or raise the account's limits"):
+        err = PixirError(
+            "usage_limit_reached", "limit", {"resets_at": resets}, hint="wait for the reset" + rest
+        )
+        assert hint_for(err) == f"try again after {expected} (local time){rest}"
+    # nothing said about an API key that the hint did not say
+    err = PixirError("usage_limit_reached", "l", {"resets_at": resets}, hint="wait for the reset")
+    assert hint_for(err) == f"try again after {expected} (local time)"
     assert hint_for(PixirError("usage_limit_reached", "limit", hint="wait")) == "wait"
     lines = error_lines(PixirError("not_authenticated", "none", hint="run `pixir login`"))
     assert lines == ["error: not_authenticated: none", "hint: run `pixir login`"]

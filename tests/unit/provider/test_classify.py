@@ -57,6 +57,30 @@ def test_usage_limit_code_without_reset_or_plan():
     assert err.message == "You have hit your ChatGPT usage limit."
 
 
+def test_a_subscription_limit_suggests_an_api_key_and_says_how():
+    body = api_error("limit", type_="usage_limit_reached", plan_type="plus", resets_in_seconds=60)
+    err = classify_http(429, body, {}, "subscription")
+    assert err.hint == (
+        "wait for the reset, or use an API key: set OPENAI_API_KEY and pass `--auth api_key`"
+    )
+
+
+def test_an_api_key_limit_is_no_chatgpt_plan_and_suggests_no_api_key():
+    # the fake (and a gateway) can send the ChatGPT error shape to an API key, plan and all
+    body = api_error("limit", type_="usage_limit_reached", plan_type="plus", resets_in_seconds=61)
+    err = classify_http(429, body, {}, "api_key")
+    assert err.kind == "usage_limit_reached" and err.exit_code == 7
+    assert err.message == "The API key's usage limit was reached. Try again in ~2 min."
+    assert "ChatGPT" not in err.message and "plan" not in err.message.lower()
+    assert err.hint.startswith("wait for the reset, or raise the limits of the OpenAI account")
+    assert "API key" not in err.hint and "--auth" not in err.hint
+    assert err.details["resets_in_seconds"] == 61
+    in_stream = classify_event(
+        {"type": "error", "error": {"code": "usage_limit_reached", "message": "x"}}, "api_key"
+    )
+    assert in_stream.message == "The API key's usage limit was reached."
+
+
 def test_usage_not_included_is_the_same_kind_with_its_own_words():
     err = classify_http(403, api_error("no", type_="usage_not_included", plan_type="free"))
     assert err.kind == "usage_limit_reached" and err.exit_code == 7
