@@ -27,10 +27,12 @@ def sessions(pixir, fake):
     """Two real sessions in the workspace: (older id, newer id)."""
     pixir.login_api_key()
     fake.script(step(text("one")), step(text("two")))
-    for prompt in ("first", "second"):
-        result = pixir.run(prompt)
+    ids = []
+    for prompt in ("first", "second"):  # ids of one second sort by chance: ask each run
+        result = pixir.run(prompt, "--json")
         assert result.code == 0, result
-    return [path.stem for path in pixir.sessions()]
+        ids.append(pixir.json_out(result)["session_id"])
+    return ids
 
 
 def script(pixir, shell: str, tmp_path) -> str:
