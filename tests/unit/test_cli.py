@@ -415,3 +415,15 @@ def test_an_unknown_option_says_what_was_probably_meant(argv, hint, no_turn, cap
     err = capsys.readouterr().err
     assert err.startswith("error: invalid_arguments: unrecognized arguments: ")
     assert hint in err.splitlines()[1]
+
+
+@pytest.mark.parametrize("home", ["/tmp/h", "/tmp/h/", "~/elsewhere", "rel/dir", None])
+def test_help_names_the_config_file_paths_would_use(home, monkeypatch, tmp_path):
+    from pixir import paths
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if home is None:
+        monkeypatch.delenv("PIXIR_HOME")
+    else:
+        monkeypatch.setenv("PIXIR_HOME", home)
+    assert cli._config_file() == str(paths.config_file())
