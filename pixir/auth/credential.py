@@ -166,28 +166,32 @@ def resolve(settings: Settings, forced: str | None = None):
     raise missing(forced, stored["kind"] if stored else None)
 
 
+# What `--auth KIND` lacks, what else auth.json may hold instead, and the one step that helps.
+_FORCED = {
+    "subscription": (
+        "no ChatGPT sign-in",
+        ("api_key", "an API key"),
+        "run `pixir login` to sign in with ChatGPT",
+    ),
+    "api_key": (
+        "no API key",
+        ("subscription", "a ChatGPT sign-in"),
+        "set OPENAI_API_KEY, or store a key with `pixir login --with-api-key`",
+    ),
+}
+
+
 def missing(forced: str | None, stored: str | None) -> PixirError:
     """not_authenticated, with the next step that is true for the case: `--auth
     subscription` needs a ChatGPT sign-in whatever API key there is; `--auth api_key` needs
     a key whatever sign-in there is."""
-    path = paths.auth_file()
-    if forced == "subscription":
-        held = f" ({path} holds an API key)" if stored == "api_key" else ""
-        return PixirError(
-            "not_authenticated",
-            f"no ChatGPT sign-in for --auth subscription{held}",
-            {"forced": forced},
-            hint="run `pixir login` to sign in with ChatGPT",
-        )
-    if forced == "api_key":
-        held = f" ({path} holds a ChatGPT sign-in)" if stored == "subscription" else ""
-        return PixirError(
-            "not_authenticated",
-            f"no API key for --auth api_key{held}",
-            {"forced": forced},
-            hint="set OPENAI_API_KEY, or store a key with `pixir login --with-api-key`",
-        )
-    return PixirError("not_authenticated", NO_CREDENTIAL, {"forced": None})
+    if forced not in _FORCED:
+        return PixirError("not_authenticated", NO_CREDENTIAL, {"forced": None})
+    lacking, (other, what), hint = _FORCED[forced]
+    held = f" ({paths.auth_file()} holds {what})" if stored == other else ""
+    return PixirError(
+        "not_authenticated", f"{lacking} for --auth {forced}{held}", {"forced": forced}, hint=hint
+    )
 
 
 def _api_key(key: str, source: str, settings: Settings) -> ApiKeyCredential:
