@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixir import paths
+from pixir.items import developer_message
 from pixir.provider.request import RequestOptions, build_body
 from pixir.tools.schemas import TOOLS
 
@@ -148,8 +149,7 @@ def developer_context_item(
     sandbox: str | None = None,
 ) -> dict:
     """The first input item: where the model is working, and the project's own rules."""
-    text = developer_context(workspace, permission_mode, today, sandbox)
-    return {"role": "developer", "content": [{"type": "input_text", "text": text}]}
+    return developer_message(developer_context(workspace, permission_mode, today, sandbox))
 
 
 def developer_context(

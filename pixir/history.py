@@ -10,6 +10,8 @@ from __future__ import annotations
 import gc
 import json
 
+from pixir.items import assistant_message, function_call, function_call_output, user_message
+
 # What the model is told about a call that never got its result. The fold sends it for an
 # open call; before the next Turn the session appends it as a real result, so a preview
 # from the fold and the request of that Turn carry the same bytes.
@@ -27,7 +29,7 @@ SUMMARY_PREFIX = (
 
 def summary_item(summary: str) -> dict:
     """The user message that stands for a compacted range (docs/compaction.md)."""
-    return user_item(SUMMARY_PREFIX + summary)
+    return user_message(SUMMARY_PREFIX + summary)
 
 
 def _compact_encoder():
@@ -60,38 +62,14 @@ def _compact_encoder():
 _compact = _compact_encoder()
 
 
-def user_item(text: str, images: list | tuple = ()) -> dict:
-    """A user message: its text, then its images (`data:` URLs, as `pixir -i FILE` and an
-    editor's image blocks give them; anything else an edited Log holds is left out)."""
-    content: list[dict] = [{"type": "input_text", "text": text}]
-    content += [
-        {"type": "input_image", "image_url": url}
-        for url in images
-        if isinstance(url, str) and url.startswith("data:image/")
-    ]
-    return {"role": "user", "content": content}
-
-
-def assistant_item(text: str) -> dict:
-    content = [{"type": "output_text", "text": text}]
-    return {"type": "message", "role": "assistant", "content": content}
-
-
 def call_item(data: dict) -> dict:
+    """A `tool_call` event's item: the model's exact argument text when it was recorded,
+    else the compact JSON of `args`."""
     arguments = data.get("arguments")
     if not isinstance(arguments, str):
         args = data.get("args")
         arguments = _compact(args if isinstance(args, dict) else {})
-    return {
-        "type": "function_call",
-        "call_id": data["call_id"],
-        "name": data["name"],
-        "arguments": arguments,
-    }
-
-
-def output_item(call_id: str, output: str) -> dict:
-    return {"type": "function_call_output", "call_id": call_id, "output": output}
+    return function_call(data["call_id"], data["name"], arguments)
 
 
 # The action types the API documents for a web search; an item with any other is left out of
@@ -154,10 +132,10 @@ class History:
     def input_items(self) -> list[dict]:
         """The items to send now: every open call closed with a synthetic output, and never
         a trailing reasoning item (pending reasoning is not included)."""
-        items = list(self.items)
+        out = list(self.items)
         for call_id in self._open:
-            items.append(output_item(call_id, ORPHAN_OUTPUT))
-        return items
+            out.append(function_call_output(call_id, ORPHAN_OUTPUT))
+        return out
 
     def has_call(self, call_id: str) -> bool:
         """Whether a call with this id is already in the History (answered or not)."""
@@ -181,7 +159,7 @@ class History:
     def _close_open_calls(self) -> None:
         for call_id in self._open:
             self._answered.add(call_id)
-            self._push(self._call_seq(call_id), output_item(call_id, ORPHAN_OUTPUT))
+            self._push(self._call_seq(call_id), function_call_output(call_id, ORPHAN_OUTPUT))
         self._open.clear()
 
     def _call_seq(self, call_id: str) -> int:
@@ -207,7 +185,7 @@ class History:
         self._pending.clear()  # reasoning followed by a user message is refused by the API
         text = data.get("text", "")
         images = data.get("images") if isinstance(data.get("images"), list) else ()
-        self._push(seq, user_item(text if isinstance(text, str) else _compact(text), images))
+        self._push(seq, user_message(text if isinstance(text, str) else _compact(text), images))
 
     def _assistant_message(self, seq: int, data: dict) -> None:
         text = data.get("text") or ""
@@ -215,7 +193,7 @@ class History:
             self._pending.clear()
             return
         self._flush_reasoning()
-        self._push(seq, assistant_item(text))
+        self._push(seq, assistant_message(text))
 
     def _reasoning(self, seq: int, data: dict) -> None:
         item = data.get("item")
@@ -249,9 +227,8 @@ class History:
         del self._open[call_id]
         self._answered.add(call_id)
         output = data.get("output", "")
-        self._push(
-            seq, output_item(call_id, output if isinstance(output, str) else _compact(output))
-        )
+        output = output if isinstance(output, str) else _compact(output)
+        self._push(seq, function_call_output(call_id, output))
 
     def _history_compaction(self, seq: int, data: dict) -> None:
         covered = data.get("range")

@@ -19,6 +19,7 @@ from pixir.compaction.guard import Guard
 from pixir.errors import PixirError, exit_code_for
 from pixir.history import ORPHAN_ERROR, ORPHAN_OUTPUT
 from pixir.interrupt import Cancel, Cancelled, OutputClosed, signal_label, stopped_by
+from pixir.items import message_text
 from pixir.provider import websearch
 from pixir.session import Session
 from pixir.tools import permissions
@@ -483,13 +484,3 @@ class Turn:
 
 def turn_failed_data(err: PixirError) -> dict:
     return {"error_kind": err.kind, "error_message": err.message, "details": err.details}
-
-
-def message_text(item: dict) -> str:
-    """The text of a Responses `message` output item (output_text and refusal parts)."""
-    parts = item.get("content") or ()
-    if isinstance(parts, str):
-        return parts
-    return "".join(
-        str(p.get("text") or p.get("refusal") or "") for p in parts if isinstance(p, dict)
-    )

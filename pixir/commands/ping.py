@@ -8,8 +8,10 @@ import time
 
 from pixir import context
 from pixir.commands import print_json, settings_for
+from pixir.items import user_message
+from pixir.log import new_session_id
 from pixir.provider.models import resolve_model
-from pixir.provider.request import RequestOptions, new_session_id, user_message
+from pixir.provider.request import RequestOptions
 from pixir.sanitize import terminal
 
 PROMPT = "Reply with the single word: pong"

@@ -12,11 +12,11 @@ from pixir import debug, images, output_schema, sanitize
 from pixir.commands import print_json, sessions_root_for, settings_for, workspace_for
 from pixir.config import Settings
 from pixir.errors import PixirError
-from pixir.history import user_item
+from pixir.items import user_message
+from pixir.log import new_session_id
 from pixir.prompt import read_prompt
 from pixir.provider.client import base_headers, endpoint
 from pixir.provider.models import resolve_model
-from pixir.provider.request import new_session_id
 from pixir.runner import explicit_model, request_for
 
 
@@ -55,7 +55,7 @@ def run(args) -> int:
     )
     prompt = prompt_text(args)
     pictures = images.load(getattr(args, "images", None) or [])
-    asked = [user_item(prompt, pictures)] if prompt or pictures else []
+    asked = [user_message(prompt, pictures)] if prompt or pictures else []
     # images shown by their head only: megabytes of base64 tell a person nothing
     body = images.elide(framing.body(options, [*history, *asked]))
     url = endpoint(settings, kind)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pixir.history import SUMMARY_PREFIX, History
+from pixir.items import message_text, reasoning_summary
 
 CHARS_PER_TOKEN = 4  # docs/compaction.md: tokens are estimated as characters / 4
 # An image costs the model about as much as a high-detail 1024×1024 one (85 + 4 × 170 tokens
@@ -33,19 +34,17 @@ def item_chars(item: dict) -> int:
         output = item.get("output")
         return len(output) if isinstance(output, str) else len(json.dumps(output))
     if kind == "reasoning":
-        parts = item.get("summary") or ()
-        summary = sum(len(p.get("text") or "") for p in parts if isinstance(p, dict))
+        summary = sum(len(text) for text in reasoning_summary(item))
         return len(item.get("encrypted_content") or "") + summary
-    content = item.get("content")
-    if isinstance(content, str):
-        return len(content)
-    if isinstance(content, list):
-        return sum(_part_chars(p) for p in content if isinstance(p, dict))
+    if isinstance(item.get("content"), (str, list)):
+        return len(message_text(item)) + IMAGE_CHARS * len(_images(item))
     return len(json.dumps(item))
 
 
-def _part_chars(part: dict) -> int:
-    return IMAGE_CHARS if part.get("type") == "input_image" else len(part.get("text") or "")
+def _images(item: dict) -> list:
+    content = item.get("content")
+    parts = content if isinstance(content, list) else ()
+    return [p for p in parts if isinstance(p, dict) and p.get("type") == "input_image"]
 
 
 def body_tokens(body: dict) -> int:

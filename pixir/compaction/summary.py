@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pixir.compaction.cut import Compactor, Cut
 from pixir.errors import PixirError
 from pixir.history import History
+from pixir.items import message_text, reasoning_summary, user_message
 
 # The fixed summarising instruction. It opens the one user message of the summary call, so a
 # test (or a log reader) can recognise that call by it.
@@ -53,13 +54,6 @@ def clip(text: str, limit: int) -> str:
     return f"{text[:half]}\n[… {len(text) - 2 * half} characters cut …]\n{text[-half:]}"
 
 
-def _text(item: dict) -> str:
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    return "".join(str(p.get("text") or "") for p in content or () if isinstance(p, dict))
-
-
 def _argument(call: dict, key: str):
     """One argument of a function call item; None when its arguments are not a JSON object."""
     try:
@@ -78,12 +72,11 @@ def transcript_entries(items: list[dict], previous: dict | None) -> list[str]:
         if index == 0 and previous is not None:
             entries.append("[earlier summary]\n" + str(previous.get("summary", "")))
         elif role == "user":
-            entries.append("[user]\n" + clip(_text(item), CLIP["user"]))
+            entries.append("[user]\n" + clip(message_text(item), CLIP["user"]))
         elif role == "assistant":
-            entries.append("[assistant]\n" + clip(_text(item), CLIP["assistant"]))
+            entries.append("[assistant]\n" + clip(message_text(item), CLIP["assistant"]))
         elif kind == "reasoning":
-            parts = item.get("summary") or ()
-            text = " ".join(str(p.get("text") or "") for p in parts if isinstance(p, dict))
+            text = " ".join(reasoning_summary(item))
             if text.strip():
                 entries.append("[assistant's reasoning]\n" + clip(text, CLIP["reasoning"]))
         elif kind == "function_call":
@@ -115,7 +108,7 @@ def summary_input(entries: list[str], budget_chars: int) -> list[dict]:
     note = [f"[… {dropped} earlier entries omitted to fit the context window …]"] if dropped else []
     body = "\n\n".join([*head, *note, *kept])
     text = f"{SUMMARY_INSTRUCTION}\n\n<transcript>\n{body}\n</transcript>"
-    return [{"role": "user", "content": [{"type": "input_text", "text": text}]}]
+    return [user_message(text)]
 
 
 def parse_summary(text: str) -> dict | None:
@@ -170,8 +163,8 @@ def fallback_summary(items: list[dict], cut: Cut, reason: str, files: list[str])
     requests, recent commands, the files touched, the last answer, and the earlier summary."""
     previous = cut.previous
     own = items[1:] if previous is not None else items  # the earlier summary comes last
-    users = [_text(i).strip() for i in own if i.get("role") == "user"]
-    answers = [_text(i).strip() for i in own if i.get("role") == "assistant"]
+    users = [message_text(i).strip() for i in own if i.get("role") == "user"]
+    answers = [message_text(i).strip() for i in own if i.get("role") == "assistant"]
     calls = [i for i in own if i.get("type") == "function_call"]
     parts = [
         f"(Written by pixir from the session record, without the model: {reason}.)",

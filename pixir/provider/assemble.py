@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pixir.errors import PixirError
+from pixir.items import message_text, reasoning_summary
 from pixir.provider import websearch
 from pixir.provider.classify import classify_event
 from pixir.provider.usage import usage_summary
@@ -321,20 +322,6 @@ def stream_incomplete(cause: str | None = None) -> PixirError:
     )
 
 
-def message_text(item: dict) -> str:
-    """The text of a message item: its output_text (and refusal) parts, in order."""
-    parts = item.get("content")
-    if isinstance(parts, str):
-        return parts
-    out = []
-    for part in parts if isinstance(parts, list) else ():
-        if isinstance(part, dict):
-            value = part.get("text") if part.get("type") != "refusal" else part.get("refusal")
-            if isinstance(value, str):
-                out.append(value)
-    return "".join(out)
-
-
 def _annotations(item: dict) -> list[dict]:
     """The url_citation annotations of a finished message's parts."""
     found = []
@@ -350,10 +337,8 @@ def _annotations(item: dict) -> list[dict]:
 def _summary_text(items: list[dict]) -> str:
     parts = []
     for item in items:
-        if item.get("type") == "reasoning" and isinstance(item.get("summary"), list):
-            parts.extend(
-                p["text"] for p in item["summary"] if isinstance(p, dict) and p.get("text")
-            )
+        if item.get("type") == "reasoning":
+            parts.extend(reasoning_summary(item))
     return "\n\n".join(parts)
 
 

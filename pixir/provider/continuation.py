@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pixir.provider.assemble import message_text
+from pixir.items import message_text
 
 # continuation_reset_reason values (a full body was sent although a response was cached)
 MODEL_CHANGED = "model_changed"

@@ -6,10 +6,8 @@ of the agent. `pixir preview` and every real call use `build_body`.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -133,18 +131,6 @@ def options_from_settings(
         web_search=settings.web_search,
         prompt_cache_retention=settings.prompt_cache_retention,
     )
-
-
-def new_session_id() -> str:
-    """An id in the Log's format (`20261121T143000-a1b2c3`) for calls that have no Log
-    (ping, preview of a new session)."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    return f"{stamp}-{os.urandom(3).hex()}"
-
-
-def user_message(text: str) -> dict:
-    """The input item of a user prompt (docs/log.md)."""
-    return {"role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
 def body_bytes(body: dict) -> bytes:

@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pixir",
             "pixir.choices",
             "pixir.config",
+            "pixir.items",
             "pixir.paths",
             "pixir.errors",
             "pixir.fsutil",

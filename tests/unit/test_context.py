@@ -12,7 +12,8 @@ import pytest
 
 from pixir import context
 from pixir.context import AGENTS_CAP, agents_md, instructions
-from pixir.provider.request import RequestOptions, user_message
+from pixir.items import user_message
+from pixir.provider.request import RequestOptions
 from pixir.sandbox.policy import Policy, Sandbox
 from pixir.tools.schemas import TOOLS
 

@@ -10,12 +10,12 @@ import pytest
 
 from pixir import context
 from pixir.config import Settings, WebSearch
+from pixir.items import user_message
 from pixir.provider.request import (
     RequestOptions,
     build_body,
     cache_key,
     options_from_settings,
-    user_message,
 )
 
 SESSION = "20261121T143000-a1b2c3"
