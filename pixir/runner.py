@@ -237,6 +237,12 @@ class Runner:
         Events go to `emit`. `cancel` lets the caller make the stop request before the Turn
         starts; `cancel()` on this Runner sets the running one. `images` (`data:` URLs) go
         with the prompt. Returns the TurnOutcome."""
+        if self.credential is None:
+            raise PixirError(
+                "not_authenticated",
+                "a Turn needs a credential",
+                hint="run `pixir login`, or set OPENAI_API_KEY",
+            )
         if self.session is None:
             self.new()
         overrides = overrides or Overrides()
@@ -290,6 +296,7 @@ class Runner:
         """Summarise `found` (a compaction cut) and append the `history_compaction` event;
         the summary is written by the model when there is a credential. Returns its data."""
         from pixir.compaction.guard import compact
+        from pixir.turn import usage_data
 
         session = self.session
         return compact(
@@ -300,7 +307,7 @@ class Runner:
             trigger=trigger,
             append=session.append,
             record_usage=lambda result: session.append(
-                "provider_usage", _usage_data(result, session.model)
+                "provider_usage", usage_data(result, session.model, 0, "compaction")
             ),
         )
 
@@ -426,20 +433,3 @@ def settle(
                 hint="the answer is in the session: `pixir log` shows it",
             )
     return outcome
-
-
-def _usage_data(result, model: str) -> dict:
-    """The summary call's `provider_usage` (what a Turn records for its own calls)."""
-    data = {
-        "model": model,
-        "step": 0,
-        "usage_summary": dict(getattr(result, "usage_summary", None) or {}),
-        "usage": getattr(result, "usage", None),
-        "response_id": getattr(result, "response_id", None),
-        "finish_reason": getattr(result, "finish_reason", None),
-        "purpose": "compaction",
-    }
-    transport = getattr(result, "transport", None)
-    if isinstance(transport, dict):
-        data.update(transport)
-    return data

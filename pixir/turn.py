@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from pixir.compaction.cut import Compactor
 from pixir.compaction.guard import Guard
@@ -25,6 +26,17 @@ from pixir.session import Session
 from pixir.tools import permissions
 from pixir.tools.registry import ToolContext, clean_after_kill, run_tool
 from pixir.tools.result import ToolInterrupted, ToolResult, failed
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from pixir.provider.assemble import OnDelta, Result
+
+    class Provider(Protocol):
+        """What a Turn needs of the Provider (provider/client.py): one model call."""
+
+        def stream(self, body: dict, on_delta: OnDelta | None = None) -> Result: ...
+
 
 Emit = Callable[[dict], None]
 USAGE_KEYS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "total_tokens")
@@ -76,7 +88,7 @@ class Turn:
     def __init__(
         self,
         session: Session,
-        provider,
+        provider: Provider,
         build_request: Callable[[list], dict],
         tools: ToolContext,
         emit: Emit,
@@ -246,46 +258,24 @@ class Turn:
                 guard.after_call(result)
             return result
 
-    def _record_usage(self, result, model: str, purpose: str | None = None) -> None:
-        summary = dict(getattr(result, "usage_summary", None) or {})
+    def _record_usage(self, result: Result, model: str, purpose: str | None = None) -> None:
         for key in USAGE_KEYS:
-            value = summary.get(key)
+            value = result.usage_summary.get(key)
             if isinstance(value, int):
                 self._usage[key] += value
-        data = {
-            "model": model,
-            "step": self._steps,
-            "usage_summary": summary,
-            "usage": getattr(result, "usage", None),
-            "response_id": getattr(result, "response_id", None),
-            "finish_reason": getattr(result, "finish_reason", None),
-        }
-        transport = getattr(result, "transport", None)
-        if isinstance(transport, dict):
-            data.update(transport)
-        elif transport:
-            data["transport"] = transport
-        rate_limits = getattr(result, "rate_limits", None)
-        if rate_limits:
-            data["rate_limits"] = rate_limits
-        tool_usage = getattr(result, "tool_usage", None)
-        if tool_usage:
-            data["tool_usage"] = tool_usage  # e.g. web_search.num_requests
-        if purpose is not None:
-            data["purpose"] = purpose  # not the step's own call (a compaction summary)
-        self.append("provider_usage", data)
+        self.append("provider_usage", usage_data(result, model, self._steps, purpose))
 
-    def _output_items(self, result, model: str) -> TurnOutcome | None:
+    def _output_items(self, result: Result, model: str) -> TurnOutcome | None:
         """Append the step's items in arrival order, running tool calls as they come. Returns
         the outcome when this step ends the Turn (no function calls, or a refusal in ask
         mode), else None."""
-        calls = list(getattr(result, "function_calls", None) or ())
+        calls = list(result.function_calls)
         # The Assembler makes one call per function_call item, in the same order: pair them
         # by position, never by call_id (two calls may share one).
         pending = iter(calls)
-        self._searches.extend(getattr(result, "web_searches", None) or ())
-        websearch.add_citations(self._citations, getattr(result, "citations", None) or [])
-        for item in getattr(result, "output_items", None) or ():
+        self._searches.extend(result.web_searches)
+        websearch.add_citations(self._citations, result.citations)
+        for item in result.output_items:
             kind = item.get("type")
             if kind == "reasoning":
                 self.append("reasoning", {"item": item, "model": model})
@@ -304,8 +294,8 @@ class Turn:
                 return self._refused(call)
         if calls:
             return None
-        text = getattr(result, "text", "") or ""
-        finish = getattr(result, "finish_reason", None) or "stop"
+        text = result.text
+        finish = result.finish_reason
         self.append("assistant_message", {"text": text, "finish_reason": finish})
         status = "completed" if finish == "stop" else "incomplete"
         error = None
@@ -480,6 +470,27 @@ class Turn:
         inputs = usage["input_tokens"]
         usage["cache_hit_rate"] = round(usage["cached_tokens"] / inputs, 4) if inputs else None
         return usage
+
+
+def usage_data(result: Result, model: str, step: int, purpose: str | None = None) -> dict:
+    """The `provider_usage` event of one model call: the step's own (`purpose` None) or
+    another made for the session, such as a compaction summary (docs/log.md)."""
+    data = {
+        "model": model,
+        "step": step,
+        "usage_summary": dict(result.usage_summary),
+        "usage": result.usage,
+        "response_id": result.response_id,
+        "finish_reason": result.finish_reason,
+    }
+    data.update(result.transport)
+    if result.rate_limits:
+        data["rate_limits"] = result.rate_limits
+    if result.tool_usage:
+        data["tool_usage"] = result.tool_usage  # e.g. web_search.num_requests
+    if purpose is not None:
+        data["purpose"] = purpose
+    return data
 
 
 def turn_failed_data(err: PixirError) -> dict:

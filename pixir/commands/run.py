@@ -14,6 +14,7 @@ import shlex
 import sys
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pixir import context, images, interrupt, output_schema, prompt, sanitize
 from pixir import session as sessions
@@ -21,6 +22,23 @@ from pixir.commands import sessions_root_for, settings_for, workspace_for
 from pixir.errors import PixirError
 from pixir.provider.models import resolve_model
 from pixir.runner import Runner, settle
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from pixir.turn import TurnOutcome
+
+    class Presenter(Protocol):
+        """What the command line needs of a presenter (present/human.py, machine.py):
+        every Event as it happens, then the end of the Turn."""
+
+        closed: bool  # stdout's reader went away
+
+        def __call__(self, event: dict) -> None: ...
+
+        def finish(
+            self, outcome: TurnOutcome, *, session_id: str, model: str, resume_command: str
+        ) -> None: ...
 
 
 def run(args) -> int:
@@ -103,7 +121,7 @@ def run(args) -> int:
         # "continue with" would be an untrue hint (run the command again instead)
         continuable=resuming or outcome.answered or outcome.status == "interrupted",
     )
-    if outcome.reason == "broken_pipe" or getattr(presenter, "closed", False):
+    if outcome.reason == "broken_pipe" or presenter.closed:
         raise BrokenPipeError  # cli.main exits 141 quietly
     return outcome.exit_code
 
@@ -262,7 +280,7 @@ def check_answer_file(path: str | None) -> Path | None:
     return target_path
 
 
-def make_presenter(args):
+def make_presenter(args) -> Presenter:
     if getattr(args, "jsonl", False):
         from pixir.present.machine import JsonlPresenter
 

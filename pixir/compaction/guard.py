@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pixir.compaction.cut import Compactor, Cut, body_tokens, find_cut, item_chars, tokens
 from pixir.compaction.summary import SUMMARY_SCHEMA, Summary, summarise
 from pixir.errors import PixirError
 from pixir.history import summary_item
+
+if TYPE_CHECKING:
+    from pixir.provider.assemble import Result
+    from pixir.turn import Provider
 
 OVERFLOW_RETRIES = 2  # a step that overflows is compacted and retried at most this often
 
@@ -73,11 +78,11 @@ def compact(
     session,
     cut: Cut,
     compactor: Compactor,
-    provider,
+    provider: Provider | None,
     *,
     trigger: str,
     append: Callable[[str, dict], dict],
-    record_usage: Callable[[object], None] | None = None,
+    record_usage: Callable[[Result], None] | None = None,
 ) -> dict:
     """Summarise the cut's range and append the `history_compaction` event (after the
     summary call's `provider_usage`, through `record_usage`); returns the event's data."""
@@ -105,12 +110,12 @@ class Guard:
     def __init__(
         self,
         session,
-        provider,
+        provider: Provider,
         compactor: Compactor,
         *,
         append: Callable[[str, dict], dict],
         ephemeral: Callable[[str, dict], None],
-        record_usage: Callable[[object], None],
+        record_usage: Callable[[Result], None],
     ) -> None:
         self.session = session
         self.provider = provider
@@ -129,9 +134,9 @@ class Guard:
             return measured + tokens(since)
         return body_tokens(build_request(history.input_items()))
 
-    def after_call(self, result) -> None:
+    def after_call(self, result: Result) -> None:
         """Remember what this call measured (before its output items are appended)."""
-        measured = (getattr(result, "usage_summary", None) or {}).get("input_tokens")
+        measured = result.usage_summary.get("input_tokens")
         if isinstance(measured, int) and measured > 0:
             self._measured = (measured, len(self.session.history.items))
         else:

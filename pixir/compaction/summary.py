@@ -7,11 +7,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pixir.compaction.cut import Compactor, Cut
 from pixir.errors import PixirError
 from pixir.history import History
 from pixir.items import message_text, reasoning_summary, user_message
+
+if TYPE_CHECKING:
+    from pixir.provider.assemble import Result
+    from pixir.turn import Provider
 
 # The fixed summarising instruction. It opens the one user message of the summary call, so a
 # test (or a log reader) can recognise that call by it.
@@ -220,11 +225,13 @@ class Summary:
     text: str
     strategy: str  # "model" | "deterministic"
     files: list[str]
-    result: object = None  # the summary call's Result, when the model wrote it
+    result: Result | None = None  # the summary call's Result, when the model wrote it
     fallback: dict | None = None  # {kind, message}: why the model did not
 
 
-def summarise(history: History, cut: Cut, compactor: Compactor, provider) -> Summary:
+def summarise(
+    history: History, cut: Cut, compactor: Compactor, provider: Provider | None
+) -> Summary:
     """Ask the model for the summary; on any failure (no provider, an error, a truncated or
     malformed answer) write the deterministic one instead. Ctrl-C is not a failure."""
     items = history.items[: cut.replaced]
@@ -240,8 +247,8 @@ def summarise(history: History, cut: Cut, compactor: Compactor, provider) -> Sum
         except PixirError as err:
             reason = {"kind": err.kind, "message": err.message}
         else:
-            fields = parse_summary(getattr(result, "text", "") or "")
-            if getattr(result, "finish_reason", "stop") == "length":
+            fields = parse_summary(result.text)
+            if result.finish_reason == "length":
                 reason = {"kind": "incomplete", "message": "the summary was cut short"}
             elif fields is None:
                 reason = {"kind": "invalid_summary", "message": "the summary was not valid JSON"}

@@ -512,3 +512,45 @@ def in_background(runner, text: str) -> tuple[threading.Thread, list]:
 
 def runner_path(workspace, sid):
     return workspace / ".pixir" / "sessions" / f"{sid}.jsonl"
+
+
+def test_a_manual_compaction_records_its_call_like_a_turn_rate_limits_included(scripted, workspace):
+    import json
+
+    from pixir.config import Compaction
+    from pixir.provider.assemble import Result
+
+    fields = {
+        "goal": "g",
+        "progress": ["p"],
+        "decisions": [],
+        "files_touched": [],
+        "next_steps": [],
+    }
+    limits = {"primary": {"used_percent": 40.0}}
+    summary = Result(
+        text=json.dumps(fields),
+        response_id="resp_sum",
+        usage_summary={"input_tokens": 9},
+        transport={"active_transport": "http_sse"},
+        rate_limits=limits,
+    )
+    scripted(answer("a" * 400), answer("b" * 400), summary)
+    settings = Settings(compaction=Compaction(keep_recent_tokens=10))
+    runner = make_runner(workspace, settings=settings)
+    try:
+        runner.turn("one", lambda e: None)
+        runner.turn("two", lambda e: None)
+        found = runner.compaction_cut()
+        assert found is not None
+        data = runner.compact(found)
+        path = runner.session.path
+    finally:
+        runner.close()
+    assert data["strategy"] == "model"
+    logged = read_events(path)
+    usage = [e["data"] for e in logged if e["type"] == "provider_usage"][-1]
+    assert usage["purpose"] == "compaction" and usage["step"] == 0
+    assert usage["response_id"] == "resp_sum" and usage["rate_limits"] == limits
+    assert usage["active_transport"] == "http_sse"
+    assert logged[-1]["type"] == "history_compaction"

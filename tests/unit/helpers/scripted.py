@@ -1,31 +1,17 @@
 """A scripted stand-in for the Provider (`stream(body, on_delta) -> Result`), for unit tests of
-the Turn loop. Each scripted step is a Result, an exception to raise, or a callable
-`(body, on_delta) -> Result`."""
+the Turn loop. Each scripted step is a Result (the real one, provider/assemble.py), an
+exception to raise, or a callable `(body, on_delta) -> Result`. A Result made by `answer` or
+`calls` carries the text deltas to stream before it is returned."""
 
 from __future__ import annotations
 
 import copy
 import itertools
 import json
-from dataclasses import dataclass, field
+
+from pixir.provider.assemble import Result
 
 _ids = itertools.count(1)
-
-
-@dataclass
-class Result:
-    """Mirrors provider.assemble.Result: the fields the Turn reads."""
-
-    text: str = ""
-    reasoning: str = ""
-    output_items: list = field(default_factory=list)
-    function_calls: list = field(default_factory=list)
-    finish_reason: str = "stop"
-    response_id: str = "resp_test"
-    usage: dict = field(default_factory=dict)
-    usage_summary: dict = field(default_factory=dict)
-    transport: dict = field(default_factory=lambda: {"active_transport": "http_sse"})
-    rate_limits: dict | None = None
 
 
 def reasoning_item(summary: str = "thinking", blob: str | None = None) -> dict:
@@ -62,7 +48,14 @@ def call_item(name: str, args: dict, call_id: str | None = None) -> dict:
 def answer(text: str, *, reasoning: bool = False, deltas: bool = True, usage: int = 10) -> Result:
     """A final answer (no function calls)."""
     items = ([reasoning_item()] if reasoning else []) + [message_item(text)]
-    result = Result(text=text, output_items=items, usage_summary=_usage(usage))
+    result = Result(
+        text=text,
+        output_items=items,
+        usage_summary=_usage(usage),
+        response_id="resp_test",
+        usage={},
+        transport={"active_transport": "http_sse"},
+    )
     result.deltas = [text[i : i + 3] for i in range(0, len(text), 3)] if deltas else []
     return result
 
@@ -90,6 +83,9 @@ def calls(*specs, reasoning: bool = False, text: str = "", usage: int = 10) -> R
         function_calls=function_calls,
         finish_reason="tool_calls",
         usage_summary=_usage(usage),
+        response_id="resp_test",
+        usage={},
+        transport={"active_transport": "http_sse"},
     )
     result.deltas = [text] if text else []
     return result
