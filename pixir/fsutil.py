@@ -10,17 +10,22 @@ from pathlib import Path
 TEMP_SUFFIX = ".pixir-tmp"
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` via a temporary file in the same directory and a rename,
-    so a crash leaves either the old or the new content; an existing file keeps its mode."""
+def atomic_write(target: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace `target` with `data` via a temporary file in the same directory, fsync and a
+    rename, so a crash leaves either the old or the new content. The file gets `mode`, or
+    keeps its own (a new one: 0666 less the umask), and keeps its owner where allowed. The
+    temporary file is created 0600 (or narrower, by the umask), so a secret is never
+    readable by others, not even for a moment; a crash before the rename can leave it
+    behind (`temp_files`)."""
     try:
         before = target.stat()
-        mode = before.st_mode & 0o7777
+        kept = before.st_mode & 0o7777
     except FileNotFoundError:
         before = None
         umask = os.umask(0)
         os.umask(umask)
-        mode = 0o666 & ~umask
+        kept = 0o666 & ~umask
+    mode = kept if mode is None else mode
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -46,21 +51,34 @@ def atomic_write(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
-def remove_temps(target: Path, before: float) -> None:
-    """Remove the temporary files `atomic_write(target, ...)` calls killed before their
-    rename left beside `target`, if last modified before `before` (a write still running in
-    another process is newer)."""
+def temp_files(target: Path, before: float | None = None) -> list[Path]:
+    """The temporary files that `atomic_write(target, ...)` calls killed before their rename
+    left beside `target` (with `before`: only those last modified before it, since a write
+    still running in another process is newer)."""
     prefix = f".{target.name}."
+    found = []
     try:
         with os.scandir(target.parent) as entries:
             for entry in entries:
                 name = entry.name
                 if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
                     continue
-                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < before:
-                    os.unlink(entry.path)
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                if before is None or entry.stat().st_mtime < before:
+                    found.append(Path(entry.path))
     except OSError:  # gone, unreadable: nothing to tidy
         pass
+    return found
+
+
+def remove_temps(target: Path, before: float | None = None) -> None:
+    """Remove `temp_files(target, before)`."""
+    for path in temp_files(target, before):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def fsync_dir(folder: Path) -> None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from pixir import paths
+from pixir import fsutil, paths
 from pixir.errors import PixirError
 from pixir.fsutil import fsync_dir
 
@@ -77,38 +77,24 @@ def _warn_if_loose(path: Path) -> None:
 
 
 def save(data: dict, path: Path | None = None) -> None:
-    """Replace auth.json atomically: a 0600 temp file in the same directory, fsync, rename.
-    There is never a moment where the file is half-written or readable by others. Callers
-    hold `locked()`."""
+    """Replace auth.json atomically with fsutil.atomic_write: a temp file in the same
+    directory that is 0600 from its creation, fsync, rename, and the file exactly 0600
+    whatever it was. There is never a moment where the file is half-written or readable by
+    others. Callers hold `locked()`."""
     path = path or paths.auth_file()
     if path == paths.auth_file():
         paths.ensure_home()
     path = _target(path)  # a symlinked auth.json (dotfiles) is written through, not replaced
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
     try:
-        tmp.unlink(missing_ok=True)  # a leftover of a killed process with our pid
-        # O_EXCL + 0600: the file is private from its first instant (umask only removes bits).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask took away
-            view = memoryview(payload)
-            while view:  # os.write may write less than asked
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        fsutil.atomic_write(path, payload, mode=0o600)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise PixirError(
             "auth_write_failed",
             f"cannot write {path}: {exc.strerror or exc}",
             {"path": str(path)},
             hint="check the permissions and free space of the pixir home (PIXIR_HOME)",
         ) from None
-    fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
@@ -196,17 +182,20 @@ def _complete(path: Path) -> bool:
 
 
 def _leftovers(path: Path) -> list[Path]:
-    """Temp files `save` made for `path` (`.auth.json.PID.tmp`) that are still there."""
+    """Temp files of saves of `path` killed before their rename: fsutil.atomic_write's, and
+    `.auth.json.PID.tmp`, which saves made before it wrote them (they hold tokens too)."""
+    found = fsutil.temp_files(path)
     prefix = f".{path.name}."
     try:
         with os.scandir(path.parent) as entries:
-            return [
+            found += [
                 Path(e.path)
                 for e in entries
                 if e.name.startswith(prefix) and e.name.endswith(".tmp")
             ]
     except OSError:
-        return []
+        pass
+    return found
 
 
 def delete(path: Path | None = None) -> bool:

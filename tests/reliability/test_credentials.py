@@ -158,12 +158,23 @@ def test_sigkill_during_a_refresh_leaves_the_old_or_the_new_file_and_a_clear_nex
     assert "old file, spent refresh token: exit 4" in outcomes, outcomes
 
 
-def test_a_complete_temp_file_a_killed_refresh_left_is_adopted_not_deleted(pixir, fake):
+# The temp files a save leaves (fsutil.atomic_write's names), and those saves of earlier
+# versions left (`.auth.json.PID.tmp`): both hold tokens.
+LEFTOVER_NAMES = [
+    (".auth.json.k1ll3d.pixir-tmp", ".auth.json.cutsh0.pixir-tmp"),
+    (".auth.json.4194301.tmp", ".auth.json.4194302.tmp"),
+]
+
+
+@pytest.mark.parametrize(("complete_name", "cut_name"), LEFTOVER_NAMES)
+def test_a_complete_temp_file_a_killed_refresh_left_is_adopted_not_deleted(
+    pixir, fake, complete_name, cut_name
+):
     """The SIGKILL window above is a few milliseconds wide; here its leftover is made as a
     kill after the fsync leaves it: the server has rotated the pair (the refresh token in
-    auth.json is spent) and the new pair is only in `.auth.json.PID.tmp`. The next run must
-    adopt it — deleting it signed the user out (`refresh_token_reused`, exit 4) — and a
-    temp file cut short is removed."""
+    auth.json is spent) and the new pair is only in the temp file. The next run must adopt
+    it — deleting it signed the user out (`refresh_token_reused`, exit 4) — and a temp file
+    cut short is removed."""
     import requests
 
     before = pixir.login_subscription(ttl=30)  # about to expire: a run would refresh it
@@ -182,10 +193,10 @@ def test_a_complete_temp_file_a_killed_refresh_left_is_adopted_not_deleted(pixir
         "refresh_token": rotated["refresh_token"],
         "expires_at": int((time.time() + 3600) * 1000),
     }
-    leftover = pixir.home / ".auth.json.4194301.tmp"
+    leftover = pixir.home / complete_name
     leftover.write_text(json.dumps(newest))
     os.chmod(leftover, 0o600)
-    cut = pixir.home / ".auth.json.4194302.tmp"
+    cut = pixir.home / cut_name
     cut.write_text('{"kind": "subscription", "access_tok')
     os.chmod(cut, 0o600)
     refreshes = fake.refresh_count

@@ -42,14 +42,56 @@ def test_save_is_0600_whatever_the_umask_and_an_old_file_mode(pixir_home):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_leftover_temp_file_of_a_killed_process_is_replaced(pixir_home):
+def test_a_leftover_temp_file_of_a_killed_process_never_stops_a_save(pixir_home):
+    """Temp names are unique per save (fsutil.atomic_write), so a leftover — even one named
+    as an earlier save of this very pid would have named it — is never in the way; the
+    lock that every save is made under removes it."""
     pixir_home.mkdir(mode=0o700)
-    leftover = pixir_home / f".auth.json.{os.getpid()}.tmp"
-    leftover.write_text("half a fi")
-    os.chmod(leftover, 0o644)
-    store.save({"kind": "api_key", "api_key": "sk-3"})
-    assert not leftover.exists()
+    leftovers = [pixir_home / f".auth.json.{os.getpid()}.tmp"]
+    store.save({"kind": "api_key", "api_key": "sk-0"})  # the file the next save replaces
+    for leftover in leftovers:
+        leftover.write_text("half a fi")
+        os.chmod(leftover, 0o644)
+    with store.locked():
+        store.save({"kind": "api_key", "api_key": "sk-3"})
+    assert not any(leftover.exists() for leftover in leftovers)
     assert store.load()["api_key"] == "sk-3"
+    assert not list(pixir_home.glob(".auth.json.*"))
+
+
+def test_a_save_never_leaves_its_temp_file_and_it_is_private_from_the_start(
+    pixir_home, monkeypatch
+):
+    """The temp file is 0600 from its creation (checked at the moment it is written), and a
+    save that fails removes it."""
+    import tempfile
+
+    seen = []
+    real_mkstemp = tempfile.mkstemp
+
+    def watched(*args, **kwargs):
+        fd, name = real_mkstemp(*args, **kwargs)
+        seen.append((name, os.stat(name).st_mode & 0o777))
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", watched)
+    old = os.umask(0o000)
+    try:
+        store.save({"kind": "api_key", "api_key": "sk-4"})
+    finally:
+        os.umask(old)
+    assert [mode for _, mode in seen] == [0o600]
+    assert Path(seen[0][0]).name.startswith(".auth.json.")
+
+    def refuse(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(PixirError) as caught:
+        store.save({"kind": "api_key", "api_key": "sk-5"})
+    assert caught.value.kind == "auth_write_failed"
+    assert not list(pixir_home.glob(".auth.json.*"))  # the failed save's temp file is gone
+    assert store.load()["api_key"] == "sk-4"
 
 
 def test_temp_files_of_killed_saves_are_removed_once_nobody_writes(pixir_home):
