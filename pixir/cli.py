@@ -524,18 +524,20 @@ def _options_end(argv: list[str]) -> int:
 
 
 def report_error(err: PixirError, json_mode: bool) -> None:
-    """`error: <kind>: <message>` (+ a hint line) on stderr, or the JSON error object."""
-    from pixir import sanitize  # messages quote servers, files and argv: made safe here
-
+    """The JSON error object on stdout, or for people `error: <kind>: <message>` and its
+    hint on stderr, printed the one way every error is (present/human.py `report`, which
+    makes messages that quote servers, files and argv safe for a terminal)."""
     if json_mode:
         import json
+
+        from pixir import sanitize
 
         body = {"ok": False, "error": err.to_dict(), "exit_code": err.exit_code}
         print(json.dumps(sanitize.deep(body), ensure_ascii=False))
         return
-    print(sanitize.terminal(f"error: {err.kind}: {err.message}"), file=sys.stderr)
-    if err.hint:
-        print(sanitize.terminal(f"hint: {err.hint}"), file=sys.stderr)
+    from pixir.present.human import report
+
+    report(err, sys.stderr)
 
 
 def _flush_or_drop() -> None:

@@ -80,6 +80,22 @@ def source_lines(outcome) -> list[str]:
     return lines
 
 
+def report(err, stream=None, *, color: bool | None = None) -> bool:
+    """Print an error the one way people see errors (the command line's failures, a
+    Turn's, the REPL's): `error_lines` on `stream` (stderr), coloured on a terminal. False
+    when the stream is gone (a terminal that hung up, a closed pipe): that is no error of
+    its own — the exit code and the Log still say what happened."""
+    stream = stream or sys.stderr
+    if color is None:
+        color = color_wanted(stream)
+    try:
+        stream.write("".join(line + "\n" for line in error_lines(err, color=color)))
+        stream.flush()
+    except OSError:
+        return False
+    return True
+
+
 def error_lines(err, *, color: bool = False) -> list[str]:
     """`error: <kind>: <message>`, and `hint: <next step>` when there is one."""
     said = terminal(f"{err.kind}: {err.message}")  # messages quote servers and files
@@ -372,9 +388,8 @@ class HumanPresenter:
             for line in sources[1:]:
                 self.note(line)
         err = outcome.error
-        if err is not None and err.kind != "interrupted":
-            for line in error_lines(err, color=self.color):
-                self._err(line + "\n")
+        if err is not None and err.kind != "interrupted" and not self._err_gone:
+            self._err_gone = not report(err, self.err, color=self.color)
 
     def finish(
         self,

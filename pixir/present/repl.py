@@ -61,10 +61,9 @@ def run(host, *, history_file: Path | None = None, read_line=None, err=None) -> 
         except KeyboardInterrupt:  # outside the Turn's own handling (e.g. opening it)
             say(err, "\ninterrupted")
         except PixirError as failure:
-            from pixir.present.human import error_lines
+            from pixir.present.human import report
 
-            for out in error_lines(failure):
-                say(err, out)
+            report(failure, err)
     footer = host.footer()
     if footer:
         say(err, footer)

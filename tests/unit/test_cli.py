@@ -132,6 +132,19 @@ def test_errors_are_one_line_plus_hint_on_stderr(capsys):
     assert len(lines) == 2
 
 
+def test_the_command_line_prints_errors_the_way_a_turn_does_usage_limit_hint_included(
+    capsys,
+):
+    import time
+
+    resets = time.time() + 3600
+    err = PixirError("usage_limit_reached", "limit", {"resets_at": resets}, hint="wait")
+    cli.report_error(err, False)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "error: usage_limit_reached: limit"
+    assert lines[1].startswith("hint: try again after ") and "--auth api_key" in lines[1]
+
+
 def test_errors_in_json_mode_are_one_object_on_stdout(capsys):
     code = cli.main(["models", "--json", "-m", "nope"])
     captured = capsys.readouterr()
