@@ -38,6 +38,7 @@ CANONICAL = frozenset(
         "permission_decision",
         "log_repaired",
         "settings_changed",
+        "web_search_call",
     }
 )
 # Events a compaction never replaces: they are the session's state, not its conversation,

@@ -14,7 +14,7 @@ from pixir import __version__, paths
 from pixir.errors import PixirError
 from pixir.history import History
 from pixir.interrupt import shielded
-from pixir.log import Log, is_session_id, new_session_id, not_found, read_events
+from pixir.log import CANONICAL, Log, is_session_id, new_session_id, not_found, read_events
 from pixir.tools.permissions import narrowest
 
 # What a `settings_changed` event may record (docs/log.md).
@@ -40,7 +40,11 @@ class Session:
 
     def append(self, type_: str, data: dict) -> dict:
         """Append a canonical event and fold it into the History, as one step that a first
-        Ctrl-C cannot split (and another thread cannot interleave with)."""
+        Ctrl-C cannot split (and another thread cannot interleave with). A type outside
+        log.CANONICAL is a bug: ValueError, and nothing is written (docs/log.md lists the
+        types; a new one is added there and to CANONICAL)."""
+        if type_ not in CANONICAL:
+            raise ValueError(f"{type_!r} is not a Log event type (log.CANONICAL)")
         with self._lock, shielded:
             event = self.log.append(type_, data)
             self.history.add(event)

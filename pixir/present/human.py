@@ -25,7 +25,7 @@ MAX_ARG_CHARS = 120
 MAX_SOURCES = 10  # sources listed after an answer; the rest are counted
 
 # SGR codes; used only when colour is on (a terminal, no NO_COLOR, not TERM=dumb).
-DIM, BOLD, RED, GREEN, YELLOW, RESET = "2", "1", "31", "32", "33", "0"
+DIM, BOLD, RED, GREEN, YELLOW = "2", "1", "31", "32", "33"
 
 
 def color_wanted(stream) -> bool:

@@ -50,8 +50,8 @@ class Result:
 
 
 class Assembler:
-    """Feed events in arrival order; `feed` returns True at the terminal event, after which
-    `result()` is ready. In-stream errors raise the classified `PixirError`."""
+    """`run(events)` applies a stream's events in arrival order up to the terminal one and
+    returns the `Result`. In-stream errors raise the classified `PixirError`."""
 
     def __init__(self, on_delta: OnDelta | None = None, credential_kind: str | None = None):
         self.on_delta = on_delta
@@ -98,16 +98,10 @@ class Assembler:
         """Whether any answer text reached `on_delta` (a retry must then be marked)."""
         return bool(self.text_deltas)
 
-    def feed(self, event: dict) -> bool | None:
-        """Apply one event; truthy when it was the terminal one. Unknown types are ignored."""
-        kind = event.get("type")
-        handler = self.handlers.get(kind) if type(kind) is str else None
-        return handler(event) if handler is not None else False
-
     def run(self, events: Iterable[dict]) -> Result:
-        """Feed a whole stream, stopping at the first terminal event (the rest is never
-        read); a stream that ends before one is `stream_incomplete`. `feed` inlined: this
-        loop runs once per event of every model call."""
+        """Apply a whole stream, stopping at the first terminal event (the rest is never
+        read); a stream that ends before one is `stream_incomplete`. Unknown types are
+        ignored. This loop runs once per event of every model call."""
         handler_for = self.handlers.get
         for event in events:
             kind = event.get("type")
@@ -242,7 +236,7 @@ class Assembler:
     # -- the answer --------------------------------------------------------------------------
 
     def result(self) -> Result:
-        """The assembled call; only valid after `feed` returned True."""
+        """The assembled call; `stream_incomplete` before the terminal event."""
         if self.terminal is None:
             raise stream_incomplete()
         response = self.terminal.get("response")

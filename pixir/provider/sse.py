@@ -30,31 +30,21 @@ _DECODER = json.JSONDecoder()
 _BIG = 1 << 16  # payloads this long are decoded through a memoryview, without a slice copy
 
 
-def iter_sse(chunks: Iterable[bytes]) -> Iterator[tuple[str, str]]:
-    """Yield `(event_type, data)` for each dispatched event; `event_type` defaults to
-    "message". Stops at a `[DONE]` data payload or when `chunks` ends (an unfinished
-    event at the end is discarded, as the standard says). Fields `id` and `retry` are
-    parsed and ignored: a Responses stream cannot be resumed."""
-    for blocks in _frames(chunks):
-        for block in blocks:
-            event = _parse_block(block)
-            if event is not None:
-                if event[1] == DONE:
-                    return
-                yield event
-
-
 def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
     """The Responses events of an SSE byte stream: each data payload parsed as a JSON
     object. The payload's own `type` is authoritative; the `event:` name fills in when it
-    has none. A payload that is not a JSON object is skipped (a proxy's noise must not end
-    a good stream; a stream that never completes still fails as `stream_incomplete`).
+    has none (the default type is "message"). A payload that is not a JSON object is
+    skipped (a proxy's noise must not end a good stream; a stream that never completes
+    still fails as `stream_incomplete`). Stops at a `[DONE]` payload or when `chunks` ends
+    (an unfinished event at the end is discarded, as the standard says); `id` and `retry`
+    are parsed and ignored: a Responses stream cannot be resumed.
     Strings are valid text: invalid UTF-8, escaped lone surrogates and NUL are U+FFFD.
 
-    The same framing as `iter_sse`, fused with decoding: this is the hot loop of every
-    model call, so it avoids a generator layer and `json.loads`' Python wrapper. `live` (a
-    `Liveness`) is told of every event (progress) and of every keep-alive (check): bytes
-    of an event still arriving are neither, so a slow stream is not taken for a dead one."""
+    Framing (`_frames`), the usual `event:` + `data:` block and the general field rules
+    (`_parse_lines`) fused with decoding: this is the hot loop of every model call, so it
+    avoids a generator layer and `json.loads`' Python wrapper. `live` (a `Liveness`) is
+    told of every event (progress) and of every keep-alive (check): bytes of an
+    event still arriving are neither, so a slow stream is not taken for a dead one."""
     scan = _DECODER.scan_once
     for blocks in _frames(chunks):
         for block in blocks:
@@ -218,21 +208,9 @@ def _blank_line(data: bytes) -> int:
     return -1
 
 
-def _parse_block(block) -> tuple[str, str] | None:
-    """One event's lines → `(type, data)`, or None when it has no data line (comments
-    only, keep-alives, a lone `event:`)."""
-    if block.startswith(b"data: ") and 10 not in block:
-        return "message", block[6:].decode("utf-8", "replace")
-    if block.startswith(b"event: "):
-        nl = block.find(10)
-        if nl > 0 and block.startswith(b"data: ", nl + 1) and block.find(10, nl + 1) < 0:
-            kind = block[7:nl].decode("utf-8", "replace") or "message"
-            return kind, block[nl + 7 :].decode("utf-8", "replace")
-    return _parse_lines(block)
-
-
 def _parse_lines(block) -> tuple[str, str] | None:
-    """The general WHATWG field rules, line by line."""
+    """One event's lines → `(type, data)` by the general WHATWG field rules, or None when it
+    has no data line (comments only, keep-alives, a lone `event:`)."""
     kind = ""
     data: list[str] = []
     for raw in block.split(b"\n"):

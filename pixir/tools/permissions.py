@@ -9,7 +9,6 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MODES = ("auto", "ask", "read_only")
 # Narrower modes first: resuming may narrow the recorded mode, never widen it.
 _WIDTH = {"read_only": 0, "ask": 1, "auto": 2}
 ALWAYS_ALLOWED = frozenset({"read", "update_plan"})

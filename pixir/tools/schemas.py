@@ -98,4 +98,3 @@ UPDATE_PLAN = _tool(
 )
 
 TOOLS: tuple[dict, ...] = (READ, WRITE, EDIT, BASH, UPDATE_PLAN)
-TOOL_NAMES: tuple[str, ...] = tuple(t["name"] for t in TOOLS)

@@ -226,8 +226,8 @@ excepted) and every request body sent to the model, for every secret the fake is
 saw (tokens, refresh tokens, id tokens, the API key, authorization codes, PKCE verifiers)
 and every 20-character piece of one.
 
-**Fuzzing** (`test_fuzz.py`, hypothesis, `derandomize=True`). `iter_sse` and `iter_events`
-on random bytes in random chunks; realistic streams with byte-level corruption (flips,
+**Fuzzing** (`test_fuzz.py`, hypothesis, `derandomize=True`). `iter_events` on
+random bytes in random chunks; realistic streams with byte-level corruption (flips,
 drops, inserts, duplicated runs, stray line ends, BOMs, cuts) in 1-byte to 4 KiB chunks;
 random event sequences with wrong-typed fields through the Assembler (as SSE events and
 WebSocket frames are); random error bodies and frames through classification; Logs whose

@@ -39,6 +39,23 @@ def test_create_records_model_transport_and_mode(ws):
     }
 
 
+def test_only_the_canonical_event_types_are_appended(ws):
+    from pixir.log import CANONICAL, EPHEMERAL
+
+    session = sessions.create(ws, model="gpt-5.5", transport="auto", permission_mode="auto")
+    try:
+        for kind in ("text_delta", "status", "user_mesage", "compaction"):
+            assert kind not in CANONICAL
+            with pytest.raises(ValueError, match=kind):
+                session.append(kind, {"chunk": "x"})
+        assert not CANONICAL & EPHEMERAL
+        session.append("user_message", {"text": "hi"})
+    finally:
+        session.close()
+    assert [e["type"] for e in read_events(session.path)] == ["session_started", "user_message"]
+    assert [i["role"] for i in session.history.items] == ["user"]
+
+
 def make(ws, prompt=None, mode="auto", model="gpt-5.5"):
     session = sessions.create(ws, model=model, transport="auto", permission_mode=mode)
     if prompt:

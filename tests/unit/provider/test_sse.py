@@ -1,5 +1,10 @@
 """SSE framing: every WHATWG rule (docs/provider.md, "Wire"), and chunking-independence as a
-property."""
+property.
+
+The rules are checked on the framing and the field parser that iter_events runs
+(`_frames`, `_parse_lines`), before its JSON decoding, so that any data can be asserted;
+iter_events itself (its fast path for the usual blocks, the decoding, `[DONE]`) is checked
+against the same reference parser below."""
 
 from __future__ import annotations
 
@@ -9,12 +14,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pixir.provider.sse import iter_events, iter_sse
+from pixir.provider.sse import _frames, _parse_lines, iter_events
 from pixir.sanitize import deep
 
 
 def sse(*chunks: bytes) -> list[tuple[str, str]]:
-    return list(iter_sse(chunks))
+    """(type, data) of every event the framing dispatches, up to a `[DONE]` payload."""
+    out = []
+    for blocks in _frames(chunks):
+        for block in blocks:
+            event = _parse_lines(block)
+            if event is not None:
+                if event[1] == "[DONE]":
+                    return out
+                out.append(event)
+    return out
 
 
 # -- line endings ---------------------------------------------------------------------------
@@ -102,7 +116,8 @@ def test_blank_lines_between_events_dispatch_nothing():
 
 
 def test_done_ends_the_stream():
-    assert sse(b"data: a\n\ndata: [DONE]\n\ndata: b\n\n") == [("message", "a")]
+    stream = b'data: {"type":"a"}\n\ndata: [DONE]\n\ndata: {"type":"b"}\n\n'
+    assert list(iter_events([stream])) == [{"type": "a"}]
 
 
 def test_an_unfinished_event_at_the_end_is_discarded():
@@ -116,10 +131,10 @@ def test_truncated_utf8_at_the_end_of_the_stream_is_dropped_with_its_event():
 
 def test_it_is_a_lazy_generator_yielding_before_the_stream_ends():
     def chunks():
-        yield b"data: first\n\n"
+        yield b'data: {"type":"first"}\n\n'
         raise AssertionError("read past the first event")
 
-    assert next(iter_sse(chunks())) == ("message", "first")
+    assert next(iter_events(chunks())) == {"type": "first"}
 
 
 def test_a_big_event_in_one_byte_chunks():
@@ -213,10 +228,10 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 )
 def test_any_chunking_of_any_valid_stream_yields_the_same_events(blocks, nl, bom, cuts):
     data = render(blocks, nl, bom)
-    whole = list(iter_sse([data]))
+    whole = sse(data)
     assert whole == reference(blocks)
-    assert list(iter_sse(split(data, cuts))) == whole
-    assert list(iter_sse([data[i : i + 1] for i in range(len(data))])) == whole
+    assert sse(*split(data, cuts)) == whole
+    assert sse(*(data[i : i + 1] for i in range(len(data)))) == whole
 
 
 @settings(max_examples=100, deadline=None)

@@ -29,8 +29,8 @@ def test_a_crashing_tool_is_a_failed_result(ctx, monkeypatch):
 
 def test_tool_schemas_match_the_registry():
     from pixir.tools.registry import RUNNERS
-    from pixir.tools.schemas import TOOL_NAMES, TOOLS
+    from pixir.tools.schemas import TOOLS
 
-    assert set(TOOL_NAMES) == set(RUNNERS)
+    assert {tool["name"] for tool in TOOLS} == set(RUNNERS)
     for tool in TOOLS:
         assert tool["parameters"]["additionalProperties"] is False
