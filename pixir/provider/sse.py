@@ -92,9 +92,8 @@ def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
                     value = deep(value)
                 if "type" not in value:  # from the `event:` line, which may hold a NUL too
                     if type(name) is tuple:
-                        value["type"] = text(name[0][7 : name[1]].decode("utf-8", "replace"))
-                    else:
-                        value["type"] = text(name or "message")
+                        name = name[0][7 : name[1]].decode("utf-8", "replace")
+                    value["type"] = text(name) if name else "message"
                 if live is not None:
                     if value["type"] == "keepalive":
                         live.check()

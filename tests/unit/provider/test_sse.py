@@ -157,6 +157,13 @@ def test_iter_events_parses_json_and_the_payload_type_wins():
     ]
 
 
+def test_an_event_name_that_becomes_the_type_is_valid_text_too():
+    stream = b'event: a\x00b\ndata: {"v":1}\n\ndata: {"v":2}\nevent: \x00\n\n'
+    assert list(iter_events([stream])) == [{"v": 1, "type": "a\ufffdb"}, {"v": 2, "type": "\ufffd"}]
+    # an empty name is the default type on the fast path too, as the field rules say
+    assert list(iter_events([b'event: \ndata: {"v":3}\n\n'])) == [{"v": 3, "type": "message"}]
+
+
 def test_iter_events_skips_payloads_that_are_not_json_objects():
     deep = b"[" * 100_000
     stream = b"data: not json\n\ndata: 42\n\ndata: " + deep + b'\n\ndata: {"type":"a"}\n\n'
