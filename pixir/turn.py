@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     class Provider(Protocol):
         """What a Turn needs of the Provider (provider/client.py): one model call."""
 
-        def stream(self, body: dict, on_delta: OnDelta | None = None) -> Result: ...
+        def stream(
+            self,
+            body: dict,
+            on_delta: OnDelta | None = None,
+            stop: Callable[[], bool] | None = None,
+        ) -> Result: ...
+
+        def abort(self) -> None: ...
 
 
 Emit = Callable[[dict], None]
@@ -240,13 +247,12 @@ class Turn:
         if guard is not None:
             guard.before_call(self.build_request)
         overflows = 0
+        stop = self._cancel.is_set if self._cancel is not None else None
         while True:
+            self._check_cancel()  # a compaction before this call may have taken a while
             body = self.build_request(self.session.history.input_items())
             try:
-                if self._cancel is None:
-                    result = self.provider.stream(body, self.on_delta)
-                else:  # once stopped, a failure of the call is final (no retry)
-                    result = self.provider.stream(body, self.on_delta, stop=self._cancel.is_set)
+                result = self.provider.stream(body, self.on_delta, stop=stop)
             except PixirError as err:
                 if guard is None or err.kind != "context_overflow":
                     raise

@@ -60,7 +60,7 @@ class Provider(ScriptedProvider):
         self.summaries = list(summaries)
         self.summary_bodies = []
 
-    def stream(self, body, on_delta):
+    def stream(self, body, on_delta, stop=None):
         if body.get("summary_call"):
             self.summary_bodies.append(body)
             answer_ = self.summaries.pop(0) if self.summaries else Result(text=SUMMARY)

@@ -72,7 +72,7 @@ class SummaryProvider:
         self.answers = list(answers)
         self.bodies = []
 
-    def stream(self, body, on_delta):
+    def stream(self, body, on_delta, stop=None):
         self.bodies.append(body)
         answer = self.answers.pop(0)
         if isinstance(answer, BaseException):

@@ -103,13 +103,18 @@ def _usage(n: int) -> dict:
 
 
 class ScriptedProvider:
-    """Plays scripted steps in order and records every body it was given."""
+    """Plays scripted steps in order and records every body it was given; `aborts` counts
+    the calls to `abort` (a Turn stopped from another thread makes one)."""
 
     def __init__(self, *steps) -> None:
         self.steps = list(steps)
         self.bodies: list[dict] = []
         self.stops: list = []  # the `stop` callable of each call (None: not stoppable)
         self.closed = False
+        self.aborts = 0
+
+    def abort(self) -> None:
+        self.aborts += 1
 
     def stream(self, body: dict, on_delta, stop=None) -> Result:
         self.bodies.append(copy.deepcopy(body))

@@ -215,7 +215,7 @@ class Chooser:
         self.memory = None
         self.choices = []
 
-    def stream(self, body, on_delta):
+    def stream(self, body, on_delta, stop=None):
         self.choices.append(choose(self.memory, body))
         result = self.results.pop(0)
         self.memory = Memory(
