@@ -149,7 +149,7 @@ def compare(fake, workspace: Path, env: dict, steps: int, shape: str, n: int = R
 CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from tests.unit.provider.ws_helpers import Key, Loop
+from tests.unit.helpers.ws import Key, Loop
 from pixir.config import Settings
 from pixir.provider.client import Provider
 settings = Settings(transport={transport!r}, openai_base_url={base!r})
