@@ -99,20 +99,34 @@ def wait_for_file(path: Path, timeout: float = 15) -> str:
     raise AssertionError(f"{path} never appeared")
 
 
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for its reaper is not running)."""
+def started_at(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot), which tells it apart from a later
+    process given the same pid: pids wrap within seconds on a busy machine."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except FileNotFoundError:
+        return None
+
+
+def alive(pid: int, start: str | None = None) -> bool:
+    """Running (a zombie waiting for its reaper is not running); with `start`, only the
+    process that started then counts."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
     except FileNotFoundError:
         return False
+    if start is not None and fields[19] != start:
+        return False
+    return fields[0] not in ("Z", "X")
 
 
-def wait_dead(pid: int, timeout: float = 5) -> bool:
+def wait_dead(pid: int, start: str | None = None, timeout: float = 5) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive(pid):
+    while time.monotonic() < deadline and alive(pid, start):
         time.sleep(0.02)
-    return not alive(pid)
+    return not alive(pid, start)
 
 
 def kill_group_quietly(pgid: int) -> None:
@@ -327,6 +341,7 @@ def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake
     try:
         bash_pid = int(wait_for_file(repo.path("bash.pid")))
         bg_pid = int(wait_for_file(repo.path("bg.pid")))
+        bash_start, bg_start = started_at(bash_pid), started_at(bg_pid)
         signalled = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
@@ -336,7 +351,8 @@ def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake
         proc.wait()
     assert proc.returncode == 130, err
     assert took <= 2, f"exited {took:.2f} s after SIGINT"  # within 2 s
-    assert wait_dead(bash_pid) and wait_dead(bg_pid)
+    assert bash_start is not None and bg_start is not None
+    assert wait_dead(bash_pid, bash_start) and wait_dead(bg_pid, bg_start)
     sid = session_id_of(repo)
     assert f"pixir resume {sid}" in err.decode()
     assert "Traceback" not in err.decode()
