@@ -73,6 +73,23 @@ def wait_for(condition, what: str) -> None:
         time.sleep(0.01)
 
 
+class Worker:
+    """One Turn of `runner` on a worker thread, as the ACP server runs them."""
+
+    def __init__(self, runner: Runner, text: str, emit=None, **kw) -> None:
+        self.result: list[TurnOutcome] = []
+        emit = emit or (lambda event: None)
+        self.thread = threading.Thread(
+            daemon=True, target=lambda: self.result.append(runner.turn(text, emit, **kw))
+        )
+        self.thread.start()
+
+    def outcome(self) -> TurnOutcome:
+        self.thread.join(WAIT_S)
+        assert not self.thread.is_alive(), "the Turn did not stop"
+        return self.result[0]
+
+
 def types(path) -> list[str]:
     return [e["type"] for e in read_events(path)]
 
@@ -227,18 +244,12 @@ def test_cancel_from_another_thread_stops_a_streaming_turn_like_ctrl_c(scripted,
     scripted(endless)
     runner = make_runner(workspace)
     events: list[dict] = []
-    result: list[TurnOutcome] = []
-    worker = threading.Thread(
-        daemon=True, target=lambda: result.append(runner.turn("go", events.append))
-    )
-    worker.start()
+    turn = Worker(runner, "go", events.append)
     assert started.wait(WAIT_S)
     runner.cancel()
-    worker.join(WAIT_S)
-    assert not worker.is_alive()
+    outcome = turn.outcome()
     path = runner.session.path
     runner.close()
-    outcome = result[0]
     assert (outcome.status, outcome.reason) == ("interrupted", "cancelled")
     logged = read_events(path)
     assert [e["type"] for e in logged][-2:] == ["assistant_message", "turn_interrupted"]
@@ -256,19 +267,14 @@ def test_cancel_kills_a_running_command_and_closes_its_call(scripted, workspace)
     command = f"echo $$ > {marker}; sleep 60"
     scripted(calls(("bash", {"command": command})), answer("never"))
     runner = make_runner(workspace)
-    result: list[TurnOutcome] = []
-    worker = threading.Thread(
-        daemon=True, target=lambda: result.append(runner.turn("run it", lambda e: None))
-    )
-    worker.start()
+    turn = Worker(runner, "run it", lambda e: None)
     wait_for(lambda: marker.exists() and marker.read_text().strip(), "the command to start")
     pid = int(marker.read_text())
     runner.cancel()
-    worker.join(WAIT_S)
-    assert not worker.is_alive()
+    outcome = turn.outcome()
     path = runner.session.path
     runner.close()
-    assert result[0].reason == "cancelled"
+    assert outcome.reason == "cancelled"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     logged = read_events(path)
@@ -291,18 +297,13 @@ def test_cancel_while_a_permission_question_is_open_runs_nothing(scripted, works
     runner = make_runner(workspace, settings=Settings(permission_default="ask"), ask=ask)
     stop = interrupt.Cancel()
     stop.on_set(release.set)
-    result: list[TurnOutcome] = []
-    worker = threading.Thread(
-        target=lambda: result.append(runner.turn("write", lambda e: None, cancel=stop))
-    )
-    worker.start()
+    turn = Worker(runner, "write", cancel=stop)
     assert asked.wait(WAIT_S)
     stop.set()
-    worker.join(WAIT_S)
-    assert not worker.is_alive()
+    outcome = turn.outcome()
     path = runner.session.path
     runner.close()
-    assert result[0].reason == "cancelled"
+    assert outcome.reason == "cancelled"
     assert not (workspace / "x.txt").exists()
     logged = read_events(path)
     assert "permission_decision" not in [e["type"] for e in logged]
@@ -343,17 +344,8 @@ def test_two_sessions_in_two_workspaces_run_at_once_on_worker_threads(scripted, 
         runner.new()
         scripted(meet(f"answer {name}"), session=runner.session_id)
         runners.append(runner)
-    results: dict[str, TurnOutcome] = {}
-    threads = [
-        threading.Thread(
-            target=lambda r=r, n=n: results.__setitem__(n, r.turn(f"task {n}", lambda e: None))
-        )
-        for r, n in zip(runners, ("a", "b"), strict=True)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT_S)
+    turns = {n: Worker(r, f"task {n}") for r, n in zip(runners, ("a", "b"), strict=True)}
+    results = {n: turn.outcome() for n, turn in turns.items()}
     paths = [r.session.path for r in runners]
     for runner in runners:
         runner.close()
@@ -438,13 +430,12 @@ def test_a_choice_made_while_a_turn_runs_applies_from_the_next_turn(scripted, wo
     made = scripted(slow, answer("second"))
     runner = make_runner(workspace)
     runner.new()
-    worker, done = in_background(runner, "a")
+    turn = Worker(runner, "a")
     wait_for(lambda: made and made[0].bodies, "the first call")
     runner.choose(model="gpt-5.4", permission_mode="ask")  # the Log takes both appends
     release.set()
-    worker.join(WAIT_S)
     try:
-        assert done[0].status == "completed"
+        assert turn.outcome().status == "completed"
         runner.turn("b", lambda e: None)
         seqs = [e["seq"] for e in read_events(runner.session.path)]
         assert seqs == list(range(len(seqs)))  # no seq given twice
@@ -483,16 +474,16 @@ def test_a_cancel_aborts_a_model_call_that_receives_nothing(scripted, workspace)
     made = scripted(blocked)  # the list fills when the runner makes its Provider
     runner = make_runner(workspace)
     runner.new()
-    worker, done = in_background(runner, "a")
+    turn = Worker(runner, "a")
     wait_for(lambda: made and made[0].bodies, "the call")
     provider = made[0]
     provider.abort = aborted.set
     runner.cancel()
-    worker.join(WAIT_S)
     try:
+        outcome = turn.outcome()
         assert aborted.is_set()
         assert provider.stops[0] is not None and provider.stops[0]() is True
-        assert done[0].status == "interrupted" and done[0].reason == "cancelled"
+        assert outcome.status == "interrupted" and outcome.reason == "cancelled"
         assert [
             e["data"]["reason"]
             for e in read_events(runner.session.path)
@@ -500,14 +491,6 @@ def test_a_cancel_aborts_a_model_call_that_receives_nothing(scripted, workspace)
         ] == ["cancelled"]
     finally:
         runner.close()
-
-
-def in_background(runner, text: str) -> tuple[threading.Thread, list]:
-    """A Turn on a worker thread; the list receives its outcome."""
-    done: list = []
-    worker = threading.Thread(target=lambda: done.append(runner.turn(text, lambda e: None)))
-    worker.start()
-    return worker, done
 
 
 def runner_path(workspace, sid):
