@@ -125,20 +125,19 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None, sandbox=N
     deadline = started + timeout_ms / 1000
     outcome = "exited"
     proc = None
+    exits = None
     try:
         # A Ctrl-C while the command starts is raised once its group is known, to be killed.
         with interrupt.shielded:
             proc = _start(command, cwd, sandbox)
             interrupt.state.child_pgid = proc.pid
+            exits = _exit_watch(proc.pid)
         fd = proc.stdout.fileno()
         outcome = _pump(proc, fd, buffer, deadline, cancel)
+        if outcome == "eof":  # the pipe closed, but bash itself may still run (`exec >&-; sleep 9`)
+            outcome = _wait_exit(proc, exits, deadline, cancel)
         if outcome == "cancelled":
             raise KeyboardInterrupt  # ended exactly as by a Ctrl-C
-        if outcome == "eof":
-            try:  # the pipe closed, but bash itself may still run (`exec >&-; sleep 9`)
-                proc.wait(timeout=max(deadline - time.monotonic(), 0))
-            except subprocess.TimeoutExpired:
-                outcome = "timeout"
         if outcome != "eof":
             _kill_group(proc.pid)  # timed out, or background children still hold the pipe
         proc.wait()
@@ -171,6 +170,8 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None, sandbox=N
         interrupt.state.child_pgid = None
         if proc is not None:
             proc.stdout.close()
+        if exits is not None:
+            os.close(exits)
     elapsed = time.monotonic() - started
     text, cut = buffer.render()
     if outcome == "timeout":
@@ -240,6 +241,36 @@ def _pump(proc: subprocess.Popen, fd: int, buffer: OutputBuffer, deadline: float
             if not chunk:
                 return "eof"
             buffer.write(chunk)
+
+
+def _exit_watch(pid: int) -> int | None:
+    """A descriptor that becomes readable when `pid` exits (a pidfd, Linux 5.3), or None where
+    there is none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _wait_exit(proc: subprocess.Popen, exits: int | None, deadline: float, cancel) -> str:
+    """After the output ended: wait for bash itself to exit ("eof"), the deadline ("timeout")
+    or a stop request ("cancelled"). A pidfd wakes this the moment bash exits, where
+    Popen.wait(timeout) would sleep in growing steps (0.5 ms and up) between checks."""
+    while proc.returncode is None:
+        if cancel is not None and cancel.is_set():
+            return "cancelled"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        wait = remaining if cancel is None else min(remaining, POLL_S)
+        if exits is None:
+            try:
+                proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+        elif select.select([exits], [], [], wait)[0]:
+            proc.wait()  # exited: reaped at once
+    return "eof"
 
 
 def _drain(fd: int, buffer: OutputBuffer) -> None:

@@ -190,3 +190,46 @@ def test_ctrl_c_kills_the_group_and_keeps_the_partial_output(ws):
     assert json.loads(result.output)["output"] == "begun\n"
     assert time.monotonic() - started < 10
     assert wait_gone(int((ws / "bg.pid").read_text()))
+
+
+def test_a_command_that_closed_its_output_can_still_be_cancelled_or_time_out(ws):
+    # bash runs on after its output ended: the wait for its exit still heeds a stop request
+    # from another thread (an editor's cancel) and the timeout
+    from pixir.interrupt import Cancel
+
+    cancel = Cancel()
+    ctx = ToolContext(ws, bash_timeout_ms=60_000, bash_timeout_max_ms=60_000, cancel=cancel)
+    command = "echo $$ > bash.pid; exec >&- 2>&-; sleep 1000"
+
+    def cancel_soon():
+        deadline = time.monotonic() + 10
+        while not (ws / "bash.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        cancel.set()
+
+    threading.Thread(target=cancel_soon, daemon=True).start()
+    with pytest.raises(ToolInterrupted) as caught:
+        sh(ctx, command)
+    assert caught.value.result.error["kind"] == "interrupted"
+    assert "cancelled by the user" in caught.value.result.error["message"]
+    assert wait_gone(int((ws / "bash.pid").read_text()))
+    (ws / "bash.pid").unlink()
+    result = sh(ToolContext(ws, bash_timeout_ms=300, bash_timeout_max_ms=300), command)
+    assert result.error["kind"] == "timeout"
+    assert wait_gone(int((ws / "bash.pid").read_text()))
+
+
+def test_the_exit_watch_becomes_readable_when_the_process_exits():
+    import select
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "0.2"])
+    watch = bash._exit_watch(proc.pid)
+    try:
+        assert watch is not None  # Linux >= 5.3: no polling for the exit
+        assert select.select([watch], [], [], 0)[0] == []  # still running
+        assert bash._wait_exit(proc, watch, time.monotonic() + 10, None) == "eof"
+        assert proc.returncode == 0
+    finally:
+        os.close(watch)
