@@ -35,6 +35,7 @@ COMPACTION_INTS = ("reserve_tokens", "keep_recent_tokens")
 # Environment variables that carry a setting, and the setting they carry.
 ENV_SETTINGS = {"PIXIR_MODEL": "model", "PIXIR_TRANSPORT": "transport"}
 ABI_CAP_VAR = "PIXIR_LANDLOCK_ABI"  # SandboxSettings.abi_cap (docs/sandbox.md)
+NAMESPACE_VAR = "PIXIR_SANDBOX_NAMESPACE"  # SandboxSettings.namespaces (docs/sandbox.md)
 # Settings that come from the environment only (never config.json), and their variable.
 ENV_ONLY = {
     "auth_issuer": "PIXIR_AUTH_ISSUER",
@@ -80,6 +81,9 @@ class SandboxSettings:
     # PIXIR_LANDLOCK_ABI=N: use at most ABI N of the kernel's Landlock (0: as if there were
     # none), to test the fallback and each ABI's rules on one machine.
     abi_cap: int | None = None
+    # PIXIR_SANDBOX_NAMESPACE=0: no mount namespace for commands, as where user namespaces
+    # are not allowed (Landlock alone keeps .pixir/ out, entry by entry).
+    namespaces: bool = True
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,16 @@ def load_settings(
                 hint=f"unset {ABI_CAP_VAR} to use the kernel's Landlock as it is",
             )
         values["sandbox"] = {**values.get("sandbox", {}), "abi_cap": int(cap)}
+    mounts = env.get(NAMESPACE_VAR)
+    if mounts:
+        if mounts not in ("0", "1"):
+            raise PixirError(
+                "config_invalid",
+                f"{NAMESPACE_VAR}={mounts!r}: expected 0 (no mount namespace) or 1",
+                {"variable": NAMESPACE_VAR},
+                hint=f"unset {NAMESPACE_VAR} to use a mount namespace where the system allows it",
+            )
+        values["sandbox"] = {**values.get("sandbox", {}), "namespaces": mounts == "1"}
     if "sandbox" in values:
         values["sandbox"] = SandboxSettings(**values["sandbox"])
 

@@ -381,11 +381,13 @@ class Turn:
             self._result(call_id, stop.result)
             raise
         self._result(call_id, result)
+        if name == "bash":
+            self._sandbox_notice()  # a command may find the sandbox must fall back
         return False
 
     def _sandbox_notice(self) -> None:
-        """Before the first command of the process: say when commands are not confined as
-        the settings ask (docs/sandbox.md)."""
+        """Before the first command of the process, and after a command that found out: say
+        when commands are not confined as the settings ask (docs/sandbox.md)."""
         sandbox = self.tools.sandbox
         text = sandbox.notice_once() if sandbox is not None else None
         if text:

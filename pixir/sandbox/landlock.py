@@ -4,7 +4,9 @@ and confining a thread with one (docs/sandbox.md). No dependency, no helper bina
 Landlock restricts the calling *thread* and what it forks from then on. `run_confined`
 uses that: it confines a fresh thread, which then starts the command, so nothing runs
 between fork and exec but what `subprocess` itself does, and the rest of pixir (other
-threads, a Turn on an ACP worker thread) stays unconfined.
+threads, a Turn on an ACP worker thread) stays unconfined. Where the command's child must
+join a user namespace first (sandbox/namespace.py), which only a single-threaded process
+can, the child confines itself instead, with the calls of `restrict_steps`.
 """
 
 from __future__ import annotations
@@ -162,26 +164,48 @@ def restrict_self(ruleset: int) -> None:
     """Confine the calling thread and what it starts from now on; there is no way back.
     no_new_privs first: the kernel requires it of an unprivileged caller, and it keeps a
     set-uid program from running with more than the confined thread has."""
+    for what, call, args in restrict_steps(ruleset):
+        _kernel().ct.set_errno(0)
+        if call(*args) != 0:
+            err = _kernel().ct.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def restrict_steps(ruleset: int) -> list[tuple[str, Callable[..., int], tuple]]:
+    """restrict_self as steps (what, C function, arguments), all made here, for a forked child
+    to call between fork and exec (sandbox/namespace.py run_in_child); each returns -1 and
+    sets errno when it fails."""
     k = _kernel()
-    k.ct.set_errno(0)
     zero = k.ct.c_ulong(0)
-    if k.libc.prctl(k.ct.c_int(PR_SET_NO_NEW_PRIVS), k.ct.c_ulong(1), zero, zero, zero) != 0:
-        err = k.ct.get_errno()
-        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
-    result, err = _call(2, k.ct.c_long(ruleset), k.ct.c_uint(0))
-    if result != 0:
-        raise OSError(err, f"landlock_restrict_self: {os.strerror(err)}")
+    first = _syscalls()
+    return [
+        (
+            "prctl(PR_SET_NO_NEW_PRIVS)",
+            k.libc.prctl,
+            (k.ct.c_int(PR_SET_NO_NEW_PRIVS), k.ct.c_ulong(1), zero, zero, zero),
+        ),
+        (
+            "landlock_restrict_self",
+            k.libc.syscall,
+            (k.ct.c_long(-1 if first is None else first + 2), k.ct.c_long(ruleset), k.ct.c_uint(0)),
+        ),
+    ]
 
 
-def run_confined(ruleset: int, start: Callable[[], T]) -> T:
+def run_confined(
+    ruleset: int, start: Callable[[], T], enter: Callable[[], None] | None = None
+) -> T:
     """`start()` on a new thread confined by `ruleset`, its result or exception passed back:
-    what it forks is confined, the calling thread is not. The thread ends with the call (a
-    confined thread is never reused). Shield the call from Ctrl-C if `start` launches
-    something that must be cleaned up."""
+    what it forks is confined, the calling thread is not. `enter()`, when given, runs on that
+    thread first (to join a mount namespace: sandbox/namespace.py); what it raises comes back
+    as it is. The thread ends with the call (a confined thread is never reused). Shield the
+    call from Ctrl-C if `start` launches something that must be cleaned up."""
     outcome: dict = {}
 
     def body() -> None:
         try:
+            if enter is not None:
+                enter()
             try:
                 restrict_self(ruleset)
             except OSError as exc:

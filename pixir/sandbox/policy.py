@@ -6,9 +6,11 @@
 - auto (and ask, whose commands the user approves one by one): also write in the workspace,
   the temp dirs, ~/.cache and config `sandbox.writable`; TCP unless `sandbox.network: false`.
 - Never writable, whatever the mode: the workspace's `.pixir/` and PIXIR_HOME. Landlock only
-  allows, so a writable tree that holds one of them is granted child by child around it: at
-  its top level existing entries are writable, but nothing can be created, removed or
-  renamed there (see "The top of the workspace" in docs/sandbox.md).
+  allows, so when one of them lies in a writable place, a read-only bind mount in the
+  commands' own mount namespace keeps it (sandbox/namespace.py) while Landlock grants the
+  place whole. Where namespaces are not allowed, Landlock grants that place child by child
+  around it instead: at its top level existing entries are writable, but nothing can be
+  created, removed or renamed there (docs/sandbox.md "How `.pixir/` stays out of reach").
 
 Where the kernel has no Landlock, or the user turned the sandbox off, commands run
 unconfined and read_only falls back to the allow-list of tools/permissions.py.
@@ -21,11 +23,13 @@ import re
 import subprocess
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from pixir import paths
 from pixir.sandbox import landlock as ll
+from pixir.sandbox import namespace
 
 READ = ll.FS_EXECUTE | ll.FS_READ_FILE | ll.FS_READ_DIR
 DEVICE = ll.FS_READ_FILE | ll.FS_WRITE_FILE | ll.FS_TRUNCATE | ll.FS_IOCTL_DEV
@@ -44,6 +48,18 @@ class Policy:
     protected: tuple[str, ...] = ()
     network: bool = False
     temp: str = "/tmp"  # where commands make temporary files ($TMPDIR, else /tmp)
+    # The protected paths inside a writable place, made read-only by a bind mount in the
+    # commands' mount namespace; () where there is none (Landlock then carves them out).
+    readonly: tuple[str, ...] = ()
+    # Symbolic links on the way to a protected path, where they lie (parents resolved): a
+    # command must not replace one, as pixir follows it.
+    links: tuple[str, ...] = ()
+
+    @property
+    def carved(self) -> tuple[str, ...]:
+        """What Landlock keeps out of the writable places by granting around it, entry by
+        entry: the protected paths no mount makes read-only, and the links to them."""
+        return tuple(p for p in self.protected if p not in self.readonly) + self.links
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,8 @@ def policy_for(mode: str, workspace: Path, settings, env: Mapping[str, str] | No
     """The Policy of `mode` ("auto", "ask" or "read_only") in `workspace`, from the
     `sandbox` settings (config.SandboxSettings)."""
     env = os.environ if env is None else env
-    protected = _unique([paths.state_dir(workspace), paths.home()])
+    guarded = [paths.state_dir(workspace), paths.home()]
+    protected = _unique(guarded)
     temp = env.get("TMPDIR") or ""
     temp = _unique([temp if os.path.isabs(temp) else "/tmp"])[0]
     if mode == "read_only":
@@ -70,7 +87,25 @@ def policy_for(mode: str, workspace: Path, settings, env: Mapping[str, str] | No
         cache = str(Path.home() / ".cache")
     writable = [workspace, temp, *TEMP_DIRS, cache, *settings.writable]
     writable = _unique([p for p in writable if os.path.isabs(p)])
-    return Policy("auto", writable, protected, network=settings.network, temp=temp)
+    readonly = tuple(p for p in protected if any(_beneath(p, root) for root in writable))
+    links = tuple(dict.fromkeys(link for path in guarded for link in _links_to(path)))
+    return Policy(
+        "auto", writable, protected, settings.network, temp, readonly=readonly, links=links
+    )
+
+
+def _links_to(path) -> list[str]:
+    """The symbolic links met on the way to `path`, each where it lies (its parent resolved)."""
+    found = []
+    current = "/"
+    for part in Path(os.path.abspath(os.path.expanduser(str(path)))).parts[1:]:
+        step = os.path.join(current, part)
+        if os.path.islink(step):
+            found.append(step)
+            current = os.path.realpath(step)
+        else:
+            current = step
+    return found
 
 
 def rules(policy: Policy, abi: int) -> Rules:
@@ -85,18 +120,19 @@ def rules(policy: Policy, abi: int) -> Rules:
         fs, scoped = everything & ~ll.FS_IOCTL_DEV, 0
         grants = [("/", READ, True)]
         for root in policy.writable:
-            grants += _around(root, policy.protected, fs)
+            if not any(_beneath(root, p) for p in policy.protected):
+                grants += _around(root, policy.carved, fs)
     grants += [(device, DEVICE & fs, True) for device in DEVICES]
     net = 0 if policy.network else ll.net_rights(abi)
     return Rules(fs, net, scoped, tuple(grants))
 
 
-def _around(root: str, protected: tuple[str, ...], rights: int) -> list[tuple[str, int, bool]]:
-    """Grants of `rights` on everything beneath `root` but the protected paths: `root` whole
-    when none is inside it, else each entry of it, recursively around the protected ones."""
-    if any(_beneath(root, p) for p in protected):
+def _around(root: str, carved: tuple[str, ...], rights: int) -> list[tuple[str, int, bool]]:
+    """Grants of `rights` on everything beneath `root` but the carved paths: `root` whole
+    when none is inside it, else each entry of it, recursively around the carved ones."""
+    if any(_beneath(root, p) for p in carved):
         return []
-    inside = [p for p in protected if _beneath(p, root)]
+    inside = [p for p in carved if _beneath(p, root)]
     if not inside:
         return [(root, rights, True)]
     grants = []
@@ -114,11 +150,11 @@ def _around(root: str, protected: tuple[str, ...], rights: int) -> list[tuple[st
 
 
 def frozen_tops(policy: Policy) -> list[str]:
-    """The writable directories granted entry by entry (they hold a protected path): their
-    top level can be changed but not added to (see _around)."""
+    """The writable directories granted entry by entry (they hold a carved path): their top
+    level can be changed but not added to (see _around)."""
     tops = set()
     for root in policy.writable:
-        for guarded in policy.protected:
+        for guarded in policy.carved:
             if guarded != root and _beneath(guarded, root):
                 parent = os.path.dirname(guarded)
                 while True:
@@ -162,12 +198,13 @@ class SandboxError(Exception):
 
 @dataclass(frozen=True)
 class Sandbox:
-    """The sandbox of one session's commands: its policy, the Landlock ABI in use (0: none),
-    and why there is none."""
+    """The sandbox of one session's commands: its policy, the Landlock ABI in use (0: none)
+    and why there is none, and why there is no mount namespace when a knob says so."""
 
     policy: Policy
     abi: int = 0
     why_not: str = ""
+    mounts_off: str = ""  # PIXIR_SANDBOX_NAMESPACE=0: as if namespaces were not allowed
 
     @property
     def confined(self) -> bool:
@@ -178,47 +215,66 @@ class Sandbox:
     def filters_tcp(self) -> bool:
         return self.abi >= 4
 
+    @property
+    def why_flat(self) -> str:
+        """Why the protected paths inside writable places are kept by Landlock alone, entry by
+        entry, rather than by read-only mounts ("" when mounts keep them, or none is inside)."""
+        if not self.confined or not self.policy.readonly:
+            return ""
+        return self.mounts_off or namespace.broken()
+
+    @property
+    def in_force(self) -> Policy:
+        """The policy as enforced: without read-only mounts where namespaces are not allowed
+        (found out before the first command, or by a command that could not join one)."""
+        return replace(self.policy, readonly=()) if self.why_flat else self.policy
+
     def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
         """subprocess.Popen, confined when the sandbox is in force. Raises SandboxError when
         it cannot be confined (it never runs unconfined instead), OSError as Popen does."""
         if not self.confined:
             return subprocess.Popen(argv, **kwargs)
-        private = self.private_temp()
+        try:
+            return self._spawn(self.in_force, argv, kwargs)
+        except namespace.Unavailable:  # noted for the rest of the process: in_force changed
+            return self._spawn(self.in_force, argv, kwargs)
+
+    def _spawn(self, policy: Policy, argv: list[str], kwargs: dict) -> subprocess.Popen:
+        private = _private_temp(policy)
         if private:
-            kwargs["env"] = {**(kwargs.get("env") or os.environ), "TMPDIR": private}
-        with _rulesets_lock:  # the kept ruleset stays open until the thread is confined
+            kwargs = {**kwargs, "env": {**(kwargs.get("env") or os.environ), "TMPDIR": private}}
+        # The kept ruleset and namespace stay open until the command is confined.
+        with _spawn_lock:
+            ns = namespace.get(policy.readonly) if policy.readonly else None
             try:
-                fd = _ruleset(self.policy, self.abi)
+                fd = _ruleset(policy, self.abi)
             except OSError as exc:
                 raise SandboxError(exc.strerror or str(exc)) from None
             try:
-                return ll.run_confined(fd, lambda: subprocess.Popen(argv, **kwargs))
+                if ns is not None and ns.user is not None:
+                    return namespace.popen_in(ns, argv, kwargs, ll.restrict_steps(fd))
+                enter = None if ns is None else partial(namespace.enter_here, ns)
+                return ll.run_confined(fd, lambda: subprocess.Popen(argv, **kwargs), enter)
             except ll.NotConfined as exc:
                 raise SandboxError(exc.strerror or str(exc)) from None
 
     def private_temp(self) -> str | None:
         """The TMPDIR for confined commands when the temp dir itself cannot be added to (it
-        holds the workspace or PIXIR_HOME, see frozen_tops): a private directory in it, made
-        once per process and removed at exit. None when $TMPDIR serves as it is."""
-        policy = self.policy
-        if policy.mode != "auto" or policy.temp not in frozen_tops(policy):
-            return None
-        made = _private_temps.get(policy.temp)
-        if made is None or not os.path.isdir(made):
-            import atexit
-            import shutil
-            import tempfile
-
-            made = tempfile.mkdtemp(prefix="pixir-commands-", dir=policy.temp)
-            atexit.register(shutil.rmtree, made, ignore_errors=True)
-            _private_temps[policy.temp] = made
-        return made
+        holds a carved path, see frozen_tops): a private directory in it, made once per
+        process and removed at exit. None when $TMPDIR serves as it is."""
+        return _private_temp(self.in_force) if self.confined else None
 
     def summary(self) -> str:
         """One line for people (doctor): what is in force."""
         if not self.confined:
             return f"none ({self.why_not})"
         extra = "" if self.filters_tcp else "; this ABI cannot filter TCP"
+        if self.policy.readonly and not self.why_flat:
+            extra += (
+                f" and a mount namespace where {' and '.join(self.policy.readonly)} are read-only"
+            )
+        elif self.why_flat:
+            extra += f"; no mount namespace ({self.why_flat})"
         return f"Landlock ABI {self.abi}{extra}"
 
     def for_model(self) -> str:
@@ -233,7 +289,7 @@ class Sandbox:
 
     def reach(self) -> str:
         """What a confined command may change, in one sentence."""
-        policy = self.policy
+        policy = self.in_force
         tcp = "" if policy.network or not self.filters_tcp else ", and opens no TCP connection"
         if policy.mode == "read_only":
             return (
@@ -266,12 +322,19 @@ class Sandbox:
                 else "commands run unconfined"
             )
             return f"no sandbox for commands: {self.why_not}; {fallback}"
+        said = []
         if not self.filters_tcp and (mode == "read_only" or not self.policy.network):
-            return (
+            said.append(
                 f"this kernel's Landlock (ABI {self.abi}) cannot filter TCP (ABI 4, Linux 6.7): "
                 "commands can still open network connections"
             )
-        return None
+        if self.why_flat:
+            tops = frozen_tops(self.in_force)
+            said.append(
+                f"no mount namespace for commands ({self.why_flat}): they cannot create, delete "
+                f"or rename entries at the top of {', '.join(tops)} (docs/sandbox.md)"
+            )
+        return "; ".join(said) or None
 
     def notice_once(self) -> str | None:
         """`notice()`, the first time this process would say it; then None."""
@@ -300,9 +363,12 @@ class Sandbox:
         )
 
 
+# EACCES and EPERM from Landlock, EXDEV for a rename it refuses under ABI 1; EROFS and EBUSY
+# from the read-only mounts (writing in one; removing or renaming the mount point).
 DENIED = re.compile(
     r"Permission denied|Operation not permitted|Invalid cross-device link|"
-    r"\bE(?:ACCES|PERM|XDEV)\b|\[Errno (?:1|13|18)\]"
+    r"Read-only file system|Device or resource busy|"
+    r"\bE(?:ACCES|PERM|XDEV|ROFS|BUSY)\b|\[Errno (?:1|13|16|18|30)\]"
 )
 
 
@@ -321,7 +387,15 @@ def sandbox_for(settings, mode: str, workspace: Path, env: Mapping[str, str] | N
         abi = ll.version()
     except ll.Unavailable as why:
         return Sandbox(policy, 0, str(why))
-    return Sandbox(policy, abi if chosen.abi_cap is None else min(abi, chosen.abi_cap))
+    abi = abi if chosen.abi_cap is None else min(abi, chosen.abi_cap)
+    if not chosen.namespaces:
+        return Sandbox(policy, abi, mounts_off="PIXIR_SANDBOX_NAMESPACE=0")
+    if policy.readonly:
+        try:  # found out once per process; the namespace made is kept for the commands
+            namespace.get(policy.readonly)
+        except namespace.Unavailable:
+            pass  # Sandbox.why_flat says why
+    return Sandbox(policy, abi)
 
 
 def _ruleset(policy: Policy, abi: int) -> int:
@@ -347,7 +421,22 @@ def _stamp(path: str) -> frozenset[tuple[str, int]] | None:
         return None
 
 
+def _private_temp(policy: Policy) -> str | None:
+    if policy.mode != "auto" or policy.temp not in frozen_tops(policy):
+        return None
+    made = _private_temps.get(policy.temp)
+    if made is None or not os.path.isdir(made):
+        import atexit
+        import shutil
+        import tempfile
+
+        made = tempfile.mkdtemp(prefix="pixir-commands-", dir=policy.temp)
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
+        _private_temps[policy.temp] = made
+    return made
+
+
 _rulesets: dict[tuple[Policy, int], tuple[tuple, int]] = {}
-_rulesets_lock = threading.Lock()
+_spawn_lock = threading.Lock()
 _said: set[str] = set()  # notices this process has given
 _private_temps: dict[str, str] = {}  # temp dir -> this process's private one in it

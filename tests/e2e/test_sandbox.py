@@ -26,6 +26,7 @@ pytestmark = [
     pytest.mark.skipif(not KERNEL_ABI, reason=f"no Landlock here: {MISSING}"),
 ]
 NOTE = "[pixir sandbox] This command ran under Landlock"
+FLAT = {"PIXIR_SANDBOX_NAMESPACE": "0"}  # as where user namespaces are not allowed
 
 
 @pytest.fixture
@@ -169,43 +170,128 @@ def test_auto_writes_in_the_workspace_and_temp_and_nowhere_else(px, fake, outsid
         bash_calls(
             "echo more >> README && echo new > src/made.txt && mkdir -p src/pkg/deep && "
             "t=$(mktemp) && echo temp > $t && cat $t",
+            "mkdir build && echo x > build/y && echo x > new.txt && ls",
             f"echo x > {outside}/escaped",
             f'echo \'{{"sandbox": {{"enabled": false}}}}\' > {config}',
             "echo forged > .pixir/sessions/forged.jsonl",
             "rm -f .pixir/sessions/*.jsonl",
-            "echo x > fresh.txt",
         ),
-        step(tool_call("write", {"path": "later.txt", "content": "from write\n"})),
-        bash_calls("echo from bash >> later.txt"),
         step(text("done")),
     )
     result = px.run("change things")
     assert result.code == 0, result
+    assert "warning" not in result.stderr  # the sandbox is all it should be
     assert px.read_file("README") == "old\nmore\n"
     assert px.read_file("src/made.txt") == "new\n" and px.path("src/pkg/deep").is_dir()
+    # the top of the workspace is the model's to change: .pixir/ is kept by a mount
+    assert px.read_file("build/y") == px.read_file("new.txt") == "x\n"
+    assert os.stat(px.path("new.txt")).st_uid == os.geteuid()
     assert os.listdir(outside) == []
     assert json.loads(config.read_text()) == {"model": "gpt-5.5"}
     assert [p.name for p in px.sessions()] == [f"{json_session(px)}.jsonl"]
-    assert not px.path("fresh.txt").exists()
-    assert px.read_file("later.txt") == "from write\nfrom bash\n"
-    made, *denied, later = [r for r in results(px) if "exit_code" in r]
+    made, top, *denied = results(px)
     assert made["exit_code"] == 0 and made["output"].endswith("temp\n")
+    assert top["exit_code"] == 0 and top["output"].endswith("README\nbuild\nnew.txt\nsrc\n")
     for outcome in denied:
         assert outcome["exit_code"] != 0 and NOTE in outcome["output"]
-    assert "create a new top-level file or directory with the write tool" in denied[-1]["output"]
-    assert later["exit_code"] == 0
+        assert "top-level" not in outcome["output"]
+    assert "Read-only file system" in denied[-1]["output"]
+
+
+def test_the_top_of_the_workspace_is_the_commands_but_pixir_dir_stays_whole(px, fake):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=px.workspace, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    git("checkout", "-qb", "other")
+    px.path("README").unlink()
+    px.write_file("CHANGES.md", "new\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two")
+    git("checkout", "-q", "main")
+    fake.script(step(text("first")))
+    assert px.run("start").code == 0
+    log = px.sessions()[-1]
+    fake.script(
+        bash_calls(
+            "git checkout -q other && ls",  # removes README, adds CHANGES.md
+            "git checkout -q main && git status --porcelain && ls",
+            "sed -i s/old/new/ README && cat README",  # a temporary file renamed over it
+            "git clean -fdxq; ls -A",
+        ),
+        step(text("switched")),
+    )
+    result = px.run("-c", "switch branches")
+    assert result.code == 0, result
+    switched, back, edited, cleaned = results(px)[-4:]
+    assert switched["exit_code"] == 0 and switched["output"].endswith("\nCHANGES.md\nsrc\n")
+    assert back["exit_code"] == 0 and back["output"].endswith("\nREADME\nsrc\n")
+    assert edited["exit_code"] == 0 and edited["output"].endswith("new\n")
+    assert px.read_file("README") == "new\n" and not px.path("CHANGES.md").exists()
+    # git clean -x removes every untracked file it may: not the Log of this very session
+    assert "failed to remove .pixir" in cleaned["output"]
+    assert sorted(os.listdir(px.workspace)) == [".git", ".pixir", "README", "src"]
+    assert log.exists() and px.path(".pixir/.gitignore").read_text() == "*\n"
+    fake.script(step(text("still here")))
+    again = px.run("-c", "and now?")
+    assert again.code == 0 and "still here" in again.stdout
+
+
+def test_git_init_in_an_empty_workspace(pixir, fake):
+    pixir.login_api_key()
+    fake.script(
+        bash_calls("git init -q && git status --porcelain --ignored && ls -A"),
+        step(text("made")),
+    )
+    result = pixir.run("make a repository")
+    assert result.code == 0, result
+    (made,) = results(pixir)
+    assert made["exit_code"] == 0, made["output"]
+    assert made["output"].endswith("Output:\n!! .pixir/\n.git\n.pixir\n")
+    assert pixir.path(".git/HEAD").is_file()
 
 
 def json_session(px) -> str:
     return px.log_events()[0]["session_id"]
 
 
-def test_git_clean_cannot_take_the_session_log_with_it(px, fake):
+def test_without_namespaces_a_new_top_level_entry_needs_the_write_tool(px, fake):
+    # where user namespaces are not allowed, Landlock alone keeps .pixir/: the top of the
+    # workspace is granted entry by entry, and pixir says so once
+    fake.script(
+        bash_calls("echo x > fresh.txt", "echo forged > .pixir/sessions/forged.jsonl"),
+        step(tool_call("write", {"path": "later.txt", "content": "from write\n"})),
+        bash_calls("echo from bash >> later.txt"),
+        step(text("done")),
+    )
+    result = px.run("change things", env=FLAT)
+    assert result.code == 0, result
+    warning = (
+        "warning: no mount namespace for commands (PIXIR_SANDBOX_NAMESPACE=0): they cannot "
+        "create, delete or rename entries at the top of /tmp, "  # the test's tmp_path is there
+    )
+    assert result.stderr.count("warning:") == 1 and warning in result.stderr
+    assert f", {px.root}, {px.workspace} (docs/sandbox.md)\n" in result.stderr
+    assert not px.path("fresh.txt").exists()
+    assert px.read_file("later.txt") == "from write\nfrom bash\n"
+    fresh, forged, *_, later = [r for r in results(px) if "exit_code" in r]
+    assert fresh["exit_code"] == 1 and "Permission denied" in fresh["output"]
+    assert "create a new top-level file or directory with the write tool" in fresh["output"]
+    assert forged["exit_code"] == 1 and NOTE in forged["output"]
+    assert later["exit_code"] == 0
+    assert [p.name for p in px.sessions()] == [f"{json_session(px)}.jsonl"]
+
+
+def test_git_clean_cannot_take_the_session_log_with_it_without_namespaces(px, fake):
     import subprocess
 
     subprocess.run(["git", "init", "-q"], cwd=px.workspace, check=True)
     fake.script(bash_calls("git clean -fdxq; echo cleaned"), step(text("clean")))
-    result = px.run("clean up")
+    result = px.run("clean up", env=FLAT)
     assert result.code == 0, result
     # untracked, so git removes what it may: inside src/, but no top-level entry
     assert not px.path("src/app.py").exists()
@@ -213,7 +299,7 @@ def test_git_clean_cannot_take_the_session_log_with_it(px, fake):
     types = [e["type"] for e in px.log_events()]
     assert types[0] == "session_started" and types[-1] == "assistant_message"
     fake.script(step(text("still here")))
-    again = px.run("-c", "and now?")
+    again = px.run("-c", "and now?", env=FLAT)
     assert again.code == 0 and "still here" in again.stdout
 
 
@@ -242,6 +328,98 @@ def test_sandbox_writable_adds_a_place(px, fake, outside):
     assert px.run("write there").code == 0
     assert (outside / "listed" / "new").read_text() == "x\n"
     assert not (outside / "other" / "new").exists()
+
+
+# -- as an unprivileged user: the user namespace ---------------------------------------------
+
+
+@pytest.fixture
+def stranger(fake):
+    """A PixirRunner that runs a copy of dist/pixir as a uid with no account (setpriv), so its
+    commands take the unprivileged way: a user namespace of their own. Needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("running pixir as another user needs root; as a user, every run is this")
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is not installed")
+    import pwd
+    import subprocess
+
+    from tests.harness import PixirRunner, pixir_command
+
+    uid = next(n for n in range(47000, 48000) if not _has_account(pwd, n))
+    become = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    path = "/usr/local/bin:/usr/bin:/bin"
+    probe = subprocess.run([*become, "env", f"PATH={path}", "python3", "-c", "pass"], check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no python3 on {path} that uid {uid} may run")
+    base = Path(tempfile.mkdtemp(prefix="pixir-stranger-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        binary = base / "pixir"
+        shutil.copy(pixir_command()[-1], binary)
+        binary.chmod(0o755)
+        runner = PixirRunner(fake, base, executable=[*become, str(binary)])
+        runner.env.update(PATH=path, SHIV_ROOT=str(base / "shiv"))
+        runner.login_api_key()
+        runner.uid = uid
+        runner.hand_over = lambda: _chown_all(base, uid)
+        yield runner
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _has_account(pwd, uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
+
+
+def _chown_all(root: Path, uid: int) -> None:
+    for folder, dirs, files in os.walk(root):
+        for name in (folder, *(os.path.join(folder, n) for n in dirs + files)):
+            os.lchown(name, uid, uid)
+
+
+def test_an_unprivileged_users_commands_change_the_top_but_never_pixir_dir(stranger, fake):
+    px = stranger
+    px.write_file("README", "old\n")
+    px.hand_over()
+    fake.script(step(text("first")))
+    first = px.run("start")
+    assert first.code == 0, first
+    log = px.sessions()[-1]
+    before = log.read_bytes()
+    fake.script(
+        bash_calls(
+            "id -u; id -g; mkdir build && echo x > build/y && echo x > new.txt && "
+            "sed -i s/old/new/ README && ls",
+            f"echo forged > .pixir/sessions/{log.name}",
+            "rm -rf .pixir",
+            "mv .pixir elsewhere",
+            f"echo x > {px.home}/config.json",
+            f"echo forged >> /proc/$PPID/cwd/.pixir/sessions/{log.name}",
+        ),
+        step(text("done")),
+    )
+    result = px.run("-c", "work")
+    assert result.code == 0, result
+    assert "warning" not in result.stderr, result.stderr
+    made, *denied = results(px)[-6:]
+    assert made["exit_code"] == 0, made["output"]
+    assert made["output"].endswith(f"Output:\n{px.uid}\n{px.uid}\nREADME\nbuild\nnew.txt\n")
+    # files a command makes are the user's own (not nobody's), and work as usual
+    assert os.stat(px.path("new.txt")).st_uid == os.stat(px.path("build/y")).st_gid == px.uid
+    assert px.read_file("README") == "new\n"
+    for outcome in denied:
+        assert outcome["exit_code"] != 0 and NOTE in outcome["output"], outcome["output"]
+    assert log.read_bytes().startswith(before) and os.stat(log).st_uid == px.uid
+    assert sorted(os.listdir(px.path(".pixir"))) == [".gitignore", "sessions"]
+    assert sorted(os.listdir(px.home)) == ["auth.json"]
+    fake.script(step(text("resumed")))
+    again = px.run("-c", "and now?")
+    assert again.code == 0 and "resumed" in again.stdout
 
 
 # -- no sandbox: --sandbox off, config, no Landlock --------------------------------------------
@@ -309,6 +487,9 @@ def test_preview_shows_the_sandbox_the_model_is_told_about(px):
     auto = developer()
     assert f"it may write only beneath {px.workspace}" in auto
     assert f"never in {px.workspace / '.pixir'} or {px.home}" in auto
+    assert "at the top level" not in auto
+    flat = developer(env=FLAT)
+    assert f", {px.workspace} it can change the entries that exist, but not create" in flat
     assert "Sandbox: none (--sandbox off)" in developer("--sandbox", "off")
     assert "Sandbox: none (PIXIR_LANDLOCK_ABI=0)" in developer(env={"PIXIR_LANDLOCK_ABI": "0"})
 
@@ -321,7 +502,17 @@ def test_doctor_reports_the_sandbox_in_force(px):
 
     found = check()
     assert found["status"] == "ok"
-    assert found["detail"].startswith(f"Landlock ABI {KERNEL_ABI}; auto mode: commands write only")
+    assert found["detail"].startswith(
+        f"Landlock ABI {KERNEL_ABI} and a mount namespace where {px.workspace / '.pixir'} and "
+        f"{px.home} are read-only; auto mode: commands write only"
+    )
+    flat = check(env=FLAT)
+    assert flat["status"] == "warn"
+    assert flat["detail"].startswith(
+        f"Landlock ABI {KERNEL_ABI}; no mount namespace (PIXIR_SANDBOX_NAMESPACE=0); auto mode"
+    )
+    assert flat["detail"].endswith(f", {px.workspace} (docs/sandbox.md)")
+    assert "they cannot create, delete or rename entries at the top of" in flat["detail"]
     missing = check(env={"PIXIR_LANDLOCK_ABI": "0"})
     assert missing["status"] == "warn" and "PIXIR_LANDLOCK_ABI=0" in missing["detail"]
     old = check(env={"PIXIR_LANDLOCK_ABI": "3"})
@@ -337,6 +528,7 @@ def test_doctor_reports_the_sandbox_in_force(px):
         ({"config": {"sandbox": {"writable": ["rel"]}}}, "expected an array of absolute paths"),
         ({"args": ("--sandbox", "maybe")}, "argument --sandbox: invalid choice: 'maybe'"),
         ({"env": {"PIXIR_LANDLOCK_ABI": "seven"}}, "PIXIR_LANDLOCK_ABI='seven': expected an"),
+        ({"env": {"PIXIR_SANDBOX_NAMESPACE": "no"}}, "PIXIR_SANDBOX_NAMESPACE='no': expected 0"),
     ],
 )
 def test_bad_sandbox_settings_are_exit_2_before_anything_runs(px, fake, how, said):

@@ -66,7 +66,11 @@ def attack(px, fake, commands: list[str], *args: str) -> list[dict]:
     return results[-len(commands) :]
 
 
-DENIED = re.compile(r"Permission denied|Operation not permitted|Invalid cross-device link")
+# Landlock's denials, and the read-only mount's (EROFS; EBUSY for the mount point itself)
+DENIED = re.compile(
+    r"Permission denied|Operation not permitted|Invalid cross-device link|"
+    r"Read-only file system|Device or resource busy"
+)
 
 
 def test_links_out_of_the_workspace_lead_nowhere_writable(px, fake, outside):
@@ -111,7 +115,9 @@ def test_the_session_log_cannot_be_moved_linked_replaced_or_forged(px, fake):
     )
     assert all(r["exit_code"] != 0 for r in results), results
     assert log.read_bytes().startswith(before)  # appended to by pixir only
-    assert not px.path("src/stolen.jsonl").exists() and not px.path("src/linked.jsonl").exists()
+    # `mv` across the read-only mount falls back to copy and delete: the copy may stay (a
+    # command may read the Log, as `cp` would), the Log itself does not move
+    assert not px.path("src/linked.jsonl").exists()
     assert sorted(p.name for p in px.sessions()) == [name]
     fake.script(step(text("still whole")))
     again = px.run("-c", "and now?")
@@ -170,3 +176,60 @@ def test_read_only_commands_cannot_signal_pixir(px, fake):
     results = attack(px, fake, ["kill -TERM $PPID; kill -STOP $PPID; echo $?"], "--read-only")
     # pixir lived to finish the Turn (attack checks the exit code and the Log)
     assert "Operation not permitted" in results[0]["output"]
+
+
+def test_with_the_top_of_the_workspace_writable_the_log_survives_every_attack(px, fake):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=px.workspace, check=True)
+    px.write_config({"model": "gpt-5.5"})
+    fake.script(step(text("first")))
+    assert px.run("start").code == 0
+    log = px.sessions()[-1]
+    name, before = log.name, log.read_bytes()
+    ws = px.workspace
+    sessions = ".pixir/sessions"
+    # the attacks run where the model may change the top of the workspace at will
+    fake.script(
+        step(tool_call("bash", {"command": "mkdir build && echo x > new.txt"})), step(text("ok"))
+    )
+    assert px.run("-c", "make room").code == 0
+    assert px.path("build").is_dir() and px.read_file("new.txt") == "x\n"
+    results = attack(
+        px,
+        fake,
+        [
+            "rm -rf .pixir",
+            "git clean -fdxq",
+            f"echo forged > {sessions}/{name}",
+            f"echo forged > {sessions}/forged.jsonl",
+            "mv .pixir x",
+            "mkdir -p y/sessions && mv -T y .pixir",
+            "echo '!*' > .pixir/.gitignore",
+            "ln -sfn /tmp .pixir",
+            f"rm {sessions}/{name}",
+            # through other processes' views of the filesystem, where no mount is read-only
+            f"echo forged >> /proc/$PPID/cwd/{sessions}/{name}",
+            f"echo forged >> /proc/$PPID/root{ws}/{sessions}/{name}",
+            f"echo forged >> /proc/{os.getpid()}/root{ws}/{sessions}/{name}",
+            # a user namespace of its own, to unmount the read-only mount there
+            "unshare -Urm sh -c 'umount -l .pixir; echo forged > .pixir/sessions/x'",
+            # PIXIR_HOME: its config would turn the sandbox off for the next run
+            f'echo \'{{"sandbox": {{"enabled": false}}}}\' > {px.home}/config.json',
+            f"rm -rf {px.home}",
+        ],
+        "-c",
+    )
+    assert all(r["exit_code"] != 0 for r in results), results
+    assert log.read_bytes().startswith(before)  # appended to by pixir only
+    assert sorted(p.name for p in px.sessions()) == [name]
+    assert px.path(".pixir/.gitignore").read_text() == "*\n"
+    assert sorted(os.listdir(px.path(".pixir"))) == [".gitignore", "sessions"]
+    assert json.loads((px.home / "config.json").read_text()) == {"model": "gpt-5.5"}
+    assert not px.path("x").exists()
+    fake.script(step(text("still whole")))
+    again = px.run("-c", "and now?")
+    assert again.code == 0 and "still whole" in again.stdout
+    # every line of every run is there, in order, and the Log folds
+    types = [e["type"] for e in check_log(log)]
+    assert types.count("user_message") == 4 and types[-1] == "assistant_message"

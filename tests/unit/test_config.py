@@ -168,6 +168,16 @@ def test_sandbox_settings_from_config_flag_and_environment(pixir_home, monkeypat
         load_settings({"sandbox": "maybe"}, env={})
 
 
+def test_pixir_sandbox_namespace_0_turns_the_mount_namespace_off_and_nothing_else(pixir_home):
+    flat = load_settings(env={"PIXIR_SANDBOX_NAMESPACE": "0", "PIXIR_LANDLOCK_ABI": "5"})
+    assert flat.sandbox == SandboxSettings(abi_cap=5, namespaces=False)
+    assert load_settings(env={"PIXIR_SANDBOX_NAMESPACE": "1"}).sandbox.namespaces
+    with pytest.raises(PixirError) as info:
+        load_settings(env={"PIXIR_SANDBOX_NAMESPACE": "off"})
+    assert info.value.kind == "config_invalid"
+    assert "PIXIR_SANDBOX_NAMESPACE='off': expected 0" in info.value.message
+
+
 @pytest.mark.parametrize("value", ["three", "-1", "1.5"])
 def test_a_bad_landlock_abi_cap_is_config_invalid(value):
     with pytest.raises(PixirError) as info:

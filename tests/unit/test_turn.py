@@ -525,3 +525,41 @@ def test_reasoning_item_kept_verbatim_with_its_model(runner):
     run("x", result)
     logged = next(e for e in read_events(run.session.path) if e["type"] == "reasoning")
     assert logged["data"] == {"item": item, "model": MODEL}
+
+
+def test_a_sandbox_notice_a_command_finds_out_is_said_right_after_it(new_session, ws):
+    # a command may find that the sandbox must fall back (its mount namespace could not be
+    # joined): people are told then, not before a next command that may never come
+    import subprocess
+
+    from pixir.tools.registry import ToolContext
+    from pixir.turn import Turn
+    from tests.unit.helpers.scripted import ScriptedProvider, build_request
+
+    class FallsBack:
+        confined = True
+        commands = 0
+        said = False
+
+        def popen(self, argv, **options):
+            self.commands += 1
+            return subprocess.Popen(argv, **options)
+
+        def denial_note(self, output):
+            return None
+
+        def notice_once(self):
+            if self.commands and not self.said:
+                self.said = True
+                return "no mount namespace for commands (test)"
+            return None
+
+    events = []
+    tools = ToolContext(ws, sandbox=FallsBack())
+    steps = calls(("bash", {"command": "true"})), answer("done")
+    turn = Turn(new_session(), ScriptedProvider(*steps), build_request, tools, events.append)
+    turn.run("go")
+    seen = [
+        (e["type"], e["data"].get("text")) for e in events if e["type"] in ("notice", "tool_result")
+    ]
+    assert seen == [("tool_result", None), ("notice", "no mount namespace for commands (test)")]

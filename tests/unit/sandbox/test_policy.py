@@ -1,5 +1,7 @@
 """pixir/sandbox/policy.py: what each mode may write and connect to, the rules that say it
-for each Landlock ABI, and a Sandbox that really confines commands (the bash tool's)."""
+for each Landlock ABI, and a Sandbox that really confines commands (the bash tool's): with
+`.pixir/` and PIXIR_HOME read-only in a mount namespace where that is allowed, and granted
+around, entry by entry, where it is not (the "flat" sandbox below)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 
 from pixir.config import SandboxSettings, Settings
 from pixir.sandbox import landlock as ll
+from pixir.sandbox import namespace
 from pixir.sandbox import policy as pol
 from pixir.tools.bash import run_command
 
@@ -44,8 +47,28 @@ def place(tmp_path, monkeypatch):
     return root
 
 
+@pytest.fixture(autouse=True)
+def fresh_namespaces(monkeypatch):
+    """Each test finds out anew whether namespaces work, and may break them."""
+    monkeypatch.setattr(namespace, "_made", {})
+    monkeypatch.setattr(namespace, "_broken", "")
+    yield
+    for made in namespace._made.values():
+        made.close()
+
+
 def settings(**sandbox) -> Settings:
     return Settings(sandbox=SandboxSettings(**sandbox))
+
+
+def flat(policy: pol.Policy) -> pol.Policy:
+    """`policy` where namespaces are not allowed: Landlock alone keeps the protected paths."""
+    return replace(policy, readonly=())
+
+
+def flat_box(mode: str, ws: Path, **sandbox) -> pol.Sandbox:
+    """The Sandbox of `mode` as PIXIR_SANDBOX_NAMESPACE=0 makes it."""
+    return pol.sandbox_for(settings(namespaces=False, **sandbox), mode, ws)
 
 
 def grants(rules: pol.Rules) -> dict[str, int]:
@@ -78,6 +101,13 @@ def test_auto_writes_in_the_workspace_temp_dirs_cache_and_configured_places(plac
         )
     )
     assert policy.network
+    # the protected paths in a writable place (here all: this place is in /tmp) get a
+    # read-only mount
+    assert policy.protected == (str(place / "ws" / ".pixir"), str(place / "pixir-home"))
+    assert policy.readonly == policy.protected and policy.links == ()
+    monkeypatch.setattr(pol, "TEMP_DIRS", ())
+    apart = pol.policy_for("auto", place / "ws", SandboxSettings())
+    assert apart.readonly == (str(place / "ws" / ".pixir"),)
     assert pol.policy_for("ask", place / "ws", SandboxSettings()).mode == "auto"
     off = pol.policy_for("auto", place / "ws", SandboxSettings(network=False))
     assert not off.network
@@ -123,10 +153,20 @@ def test_auto_rules_leave_device_ioctls_and_with_network_tcp_alone(place, abi):
     assert all(rights & ~rules.fs == 0 for rights in grants(rules).values())
 
 
-def test_the_workspace_is_granted_around_its_pixir_dir(place):
+def test_with_mounts_the_workspace_is_granted_whole(place):
+    ws = place / "ws"
+    policy = pol.policy_for("auto", ws, SandboxSettings())
+    assert pol.frozen_tops(policy) == []
+    granted = grants(pol.rules(policy, 7))
+    everything = ll.fs_rights(7) & ~ll.FS_IOCTL_DEV
+    assert granted[str(ws)] == granted[str(place / "tmp")] == everything
+    assert str(ws / ".pixir") not in pol.Sandbox(policy, 7).reach().split("never in")[0]
+
+
+def test_without_mounts_the_workspace_is_granted_around_its_pixir_dir(place):
     ws = place / "ws"
     (ws / "link").symlink_to(place / "outside")
-    granted = grants(pol.rules(pol.policy_for("auto", ws, SandboxSettings()), 7))
+    granted = grants(pol.rules(flat(pol.policy_for("auto", ws, SandboxSettings())), 7))
     everything = ll.fs_rights(7) & ~ll.FS_IOCTL_DEV
     assert granted[str(ws / "src")] == granted[str(ws / "README")] == everything
     assert str(ws) not in granted  # nothing can be added at its top level
@@ -142,7 +182,10 @@ def test_pixir_home_inside_a_writable_tree_is_carved_out_at_any_depth(place, mon
     home.mkdir(parents=True)
     (place / "tmp" / "a" / "sibling").mkdir()
     monkeypatch.setenv("PIXIR_HOME", str(home))
-    policy = pol.policy_for("auto", place / "ws", SandboxSettings())
+    mounted = pol.policy_for("auto", place / "ws", SandboxSettings())
+    assert mounted.readonly == (str(place / "ws" / ".pixir"), str(home))
+    assert pol.frozen_tops(mounted) == []
+    policy = flat(mounted)
     granted = grants(pol.rules(policy, 7))
     assert str(place / "tmp" / "a" / "sibling") in granted
     assert not any(p == str(home) or p.startswith(str(home) + "/") for p in granted)
@@ -154,8 +197,28 @@ def test_pixir_home_inside_a_writable_tree_is_carved_out_at_any_depth(place, mon
 
 def test_a_missing_protected_path_is_carved_too_so_no_command_can_create_it(place, monkeypatch):
     monkeypatch.setenv("PIXIR_HOME", str(place / "tmp" / "not-yet"))
-    granted = grants(pol.rules(pol.policy_for("auto", place / "ws", SandboxSettings()), 7))
+    policy = pol.policy_for("auto", place / "ws", SandboxSettings())
+    assert str(place / "tmp" / "not-yet") in policy.readonly  # namespace.get makes it
+    granted = grants(pol.rules(flat(policy), 7))
     assert str(place / "tmp") not in granted
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_link_to_a_protected_path_cannot_be_replaced_even_with_mounts(place, where):
+    # a repository may ship `.pixir` as a link: pixir follows it, so a command must not
+    # remove it (and make its own .pixir/) though the workspace is writable
+    ws = place / "ws"
+    target = ws / "logs" if where == "inside" else place / "outside" / "logs"
+    (ws / ".pixir").rename(target)
+    (ws / ".pixir").symlink_to(target)
+    policy = pol.policy_for("auto", ws, SandboxSettings())
+    assert policy.links == (str(ws / ".pixir"),)
+    assert str(target) in policy.protected
+    assert (str(target) in policy.readonly) == (where == "inside")
+    for each in (policy, flat(policy)):
+        granted = grants(pol.rules(each, 7))
+        assert str(ws) not in granted and str(ws / ".pixir") not in granted
+        assert str(ws / "src") in granted and pol.frozen_tops(each) == [str(ws)]
 
 
 def test_a_writable_place_that_is_protected_is_not_granted(place):
@@ -208,6 +271,36 @@ def test_a_weak_abi_is_said_when_tcp_should_be_filtered(place):
     assert pol.Sandbox(offline.policy, 4).notice() is None
 
 
+@needs_landlock
+def test_without_namespaces_the_sandbox_says_why_and_what_it_costs(place, monkeypatch):
+    ws = place / "ws"
+    mounted = pol.sandbox_for(settings(), "auto", ws)
+    assert mounted.why_flat == "" and mounted.notice() is None
+    assert mounted.summary().endswith(f"a mount namespace where {ws / '.pixir'} are read-only")
+    assert "at the top level" not in mounted.reach()
+    knob = flat_box("auto", ws)
+    assert knob.why_flat == "PIXIR_SANDBOX_NAMESPACE=0" and knob.in_force.readonly == ()
+    said = (
+        "no mount namespace for commands (PIXIR_SANDBOX_NAMESPACE=0): they cannot create, "
+        f"delete or rename entries at the top of {ws} (docs/sandbox.md)"
+    )
+    assert knob.notice() == said
+    assert knob.summary().endswith("; no mount namespace (PIXIR_SANDBOX_NAMESPACE=0)")
+    assert f"at the top level of {ws} it can change the entries that exist" in knob.for_model()
+    # read_only needs no namespace, so there is nothing to say
+    assert flat_box("read_only", ws).notice() is None
+    # a system that refuses them: found out once, said the same way
+    monkeypatch.setattr(namespace, "_made", {})
+    monkeypatch.setattr(namespace, "_make", _no_namespaces)
+    refused = pol.sandbox_for(settings(), "auto", ws)
+    assert refused.why_flat == "user namespaces are not allowed (test)"
+    assert refused.notice().startswith("no mount namespace for commands (user namespaces are")
+
+
+def _no_namespaces(paths):
+    raise namespace.Unavailable("user namespaces are not allowed (test)")
+
+
 def test_a_notice_is_given_once_per_process(place, monkeypatch):
     monkeypatch.setattr(pol, "_said", set())
     box = pol.Sandbox(pol.policy_for("auto", place / "ws", SandboxSettings()), 0, "gone")
@@ -222,6 +315,8 @@ def test_a_notice_is_given_once_per_process(place, monkeypatch):
         "mkdir: cannot create directory 'x': Operation not permitted",
         "PermissionError: [Errno 13] x",
         "mv: cannot move 'a' to 'b/a': Invalid cross-device link",
+        "bash: line 1: .pixir/x: Read-only file system",
+        "mv: cannot move '.pixir' to 'x': Device or resource busy",
     ],
 )
 def test_a_denial_in_the_output_gets_a_note_naming_what_is_allowed(place, output):
@@ -229,7 +324,10 @@ def test_a_denial_in_the_output_gets_a_note_naming_what_is_allowed(place, output
     note = auto.denial_note(output)
     assert note.startswith("[pixir sandbox] This command ran under Landlock:")
     assert str(place / "ws") in note and "sandbox.writable" in note
-    assert "create a new top-level file or directory with the write tool" in note
+    assert f"never in {place / 'ws' / '.pixir'} or {place / 'pixir-home'}" in note
+    assert "top-level" not in note
+    flat_note = pol.Sandbox(auto.policy, 7, mounts_off="test").denial_note(output)
+    assert "create a new top-level file or directory with the write tool" in flat_note
     read_only = pol.Sandbox(pol.policy_for("read_only", place / "ws", SandboxSettings()), 7)
     assert "read-only" in read_only.denial_note(output)
     assert auto.denial_note("all good\n") is None
@@ -245,9 +343,41 @@ def run(box: pol.Sandbox, command: str, cwd: Path):
 
 
 @needs_landlock
-def test_auto_confines_writes_to_its_places(place):
+def test_auto_confines_writes_to_its_places_and_keeps_pixir_read_only(place):
     ws = place / "ws"
     box = pol.sandbox_for(settings(), "auto", ws)
+    assert not box.why_flat, box.why_flat
+    ok = run(
+        box,
+        "echo new > src/made && echo more >> README && mktemp && mkdir build && "
+        "echo x > build/y && echo x > top.txt && mv top.txt top2.txt && rm -r build && echo ok",
+        ws,
+    )
+    assert ok.output.rstrip().endswith("ok") and "[pixir sandbox]" not in ok.output
+    assert (ws / "src" / "made").read_text() == "new\n"
+    assert (ws / "README").read_text() == "old\nmore\n"
+    assert sorted(os.listdir(ws)) == [".pixir", "README", "src", "top2.txt"]
+    for command in (
+        "echo x > .pixir/sessions/s.jsonl",
+        "rm -rf .pixir",
+        "mv .pixir gone",
+        f'echo \'{{"sandbox": {{"enabled": false}}}}\' > {place / "pixir-home" / "config.json"}',
+        f"touch {place / 'outside' / 'new'}",
+    ):
+        result = run(box, command, ws)
+        assert result.exit_code != 0, command
+        assert "[pixir sandbox]" in result.output, command
+    assert sorted(os.listdir(ws)) == [".pixir", "README", "src", "top2.txt"]
+    assert sorted(os.listdir(ws / ".pixir" / "sessions")) == ["s.jsonl"]
+    assert (ws / ".pixir" / "sessions" / "s.jsonl").read_text() == "{}\n"
+    assert (place / "pixir-home" / "config.json").read_text() == "{}"
+    assert os.listdir(place / "outside") == []
+
+
+@needs_landlock
+def test_flat_auto_confines_writes_to_its_places_entry_by_entry(place):
+    ws = place / "ws"
+    box = flat_box("auto", ws)
     ok = run(box, "echo new > src/made && echo more >> README && mktemp && echo ok", ws)
     assert ok.output.rstrip().endswith("ok") and "[pixir sandbox]" not in ok.output
     assert (ws / "src" / "made").read_text() == "new\n"
@@ -273,7 +403,7 @@ def test_auto_confines_writes_to_its_places(place):
 @needs_landlock
 def test_a_top_level_entry_made_between_commands_is_writable_by_the_next(place):
     ws = place / "ws"
-    box = pol.sandbox_for(settings(), "auto", ws)
+    box = flat_box("auto", ws)
     assert run(box, "echo x >> later.txt", ws).exit_code == 1
     (ws / "later.txt").write_text("")  # the write tool, the user, ...
     assert run(box, "echo x >> later.txt", ws).exit_code == 0
@@ -283,7 +413,7 @@ def test_a_top_level_entry_made_between_commands_is_writable_by_the_next(place):
 @needs_landlock
 def test_the_ruleset_is_kept_until_the_top_level_changes(place, monkeypatch):
     ws = place / "ws"
-    box = pol.sandbox_for(settings(), "auto", ws)
+    box = flat_box("auto", ws)
     built = []
     real_build = pol.build
     monkeypatch.setattr(pol, "build", lambda rules: built.append(rules) or real_build(rules))
@@ -335,17 +465,55 @@ def test_network_false_or_read_only_refuses_tcp(place):
 
 
 @needs_landlock
-def test_commands_get_a_private_tmpdir_when_the_temp_dir_holds_the_workspace(place):
+def test_commands_keep_their_tmpdir_when_a_mount_keeps_the_workspace_in_it(place):
     ws = place / "tmp" / "project"
     (ws / ".pixir").mkdir(parents=True)
     box = pol.sandbox_for(settings(), "auto", ws)
-    assert str(place / "tmp") in pol.frozen_tops(box.policy)
+    assert box.private_temp() is None
+    made = run(box, "mktemp && echo $TMPDIR && echo x > ../beside", ws).output.split("\n")
+    assert made[-2] == str(place / "tmp") and made[-3].startswith(str(place / "tmp") + "/")
+    assert (place / "tmp" / "beside").read_text() == "x\n"
+
+
+@needs_landlock
+def test_commands_get_a_private_tmpdir_when_the_temp_dir_holds_the_workspace(place):
+    ws = place / "tmp" / "project"
+    (ws / ".pixir").mkdir(parents=True)
+    box = flat_box("auto", ws)
+    assert str(place / "tmp") in pol.frozen_tops(box.in_force)
     made = run(box, "mktemp && echo $TMPDIR", ws).output.split("\n")
     private = made[-2]
     assert private.startswith(str(place / "tmp" / "pixir-commands-"))
     assert made[-3].startswith(private + "/")
     assert box.private_temp() == private  # one per process
-    assert pol.sandbox_for(settings(), "auto", place / "ws").private_temp() is None
+    assert flat_box("auto", place / "ws").private_temp() is None
+
+
+@needs_landlock
+def test_a_command_that_cannot_join_the_namespace_runs_flat_and_later_ones_too(place, monkeypatch):
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(), "auto", ws)
+    assert box.notice() is None
+    real = namespace._libc().setns
+
+    def refused(*args):
+        import ctypes
+
+        ctypes.set_errno(1)
+        return -1
+
+    monkeypatch.setattr(namespace._libc(), "setns", refused)
+    # the command runs, under the entry-by-entry rule: never unprotected, never lost
+    first = run(box, "echo x > src/first && echo x > top.txt", ws)
+    assert first.exit_code == 1 and (ws / "src" / "first").exists()
+    assert not (ws / "top.txt").exists()
+    assert "create a new top-level file or directory with the write tool" in first.output
+    assert box.why_flat.startswith("cannot enter the mount namespace (setns")
+    assert box.notice().startswith("no mount namespace for commands (cannot enter")
+    monkeypatch.setattr(namespace._libc(), "setns", real)  # for the rest of the process
+    assert run(box, "echo x > top.txt", ws).exit_code == 1
+    assert not (ws / "top.txt").exists()
+    assert run(box, "echo x > .pixir/sessions/s.jsonl", ws).exit_code == 1
 
 
 @needs_landlock
