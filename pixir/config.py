@@ -186,7 +186,7 @@ def load_settings(
                 hint=f"unset {ABI_CAP_VAR} to use the kernel's Landlock as it is",
             )
         values["sandbox"] = {**values.get("sandbox", {}), "abi_cap": int(cap)}
-    mounts = env.get(NAMESPACE_VAR)
+    mounts = env.get("PIXIR_SANDBOX_NAMESPACE")
     if mounts:
         if mounts not in ("0", "1"):
             raise PixirError(

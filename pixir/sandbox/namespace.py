@@ -86,7 +86,8 @@ class Namespace:
 
 
 def get(paths: tuple[str, ...]) -> Namespace:
-    """The namespace where `paths` (absolute, resolved) are read-only: made on first use, made
+    """The namespace where `paths` (absolute, resolved) are read-only: made on first use (a
+    path not there yet is created first, mode 0700, so that no command can create it), made
     anew when one of them is no longer the directory it was. Raises Unavailable, then and for
     the rest of the process, when it cannot be made."""
     global _broken
@@ -105,6 +106,31 @@ def get(paths: tuple[str, ...]) -> Namespace:
             kept.close()
         _made[paths] = made
         return made
+
+
+def probe(paths: tuple[str, ...]) -> None:
+    """Find out, once per process, whether commands can get a namespace (Unavailable if not),
+    creating nothing: the namespace of `paths` when they all exist (kept for the commands),
+    else one over the nearest existing directory of each, made and dropped."""
+    if all(os.path.isdir(path) for path in paths):
+        get(paths)
+        return
+    global _broken
+    stand_ins = tuple(dict.fromkeys(_nearest_existing(path) for path in paths))
+    with _lock:
+        if _broken:
+            raise Unavailable(_broken)
+        try:
+            _make(stand_ins).close()
+        except Unavailable as why:
+            _broken = str(why)
+            raise
+
+
+def _nearest_existing(path: str) -> str:
+    while not os.path.isdir(path):
+        path = os.path.dirname(path)
+    return path
 
 
 def broken() -> str:
@@ -293,7 +319,6 @@ def _make_in_child(paths, marks, mounts: list[Step]) -> Namespace:
         "stderr": subprocess.DEVNULL,
         "cwd": "/",
         "start_new_session": True,
-        "env": {"PATH": os.environ.get("PATH") or "/usr/bin:/bin"},
     }
     try:
         holder = _spawn(["bash", "-c", "read -r _"], options, steps)

@@ -48,9 +48,11 @@ class Policy:
     protected: tuple[str, ...] = ()
     network: bool = False
     temp: str = "/tmp"  # where commands make temporary files ($TMPDIR, else /tmp)
-    # The protected paths inside a writable place, made read-only by a bind mount in the
-    # commands' mount namespace; () where there is none (Landlock then carves them out).
+    # The protected paths inside a writable place that a bind mount in the commands' mount
+    # namespace makes read-only, when `mounts` (false where namespaces are not allowed:
+    # Landlock then carves every protected path out).
     readonly: tuple[str, ...] = ()
+    mounts: bool = True
     # Symbolic links on the way to a protected path, where they lie (parents resolved): a
     # command must not replace one, as pixir follows it.
     links: tuple[str, ...] = ()
@@ -58,8 +60,8 @@ class Policy:
     @property
     def carved(self) -> tuple[str, ...]:
         """What Landlock keeps out of the writable places by granting around it, entry by
-        entry: the protected paths no mount makes read-only, and the links to them."""
-        return tuple(p for p in self.protected if p not in self.readonly) + self.links
+        entry: the links to protected paths, and without mounts the protected paths too."""
+        return self.links if self.mounts else self.protected + self.links
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,10 @@ def policy_for(mode: str, workspace: Path, settings, env: Mapping[str, str] | No
     """The Policy of `mode` ("auto", "ask" or "read_only") in `workspace`, from the
     `sandbox` settings (config.SandboxSettings)."""
     env = os.environ if env is None else env
-    guarded = [paths.state_dir(workspace), paths.home()]
+    # The workspace's .pixir/, the one of the repository root where its sessions live when
+    # the workspace is a subdirectory (paths.sessions_root), and pixir's home.
+    home = paths.home()
+    guarded = [paths.state_dir(workspace), paths.state_dir(paths.sessions_root(workspace)), home]
     protected = _unique(guarded)
     temp = env.get("TMPDIR") or ""
     temp = _unique([temp if os.path.isabs(temp) else "/tmp"])[0]
@@ -87,7 +92,15 @@ def policy_for(mode: str, workspace: Path, settings, env: Mapping[str, str] | No
         cache = str(Path.home() / ".cache")
     writable = [workspace, temp, *TEMP_DIRS, cache, *settings.writable]
     writable = _unique([p for p in writable if os.path.isabs(p)])
-    readonly = tuple(p for p in protected if any(_beneath(p, root) for root in writable))
+    # Mounted: those in a writable place that exist, and the home even when it does not yet
+    # (namespace.get creates it: a command must not plant a config.json there). A .pixir/
+    # that does not exist holds no session, and is not created in every subdirectory.
+    home = _unique([home])[0]
+    readonly = tuple(
+        p
+        for p in protected
+        if any(_beneath(p, root) for root in writable) and (p == home or os.path.exists(p))
+    )
     links = tuple(dict.fromkeys(link for path in guarded for link in _links_to(path)))
     return Policy(
         "auto", writable, protected, settings.network, temp, readonly=readonly, links=links
@@ -227,7 +240,7 @@ class Sandbox:
     def in_force(self) -> Policy:
         """The policy as enforced: without read-only mounts where namespaces are not allowed
         (found out before the first command, or by a command that could not join one)."""
-        return replace(self.policy, readonly=()) if self.why_flat else self.policy
+        return replace(self.policy, mounts=False) if self.why_flat else self.policy
 
     def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
         """subprocess.Popen, confined when the sandbox is in force. Raises SandboxError when
@@ -245,7 +258,7 @@ class Sandbox:
             kwargs = {**kwargs, "env": {**(kwargs.get("env") or os.environ), "TMPDIR": private}}
         # The kept ruleset and namespace stay open until the command is confined.
         with _spawn_lock:
-            ns = namespace.get(policy.readonly) if policy.readonly else None
+            ns = namespace.get(policy.readonly) if policy.mounts and policy.readonly else None
             try:
                 fd = _ruleset(policy, self.abi)
             except OSError as exc:
@@ -269,10 +282,10 @@ class Sandbox:
         if not self.confined:
             return f"none ({self.why_not})"
         extra = "" if self.filters_tcp else "; this ABI cannot filter TCP"
-        if self.policy.readonly and not self.why_flat:
-            extra += (
-                f" and a mount namespace where {' and '.join(self.policy.readonly)} are read-only"
-            )
+        if self.policy.mounts and self.policy.readonly and not self.why_flat:
+            kept = self.policy.readonly
+            verb = "is" if len(kept) == 1 else "are"
+            extra += f" and a mount namespace where {' and '.join(kept)} {verb} read-only"
         elif self.why_flat:
             extra += f"; no mount namespace ({self.why_flat})"
         return f"Landlock ABI {self.abi}{extra}"
@@ -391,8 +404,8 @@ def sandbox_for(settings, mode: str, workspace: Path, env: Mapping[str, str] | N
     if not chosen.namespaces:
         return Sandbox(policy, abi, mounts_off="PIXIR_SANDBOX_NAMESPACE=0")
     if policy.readonly:
-        try:  # found out once per process; the namespace made is kept for the commands
-            namespace.get(policy.readonly)
+        try:  # found out once per process
+            namespace.probe(policy.readonly)
         except namespace.Unavailable:
             pass  # Sandbox.why_flat says why
     return Sandbox(policy, abi)

@@ -141,6 +141,21 @@ def test_a_missing_path_is_made_to_be_mounted(place):
     assert done.returncode != 0 and os.listdir(home) == []
 
 
+def test_the_probe_finds_out_but_creates_nothing(place, monkeypatch):
+    missing = place / "ws" / "not-yet" / ".pixir"
+    ns.probe((str(missing),))  # as `pixir doctor` in a fresh directory does
+    assert not (place / "ws" / "not-yet").exists() and ns._made == {}
+    ns.probe((str(place / "ws" / ".pixir"),))  # all there: made, and kept for the commands
+    assert list(ns._made) == [(str(place / "ws" / ".pixir"),)]
+    monkeypatch.setattr(ns, "_made", {})
+    monkeypatch.setattr(ns, "_make_on_thread", _refused)
+    monkeypatch.setattr(ns._libc(), "unshare", _fail_with(errno.EPERM))
+    with pytest.raises(ns.Unavailable):
+        ns.probe((str(missing),))
+    assert ns.broken().startswith("user namespaces are not allowed")
+    assert not (place / "ws" / "not-yet").exists()
+
+
 def test_the_remount_keeps_the_flags_the_kernel_locks(monkeypatch):
     class Found:
         def __init__(self, flags):

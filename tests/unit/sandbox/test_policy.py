@@ -63,7 +63,7 @@ def settings(**sandbox) -> Settings:
 
 def flat(policy: pol.Policy) -> pol.Policy:
     """`policy` where namespaces are not allowed: Landlock alone keeps the protected paths."""
-    return replace(policy, readonly=())
+    return replace(policy, mounts=False)
 
 
 def flat_box(mode: str, ws: Path, **sandbox) -> pol.Sandbox:
@@ -203,6 +203,25 @@ def test_a_missing_protected_path_is_carved_too_so_no_command_can_create_it(plac
     assert str(place / "tmp") not in granted
 
 
+@needs_landlock
+def test_in_a_subdirectory_the_repositorys_pixir_dir_is_kept_and_none_is_made(place):
+    # pixir run in ws/src of a repository keeps its sessions in ws/.pixir
+    ws, sub = place / "ws", place / "ws" / "src"
+    (ws / ".git").mkdir()
+    chosen = SandboxSettings(writable=(str(ws),))  # so that the root's .pixir/ is in reach
+    policy = pol.policy_for("auto", sub, chosen)
+    assert policy.protected == (str(sub / ".pixir"), str(ws / ".pixir"), str(place / "pixir-home"))
+    assert policy.readonly == (str(ws / ".pixir"),)  # src/.pixir is not there: not made
+    assert pol.frozen_tops(policy) == []
+    assert str(sub) in pol.frozen_tops(flat(policy))  # without mounts, carved as before
+    box = pol.sandbox_for(settings(writable=(str(ws),)), "auto", sub)
+    assert run(box, "mkdir build && echo x > top.txt", sub).exit_code == 0
+    done = run(box, "echo x >> ../.pixir/sessions/s.jsonl", sub)
+    assert done.exit_code == 1 and "Read-only file system" in done.output
+    assert (ws / ".pixir" / "sessions" / "s.jsonl").read_text() == "{}\n"
+    assert not (sub / ".pixir").exists()
+
+
 @pytest.mark.parametrize("where", ["inside", "outside"])
 def test_a_link_to_a_protected_path_cannot_be_replaced_even_with_mounts(place, where):
     # a repository may ship `.pixir` as a link: pixir follows it, so a command must not
@@ -276,10 +295,10 @@ def test_without_namespaces_the_sandbox_says_why_and_what_it_costs(place, monkey
     ws = place / "ws"
     mounted = pol.sandbox_for(settings(), "auto", ws)
     assert mounted.why_flat == "" and mounted.notice() is None
-    assert mounted.summary().endswith(f"a mount namespace where {ws / '.pixir'} are read-only")
+    assert mounted.summary().endswith(f"a mount namespace where {ws / '.pixir'} is read-only")
     assert "at the top level" not in mounted.reach()
     knob = flat_box("auto", ws)
-    assert knob.why_flat == "PIXIR_SANDBOX_NAMESPACE=0" and knob.in_force.readonly == ()
+    assert knob.why_flat == "PIXIR_SANDBOX_NAMESPACE=0" and not knob.in_force.mounts
     said = (
         "no mount namespace for commands (PIXIR_SANDBOX_NAMESPACE=0): they cannot create, "
         f"delete or rename entries at the top of {ws} (docs/sandbox.md)"
