@@ -459,14 +459,28 @@ def section_sandbox(runs: int | None, quick: bool) -> list[dict]:
     got = sandbox.collect(runs or (20 if quick else 200))
     ms = 1000.0
     rows = []
-    for place, label in (
-        ("home", "workspace outside the temp dirs"),
-        ("tmp", "workspace in /tmp (the temp dir granted entry by entry)"),
+    as_root = "as root: joined by the confined thread" if got["root"] else "a user namespace"
+    for (place, how), label in (
+        (
+            ("home", "mounts"),
+            f"workspace outside the temp dirs, .pixir/ kept by a mount ({as_root})",
+        ),
+        (
+            ("home", "user"),
+            "workspace outside the temp dirs, a user namespace joined between fork and exec "
+            "(what an unprivileged user gets)",
+        ),
+        (
+            ("home", "flat"),
+            "workspace outside the temp dirs, no namespace (its top granted entry by entry)",
+        ),
+        (("tmp", "mounts"), "workspace in /tmp, .pixir/ and PIXIR_HOME kept by mounts"),
+        (("tmp", "flat"), "workspace in /tmp, no namespace (the temp dir granted entry by entry)"),
     ):
-        times = got[place]
+        times = got[place, how]
         rows.append(
             figure(
-                f"sandbox.extra_{place}",
+                f"sandbox.extra_{place}_{how}",
                 f"bash `true` confined by Landlock (ABI {got['abi']}) minus unconfined, {label}",
                 "ms",
                 times["extra"],
@@ -474,9 +488,12 @@ def section_sandbox(runs: int | None, quick: bool) -> list[dict]:
                 target_text="≤ 2 ms",
                 note=f"per-run differences of interleaved calls of the bash tool, in-process: "
                 f"{statistics.median(times['confined']) * ms:.2f} ms confined, "
-                f"{statistics.median(times['free']) * ms:.2f} ms unconfined; building the "
+                f"{statistics.median(times['free']) * ms:.2f} ms unconfined (CPU time, this "
+                f"process and its children: {statistics.mean(times['cpu_confined']) * ms:.2f} "
+                f"vs {statistics.mean(times['cpu_free']) * ms:.2f} ms); building the "
                 f"ruleset ({times['rules']} rules) alone: "
-                f"{statistics.median(times['ruleset']) * ms:.2f} ms",
+                f"{statistics.median(times['ruleset']) * ms:.2f} ms; sandbox_for, which "
+                f"makes the namespace once per process: {times['make'] * ms:.1f} ms",
                 scale=ms,
             )
         )
@@ -484,13 +501,27 @@ def section_sandbox(runs: int | None, quick: bool) -> list[dict]:
     rows.append(
         figure(
             "sandbox.spawn_thread",
-            "start and reap `bash -c true` from a confined thread (pixir's way)",
+            "start and reap `bash -c true` from a confined thread (pixir's way without a "
+            "user namespace)",
             "ms",
             spawn["thread"],
             ref_name="unconfined",
             ref_values=spawn["plain"],
-            note="confined in the child by a preexec_fn instead (no vfork, Python in the "
-            f"forked child): {statistics.median(spawn['preexec']) * ms:.2f} ms",
+            note="confined in the child by a preexec_fn instead (a user namespace's way: no "
+            "vfork, Python in the forked child): "
+            f"{statistics.median(spawn['preexec']) * ms:.2f} ms",
+            scale=ms,
+        )
+    )
+    wait = got["wait"]
+    rows.append(
+        figure(
+            "sandbox.exit_wait",
+            "bash `true` through the bash tool, unconfined, its exit awaited on a pidfd",
+            "ms",
+            wait["pidfd"],
+            ref_name="awaited by Popen.wait(timeout) (sleeps 0.5 ms and up)",
+            ref_values=wait["polled"],
             scale=ms,
         )
     )
