@@ -200,21 +200,31 @@ def run_confined(
     thread first (to join a mount namespace: sandbox/namespace.py); what it raises comes back
     as it is. The thread ends with the call (a confined thread is never reused). Shield the
     call from Ctrl-C if `start` launches something that must be cleaned up."""
+
+    def confined() -> T:
+        if enter is not None:
+            enter()
+        try:
+            restrict_self(ruleset)
+        except OSError as exc:
+            raise NotConfined(exc.errno, exc.strerror) from None
+        return start()
+
+    return on_new_thread(confined, "pixir-landlock")
+
+
+def on_new_thread(call: Callable[[], T], name: str) -> T:
+    """`call()` on a new thread of its own, which ends with it; its result or exception
+    passed back to the caller's thread."""
     outcome: dict = {}
 
     def body() -> None:
         try:
-            if enter is not None:
-                enter()
-            try:
-                restrict_self(ruleset)
-            except OSError as exc:
-                raise NotConfined(exc.errno, exc.strerror) from None
-            outcome["value"] = start()
+            outcome["value"] = call()
         except BaseException as exc:  # handed to the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=body, name="pixir-landlock", daemon=True)
+    thread = threading.Thread(target=body, name=name, daemon=True)
     thread.start()
     thread.join()
     if "error" in outcome:

@@ -24,14 +24,14 @@ keep to Landlock's entry-by-entry rule (pixir/sandbox/policy.py).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 
-from pixir.sandbox.landlock import NotConfined
+from pixir.sandbox.landlock import NotConfined, on_new_thread
 
 CLONE_FS = 0x00000200
 CLONE_NEWNS = 0x00020000
@@ -194,19 +194,19 @@ def run_here(steps: Sequence[Step]) -> None:
             raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def run_in_child(steps: Sequence[Step], report: int) -> None:
+def run_in_child(steps: Sequence[Step], report: int, get_errno: Callable[[], int]) -> None:
     """The preexec_fn of a child forked from a multi-threaded pixir: it makes `steps`, in
     order; at the first that fails, it writes the step's index and errno to `report` and exits
     with CHILD_FAILED, so the command never runs.
 
     Another thread may have held any lock when the child was forked, and that lock stays held
     in the child: so nothing here imports, takes a lock, logs or touches objects other threads
-    use. The functions were looked up and the arguments built in the parent; the C calls are
-    system calls that take no lock in libc. subprocess disables the garbage collector around
-    the fork, so no finaliser runs here either."""
+    use. The functions (`get_errno` too) were looked up and the arguments built in the
+    parent; the C calls are system calls that take no lock in libc. subprocess disables the
+    garbage collector around the fork, so no finaliser runs here either."""
     for index, (_, call, args) in enumerate(steps):
         if call(*args) == -1:
-            os.write(report, b"%d %d" % (index, _get_errno()))
+            os.write(report, b"%d %d" % (index, get_errno()))
             os._exit(CHILD_FAILED)
 
 
@@ -219,7 +219,9 @@ def _spawn(argv, kwargs: dict, steps: Sequence[Step]):
     try:
         try:
             proc = subprocess.Popen(
-                argv, preexec_fn=partial(run_in_child, steps, write_end), **kwargs
+                argv,
+                preexec_fn=functools.partial(run_in_child, steps, write_end, _libc().get_errno),
+                **kwargs,
             )
         finally:
             os.close(write_end)
@@ -284,21 +286,12 @@ def _kept_flags(path: str) -> int:
 def _make_on_thread(paths, marks, mounts: list[Step]) -> Namespace:
     """As root: unshare on a thread of its own (a mount namespace needs no single-threaded
     caller), which then ends; the descriptor keeps the namespace."""
-    made: dict = {}
 
-    def body() -> None:
-        try:
-            run_here([("unshare(CLONE_NEWNS)", _libc().unshare, (CLONE_NEWNS,)), *mounts])
-            made["fd"] = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            made["error"] = exc
+    def make() -> int:
+        run_here([("unshare(CLONE_NEWNS)", _libc().unshare, (CLONE_NEWNS,)), *mounts])
+        return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
 
-    thread = threading.Thread(target=body, name="pixir-namespace", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in made:
-        raise made["error"]
-    return Namespace(paths, marks, made["fd"], None)
+    return Namespace(paths, marks, on_new_thread(make, "pixir-namespace"), None)
 
 
 def _make_in_child(paths, marks, mounts: list[Step]) -> Namespace:
@@ -308,9 +301,17 @@ def _make_in_child(paths, marks, mounts: list[Step]) -> Namespace:
     libc = _libc()
     steps: list[Step] = [
         ("unshare(CLONE_NEWUSER|CLONE_NEWNS)", libc.unshare, (CLONE_NEWUSER | CLONE_NEWNS,)),
-        ("write /proc/self/setgroups", _write, (b"/proc/self/setgroups", b"deny")),
-        ("write /proc/self/uid_map", _write, (b"/proc/self/uid_map", b"%d %d 1" % (uid, uid))),
-        ("write /proc/self/gid_map", _write, (b"/proc/self/gid_map", b"%d %d 1" % (gid, gid))),
+        ("write /proc/self/setgroups", libc.write_file, (b"/proc/self/setgroups", b"deny")),
+        (
+            "write /proc/self/uid_map",
+            libc.write_file,
+            (b"/proc/self/uid_map", b"%d %d 1" % (uid, uid)),
+        ),
+        (
+            "write /proc/self/gid_map",
+            libc.write_file,
+            (b"/proc/self/gid_map", b"%d %d 1" % (gid, gid)),
+        ),
         *mounts,
     ]
     options = {
@@ -406,30 +407,23 @@ class _Libc:
         self.close.argtypes = [ctypes.c_int]
         self.get_errno = ctypes.get_errno
 
-
-def _write(path: bytes, data: bytes) -> int:
-    """open, write, close through libc (a Step's call): 0, or -1 with errno set."""
-    libc = _libc()
-    fd = libc.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    if fd == -1:
-        return -1
-    done = libc.write(fd, data, len(data))
-    libc.close(fd)  # errno stays the write's: a close that succeeds does not set it
-    return 0 if done == len(data) else -1
+    def write_file(self, path: bytes, data: bytes) -> int:
+        """open, write, close (a Step's call): 0, or -1 with errno set."""
+        fd = self.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        if fd == -1:
+            return -1
+        done = self.write(fd, data, len(data))
+        self.close(fd)  # errno stays the write's: a close that succeeds does not set it
+        return 0 if done == len(data) else -1
 
 
 def _get_errno() -> int:
     return _libc().get_errno()
 
 
-_made_libc: _Libc | None = None
-
-
+@functools.cache
 def _libc() -> _Libc:
-    global _made_libc
-    if _made_libc is None:
-        _made_libc = _Libc()
-    return _made_libc
+    return _Libc()
 
 
 _lock = threading.Lock()

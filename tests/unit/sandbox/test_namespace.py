@@ -32,16 +32,6 @@ WHY = _usable() if os.path.exists("/usr/bin/unshare") else "no unshare(1) to pro
 pytestmark = pytest.mark.skipif(bool(WHY), reason=WHY)
 
 
-@pytest.fixture(autouse=True)
-def fresh(monkeypatch):
-    """Each test makes its own namespaces and may break them: none kept from another."""
-    monkeypatch.setattr(ns, "_made", {})
-    monkeypatch.setattr(ns, "_broken", "")
-    yield
-    for made in ns._made.values():
-        made.close()
-
-
 @pytest.fixture
 def place(tmp_path):
     root = tmp_path.resolve()

@@ -47,16 +47,6 @@ def place(tmp_path, monkeypatch):
     return root
 
 
-@pytest.fixture(autouse=True)
-def fresh_namespaces(monkeypatch):
-    """Each test finds out anew whether namespaces work, and may break them."""
-    monkeypatch.setattr(namespace, "_made", {})
-    monkeypatch.setattr(namespace, "_broken", "")
-    yield
-    for made in namespace._made.values():
-        made.close()
-
-
 def settings(**sandbox) -> Settings:
     return Settings(sandbox=SandboxSettings(**sandbox))
 
