@@ -22,6 +22,7 @@ from pixir.config import WebSearch
 from pixir.errors import PixirError
 from pixir.interrupt import Cancel
 from pixir.log import read_events
+from pixir.tools.permissions import Approvals
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class Runner:
         # the one chosen for the session (`choose`, kept in its Log) unless a flag says.
         self.reasoning_effort: str | None = settings.reasoning_effort
         self._stale = False  # a choice changed what the next Turn's requests carry
+        # ask mode's "always" answers (tools.permissions.Approvals): for the open session
+        self.approvals = Approvals()
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -221,6 +224,7 @@ class Runner:
             self.session.close()
         self.session, self._turn, self._provider = None, None, None
         self._options = self._framing = self._now = None
+        self.approvals = Approvals()  # "always" was said for that session only
 
     # -- Turns ---------------------------------------------------------------------------------
 
@@ -373,6 +377,7 @@ class Runner:
             max_steps=self.settings.max_steps,
             ask=self.ask,
             compactor=self._compactor(),
+            approvals=self.approvals,
         )
 
 

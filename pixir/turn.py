@@ -24,7 +24,7 @@ from pixir.items import message_text
 from pixir.provider import websearch
 from pixir.session import Session
 from pixir.tools import permissions
-from pixir.tools.registry import ToolContext, clean_after_kill, run_tool
+from pixir.tools.registry import ToolContext, clean_after_kill, preview, run_tool
 from pixir.tools.result import ToolInterrupted, ToolResult, failed
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ class Turn:
         max_steps: int = 256,
         ask: permissions.Asker | None = None,
         compactor: Compactor | None = None,
+        approvals: permissions.Approvals | None = None,
     ) -> None:
         self.session = session
         self.provider = provider
@@ -111,6 +112,8 @@ class Turn:
         self.emit = emit
         self.max_steps = max_steps
         self.ask = ask
+        # ask mode's "always" answers, for the session (the Runner keeps one per session)
+        self.approvals = approvals if approvals is not None else permissions.Approvals()
         self._partial: list[str] = []  # text streamed by the call in flight
         self._cancel: Cancel | None = None  # the running Turn's stop request
         self._usage = empty_usage()
@@ -354,7 +357,13 @@ class Turn:
         mode = self.session.permission_mode
         self._check_cancel()
         decision = permissions.check(
-            mode, name, args, self.ask, confined=self.tools.commands_confined
+            mode,
+            name,
+            args,
+            self.ask,
+            confined=self.tools.commands_confined,
+            approvals=self.approvals,
+            preview=lambda: preview(name, args, self.tools),
         )
         self._check_cancel()  # a stop while the question was open: the call never ran
         if decision.decision != "allowed" or not decision.allowed:
@@ -366,6 +375,7 @@ class Turn:
                     "mode": mode,
                     "tool": name,
                     "reason": decision.reason,
+                    **({"asked": decision.asked} if mode == "ask" else {}),
                 },
             )
         if not decision.allowed:
@@ -403,6 +413,8 @@ class Turn:
             data["summary"] = result.summary
         if duplicate:
             data["duplicate"] = True
+        if result.diff:
+            data["diff"] = result.diff
         self.append("tool_result", data)
 
     # -- endings -----------------------------------------------------------------------------

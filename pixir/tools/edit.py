@@ -45,18 +45,7 @@ QUOTES = {
 
 
 def run(args: dict, ctx) -> ToolResult:
-    old, new = args.get("old_string"), args.get("new_string")
-    replace_all = args.get("replace_all", False)
-    if not isinstance(old, str) or not isinstance(new, str):
-        raise ToolFailure("invalid_arguments", "old_string and new_string must be strings")
-    if not isinstance(replace_all, bool):
-        raise ToolFailure("invalid_arguments", "replace_all must be true or false")
-    if not old:
-        raise ToolFailure(
-            "invalid_arguments", "old_string is empty; use write to create or replace a file"
-        )
-    if old == new:
-        raise ToolFailure("invalid_arguments", "old_string and new_string are identical")
+    old, new, replace_all = _arguments(args)
     target = resolve_for_write(ctx.workspace, args.get("path"))
     shown = display_path(ctx.workspace, target)
     root = Path(os.path.realpath(ctx.workspace))
@@ -91,8 +80,44 @@ def run(args: dict, ctx) -> ToolResult:
             os.close(fd)
 
 
-def _edit(ctx, place, target, fd, before, raw, old, new, replace_all) -> ToolResult:
-    shown = place.shown
+def preview(args: dict, ctx) -> str:
+    """The unified diff the edit would make, worked out without writing anything (ask mode
+    shows it before asking); raises ToolFailure when the edit would fail."""
+    old, new, replace_all = _arguments(args)
+    target = resolve_for_write(ctx.workspace, args.get("path"))
+    shown = display_path(ctx.workspace, target)
+    place = files.open_place(Path(os.path.realpath(ctx.workspace)), target, shown, create=False)
+    with place:
+        fd, before = place.open_regular()
+        try:
+            if before.st_size > MAX_EDIT_BYTES:
+                raise ToolFailure("file_too_large", f"{shown} is {human_size(before.st_size)}")
+            raw = _read(fd, before.st_size, shown)
+        finally:
+            os.close(fd)
+    text = _decode(raw, shown)[1]
+    updated = _change(text, old, new, replace_all, shown)[0]
+    return unified_diff(text, updated, shown)[0]
+
+
+def _arguments(args: dict) -> tuple[str, str, bool]:
+    old, new = args.get("old_string"), args.get("new_string")
+    replace_all = args.get("replace_all", False)
+    if not isinstance(old, str) or not isinstance(new, str):
+        raise ToolFailure("invalid_arguments", "old_string and new_string must be strings")
+    if not isinstance(replace_all, bool):
+        raise ToolFailure("invalid_arguments", "replace_all must be true or false")
+    if not old:
+        raise ToolFailure(
+            "invalid_arguments", "old_string is empty; use write to create or replace a file"
+        )
+    if old == new:
+        raise ToolFailure("invalid_arguments", "old_string and new_string are identical")
+    return old, new, replace_all
+
+
+def _decode(raw: bytes, shown: str) -> tuple[bool, str]:
+    """(whether the file starts with a BOM, its text)."""
     bom = raw.startswith(BOM)
     try:
         text = raw[len(BOM) if bom else 0 :].decode("utf-8")
@@ -102,24 +127,32 @@ def _edit(ctx, place, target, fd, before, raw, old, new, replace_all) -> ToolRes
         ) from None
     if "\0" in text[:8192]:
         raise ToolFailure("binary_file", f"{shown} looks like a binary file")
+    return bom, text
 
+
+def _change(text: str, old: str, new: str, replace_all: bool, shown: str):
+    """(the text after the edit, how many replacements, whether the match was fuzzy)."""
     crlf = uses_crlf(text)
     old_f, new_f = with_line_endings(old, crlf), with_line_endings(new, crlf)
     count = text.count(old_f)
-    fuzzy = False
     if count == 0:
         start, end = fuzzy_span(text, old_f, shown)
-        updated = text[:start] + new_f + text[end:]
-        count, fuzzy = 1, True
-    elif count > 1 and not replace_all:
+        return text[:start] + new_f + text[end:], 1, True
+    if count > 1 and not replace_all:
         raise ToolFailure(
             "not_unique",
             f"old_string occurs {count} times in {shown}; include more surrounding lines to "
             "make it unique, or set replace_all to change every occurrence",
             count=count,
         )
-    else:
-        updated = text.replace(old_f, new_f) if replace_all else text.replace(old_f, new_f, 1)
+    updated = text.replace(old_f, new_f) if replace_all else text.replace(old_f, new_f, 1)
+    return updated, count, False
+
+
+def _edit(ctx, place, target, fd, before, raw, old, new, replace_all) -> ToolResult:
+    shown = place.shown
+    bom, text = _decode(raw, shown)
+    updated, count, fuzzy = _change(text, old, new, replace_all, shown)
 
     payload = (BOM if bom else b"") + updated.encode("utf-8")
 

@@ -1,7 +1,8 @@
 """Permission modes (docs/tools.md): `auto` allows every tool; `read_only` refuses write/edit and
 allows any bash command when a kernel sandbox confines commands (docs/sandbox.md), else only
-a small allow-list of read-only commands without shell operators; `ask` asks y/N on the
-terminal before each write, edit or bash (refused without a terminal)."""
+a small allow-list of read-only commands without shell operators; `ask` asks before each
+write, edit or bash — showing what it will do — and takes once, always (Approvals), no
+(the Turn goes on) or no-and-stop; refused without anyone to ask."""
 
 from __future__ import annotations
 
@@ -72,20 +73,40 @@ DOUBLE_QUOTE_META = frozenset("$`\\!")
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict on one tool call. `ends_turn`: a refusal in ask mode stops the Turn."""
+    """The verdict on one tool call. `ends_turn`: a refusal in ask mode stops the Turn.
+    `asked`: the user was shown the call and answered (not covered by an earlier "always")."""
 
     allowed: bool
     decision: str  # "allowed" | "approved" | "denied"
     reason: str = ""
     ends_turn: bool = False
     unanswered: bool = False  # ask mode with nobody to ask (no terminal)
+    asked: bool = False
 
 
-# Asks the user about one call. Answers: True (allow it), False (refuse it and stop the
-# Turn), REFUSE (refuse it, tell the model, the Turn goes on), or None when nobody can be
+@dataclass(frozen=True)
+class Question:
+    """What ask mode asks about one call: the tool and its arguments, the question in words
+    (`str(question)`), and what the call will do (`preview`, from tools.registry.preview:
+    the full command, the content of a write, the diff of an edit)."""
+
+    name: str
+    args: dict
+    text: str
+    preview: dict | None = None
+    scope: str = ""  # what "always" would allow (Approvals.scope)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# Asks the user about one call. Answers: True (allow it), ALWAYS (allow it and the calls
+# Approvals.allow describes, for the rest of the session), REFUSE (refuse it, tell the
+# model, the Turn goes on), False (refuse it and stop the Turn), or None when nobody can be
 # asked (refused; the Turn stops).
-Asker = Callable[[str], "bool | str | None"]
+Asker = Callable[[Question], "bool | str | None"]
 REFUSE = "refuse"
+ALWAYS = "always"
 
 
 def narrowest(recorded: str | None, requested: str) -> str:
@@ -97,10 +118,19 @@ def narrowest(recorded: str | None, requested: str) -> str:
 
 
 def check(
-    mode: str, name: str, args: dict, ask: Asker | None = None, *, confined: bool = False
+    mode: str,
+    name: str,
+    args: dict,
+    ask: Asker | None = None,
+    *,
+    confined: bool = False,
+    approvals: Approvals | None = None,
+    preview: Callable[[], dict] | None = None,
 ) -> Decision:
-    """May this call run in `mode`? `ask` is only consulted in ask mode. `confined`: bash
-    commands run under a read-only kernel sandbox in read_only mode, so any may run."""
+    """May this call run in `mode`? `ask` is only consulted in ask mode, with the call's
+    `preview()` in its Question, unless `approvals` already covers the call (an ALWAYS
+    answer adds to them). `confined`: bash commands run under a read-only kernel sandbox in
+    read_only mode, so any may run."""
     if mode == "auto" or name in ALWAYS_ALLOWED:
         return Decision(True, "allowed")
     if mode == "read_only":
@@ -113,7 +143,14 @@ def check(
             return Decision(False, "denied", f"read-only mode: {problem}")
         return Decision(False, "denied", f"read-only mode: {name} is not allowed")
     if mode == "ask":
-        answer = ask(question(name, args)) if ask is not None else None
+        if approvals is not None and approvals.covers(name, args):
+            scope = Approvals.scope(name, args)
+            return Decision(True, "approved", f"the user allowed {scope} for this session")
+        answer = None
+        if ask is not None:
+            shown = preview() if preview is not None else None
+            scope = Approvals.scope(name, args)
+            answer = ask(Question(name, args, question(name, args), shown, scope))
         if answer is None:
             return Decision(
                 False,
@@ -122,11 +159,19 @@ def check(
                 ends_turn=True,
                 unanswered=True,
             )
+        if answer == ALWAYS:
+            if approvals is not None:
+                approvals.allow(name, args)
+            scope = Approvals.scope(name, args)
+            reason = f"the user allowed {scope} for this session"
+            return Decision(True, "approved", reason, asked=True)
         if answer == REFUSE:
-            return Decision(False, "denied", f"the user declined {name}")
+            reason = f"the user declined this {name} call; take another way or ask the user"
+            return Decision(False, "denied", reason, asked=True)
         if answer is True:
-            return Decision(True, "approved")
-        return Decision(False, "denied", f"the user declined {name}", ends_turn=True)
+            return Decision(True, "approved", "the user allowed it once", asked=True)
+        reason = f"the user declined {name} and stopped the Turn"
+        return Decision(False, "denied", reason, ends_turn=True, asked=True)
     return Decision(False, "denied", f"unknown permission mode {mode!r}", ends_turn=True)
 
 
@@ -149,6 +194,16 @@ class Approvals:
         return key is not None and key in self._allowed
 
     @staticmethod
+    def scope(name: str, args: dict) -> str:
+        """What `allow(name, args)` allows, in words: `every edit`, ``pytest` commands`."""
+        key = Approvals._key(name, args, remembering=True)
+        if key is None:
+            return f"this {name} call"
+        if name == "bash":
+            return f"`{key[1]}` commands"
+        return f"every {name}"
+
+    @staticmethod
     def _key(name: str, args: dict, *, remembering: bool):
         if name != "bash":
             return (name, "")
@@ -162,12 +217,11 @@ class Approvals:
 
 
 def question(name: str, args: dict) -> str:
-    """The y/N question of ask mode."""
+    """The question of ask mode, in words (what the call does is in its preview)."""
     if name == "bash":
-        return f"run `{args.get('command', '')}`?"
+        return "run this command?"
     if name == "write":
-        size = len(str(args.get("content", "")).encode("utf-8", "replace"))
-        return f"write {args.get('path')} ({size} bytes)?"
+        return f"write {args.get('path')}?"
     if name == "edit":
         return f"edit {args.get('path')}?"
     return f"run {name}?"

@@ -12,7 +12,7 @@ from pixir import fsutil, sanitize
 from pixir.tools import bash, edit, plan, read, write
 from pixir.tools.result import ToolFailure, ToolInterrupted, ToolResult, failed
 from pixir.tools.schemas import TOOLS
-from pixir.tools.workspace import resolve_for_write
+from pixir.tools.workspace import display_path, resolve_for_write
 
 RUNNERS = {
     "read": read.run,
@@ -102,6 +102,32 @@ def scrub(result: ToolResult, ctx: ToolContext) -> ToolResult:
         if isinstance(error.get("message"), str):
             error["message"] = error["message"].replace(piece, REDACTED)
     return result
+
+
+def preview(name: str, args: object, ctx: ToolContext) -> dict:
+    """What a call would do, worked out without doing it — what ask mode shows before it
+    asks: `{"command"}` for bash, write.preview's `{"path", "content", "bytes", "replaces"}`
+    (and `"diff"` when a text file is replaced), `{"path", "diff"}` for edit. `"problem"`
+    says why the call would fail. Never raises."""
+    if not isinstance(args, dict):
+        return {"problem": "invalid_arguments: arguments must be a JSON object"}
+    path = str(args.get("path", ""))
+    try:
+        if name == "bash":
+            return {"command": str(args.get("command", ""))}
+        problem = schema_problem(PARAMETERS[name], args, "arguments") if name in RUNNERS else None
+        if problem:
+            return {"path": path, "problem": f"invalid_arguments: {problem}"}
+        if name == "write":
+            return write.preview(args, ctx)
+        if name == "edit":
+            target = resolve_for_write(ctx.workspace, args.get("path"))
+            return {"path": display_path(ctx.workspace, target), "diff": edit.preview(args, ctx)}
+    except ToolFailure as failure:
+        return {"path": path, "problem": f"{failure.kind}: {failure.message}"}
+    except Exception as exc:  # a preview must never end the Turn: the question still comes
+        return {"problem": f"cannot work out what {name} would do: {type(exc).__name__}"}
+    return {}
 
 
 def clean_after_kill(name: str, arguments: str | None, ctx: ToolContext, before: float) -> None:

@@ -13,13 +13,15 @@ MAX_BYTES = 50 * 1024
 @dataclass
 class ToolResult:
     """`output` is the exact text the model receives; `summary` is one short line for people
-    (`exit 0 · 1.2 s`, `+3 −1`); `error` is `{kind, message}` when `ok` is false."""
+    (`exit 0 · 1.2 s`, `+3 −1`); `error` is `{kind, message}` when `ok` is false; `diff`
+    is the change a `write` made, for people (an edit's is in its output)."""
 
     ok: bool
     output: str
     summary: str = ""
     exit_code: int | None = None
     error: dict | None = None
+    diff: str = ""
 
 
 class ToolFailure(Exception):

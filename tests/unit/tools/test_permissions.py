@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pixir.tools.permissions import (
+    ALWAYS,
     REFUSE,
     Approvals,
+    Question,
     check,
     narrowest,
     read_only_command_problem,
@@ -113,7 +115,9 @@ def test_ask_mode_asks_and_obeys():
 
     decision = check("ask", "bash", {"command": "pytest -q"}, ask=yes)
     assert decision.allowed and decision.decision == "approved"
-    assert questions == ["run `pytest -q`?"]
+    assert [(q.name, q.args, str(q)) for q in questions] == [
+        ("bash", {"command": "pytest -q"}, "run this command?")
+    ]
     refused = check("ask", "write", {"path": "a.py", "content": "xy"}, ask=lambda q: False)
     assert not refused.allowed and refused.ends_turn and "declined" in refused.reason
 
@@ -185,3 +189,60 @@ def test_ask_mode_without_a_terminal_is_refused():
 )
 def test_resuming_never_widens_the_recorded_mode(recorded, requested, expected):
     assert narrowest(recorded, requested) == expected
+
+
+def test_the_question_carries_what_the_call_will_do_and_what_always_would_allow():
+    asked: list[Question] = []
+    shown = {"command": "pytest -q"}
+    check(
+        "ask",
+        "bash",
+        {"command": "pytest -q"},
+        ask=lambda q: asked.append(q) or True,
+        preview=lambda: shown,
+    )
+    [question] = asked
+    assert question.name == "bash" and question.preview == shown
+    assert str(question) == "run this command?" and question.scope == "`pytest` commands"
+
+
+def test_always_allows_the_rest_of_the_session_without_asking_again():
+    approvals, asked = Approvals(), []
+
+    def ask(question):
+        asked.append(question.args)
+        return ALWAYS
+
+    first = check("ask", "bash", {"command": "pytest -q"}, ask=ask, approvals=approvals)
+    assert first.allowed and first.decision == "approved" and "`pytest` commands" in first.reason
+    assert first.asked
+    again = check("ask", "bash", {"command": "pytest -x"}, ask=ask, approvals=approvals)
+    assert again.allowed and again.decision == "approved" and len(asked) == 1
+    assert not again.asked  # covered: nobody was asked
+    check("ask", "bash", {"command": "pytest; rm -rf ~"}, ask=ask, approvals=approvals)
+    assert len(asked) == 2  # a compound command is asked about again
+    check("ask", "edit", {"path": "a"}, ask=lambda q: True, approvals=approvals)
+    assert not approvals.covers("edit", {"path": "a"})  # y is once
+
+
+def test_no_tells_the_model_and_goes_on_quit_stops_the_turn():
+    refused = check("ask", "edit", {"path": "a"}, ask=lambda q: REFUSE)
+    assert not refused.allowed and not refused.ends_turn
+    assert "declined" in refused.reason and "another way" in refused.reason
+    stopped = check("ask", "edit", {"path": "a"}, ask=lambda q: False)
+    assert not stopped.allowed and stopped.ends_turn and "stopped the Turn" in stopped.reason
+
+
+def test_a_covered_call_is_not_previewed_nor_asked():
+    approvals = Approvals()
+    approvals.allow("write", {"path": "a"})
+    previews = []
+    decision = check(
+        "ask",
+        "write",
+        {"path": "b"},
+        ask=lambda q: False,
+        approvals=approvals,
+        preview=lambda: previews.append(1) or {},
+    )
+    assert decision.allowed and previews == []

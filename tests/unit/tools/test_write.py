@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from pixir.tools import write
 from tests.unit.helpers.tools import call, error_kind
 
 
@@ -73,3 +74,22 @@ def test_a_directory_swapped_for_a_link_out_after_the_check_never_gets_the_write
     result = call(ctx, "write", path="sub/f.txt", content="escaped?")
     assert error_kind(result) == "path_changed"
     assert list(outside.iterdir()) == []
+
+
+def test_write_reports_its_change_as_a_diff_for_people(ctx, ws):
+    created = call(ctx, "write", path="new.txt", content="one\ntwo\n")
+    assert created.diff.splitlines()[2:] == ["@@ -0,0 +1,2 @@", "+one", "+two"]
+    assert created.summary == "8 bytes · +2 −0"
+    assert "@@" not in created.output  # the model wrote the content: no diff for it
+    replaced = call(ctx, "write", path="new.txt", content="one\nthree\n")
+    assert replaced.diff.splitlines()[-2:] == ["-two", "+three"]
+    assert replaced.summary == "10 bytes · +1 −1"
+
+
+def test_write_over_a_binary_or_huge_file_has_no_diff(ctx, ws, monkeypatch):
+    (ws / "blob").write_bytes(b"\x00\xff\x00")
+    result = call(ctx, "write", path="blob", content="text")
+    assert result.ok and result.diff == "" and result.summary == "4 bytes"
+    monkeypatch.setattr(write, "DIFF_MAX_BYTES", 3)
+    (ws / "big.txt").write_text("four")
+    assert call(ctx, "write", path="big.txt", content="x").diff == ""
