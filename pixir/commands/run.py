@@ -147,12 +147,13 @@ def interactive_mode(runner: Runner, args, post, resuming: bool, ref) -> int:
     from pixir import paths
     from pixir.present import repl
 
+    events = None
     if resuming:
-        runner.resume(ref)
+        events = runner.resume(ref)
         note_agents(args, runner.agents_files())
     else:  # the session opens with the first line, in this workspace
         note_agents(args, context.agents_in_use(runner.workspace))
-    host = ReplHost(runner, args, post)
+    host = ReplHost(runner, args, post, resumed=events)
     try:
         return repl.run(host, history_file=paths.history_file())
     finally:
@@ -163,10 +164,11 @@ class ReplHost:
     """What the REPL asks of the agent: run a line as a Turn, switch model or session,
     report status."""
 
-    def __init__(self, runner: Runner, args, post) -> None:
+    def __init__(self, runner: Runner, args, post, resumed: list[dict] | None = None) -> None:
         self.runner = runner
         self.args = args
         self.post = post
+        self.resumed = resumed  # the events a resume read, for the recap
         self.transport: str | None = None
 
     def turn(self, text: str):
@@ -220,12 +222,47 @@ class ReplHost:
             ("tokens", tokens),
         ]
 
+    def recap(self) -> dict | None:
+        """A resumed session's id, model, Turns, workspace (when not the current
+        directory) and last exchange; None for a new session."""
+        if self.resumed is None or self.runner.session is None:
+            return None
+        session = self.runner.session
+        user, answer, ending = last_exchange(self.resumed)
+        workspace = None if session.workspace == self.runner.workspace else session.workspace
+        return {
+            "id": session.id,
+            "model": self.runner.model,
+            "turns": self.runner.totals()["turns"],
+            "workspace": str(workspace) if workspace else None,
+            "user": user,
+            "answer": answer,
+            "ending": ending,
+        }
+
     def footer(self) -> str | None:
         """The closing line: the session and the command that continues it."""
         if self.runner.session_id is None:
             return None
         sid = self.runner.session_id
         return f"session {sid} · continue with: {resume_hint(sid, self.args)}"
+
+
+def last_exchange(events: list[dict]) -> tuple[str | None, str | None, str | None]:
+    """(the last user message, the answer to it, how its Turn ended when there is none)."""
+    user = answer = ending = None
+    for event in events:
+        kind, data = event["type"], event["data"]
+        if kind == "user_message":
+            user, answer, ending = str(data.get("text", "")), None, None
+        elif kind == "assistant_message" and data.get("finish_reason") != "tool_calls":
+            text = str(data.get("text") or "")
+            answer = text + (" [cut short]" if data.get("partial") else "")
+        elif kind == "turn_failed":
+            ending = f"the Turn ended with {data.get('error_kind')}: {data.get('error_message')}"
+        elif kind == "turn_interrupted":
+            ending = "the Turn was interrupted"
+    return user, answer, ending
 
 
 def target(args) -> tuple[bool, str | None, list[str]]:
@@ -301,13 +338,25 @@ def resume_hint(session_id: str, args) -> str:
     return command
 
 
-def ask_on_terminal(question: str) -> bool | None:
-    """ask mode's y/N on the terminal; None when stdin/stderr is not a terminal."""
+def ask_on_terminal(question) -> bool | str | None:
+    """ask mode on the terminal (present/ask.py): what the call will do, then y (once),
+    a (always, this session), n (refuse, the Turn goes on) or q (refuse and stop the
+    Turn). None when stdin or stderr is not a terminal: nobody can answer."""
+    from pixir.present import ask
+    from pixir.present.human import color_wanted
+    from pixir.tools.permissions import ALWAYS, REFUSE
+
     if not (prompt.stdin_kind() == "tty" and sys.stderr.isatty()):
         return None
-    # The model wrote the command: its control characters are shown, never obeyed (a `\r`
-    # and an erase-line must not turn `rm -f x; echo` into a harmless-looking question).
-    sys.stderr.write(f"pixir: {sanitize.terminal(question)} [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
+    err = sys.stderr
+    err.write("\n".join(ask.lines(question, color=color_wanted(err))) + "\n")
+    while True:
+        err.write(ask.PROMPT)
+        err.flush()
+        typed = sys.stdin.readline()
+        if not typed:  # the terminal closed: nobody left to say yes
+            return False
+        picked = ask.choice(typed)
+        if picked is not None:
+            return {"y": True, "a": ALWAYS, "n": REFUSE, "q": False}[picked]
+        err.write(ask.AGAIN + "\n")

@@ -1,11 +1,14 @@
-"""The terminal presenter: the answer streamed to stdout, and everything else on stderr —
-reasoning summaries (dimmed), tool activity, plan updates, permission refusals, retries, a
-spinner while waiting (stderr on a terminal only), errors with their hint, and the session
-id with the command that continues it.
+"""The terminal presenter (docs/terminal.md): the answer on stdout, and everything else on
+stderr — reasoning summaries (dimmed), tool activity with a failed command's last lines and
+the diff of a write or edit, plan updates, permission refusals, retries, a spinner while
+waiting (stderr on a terminal only), errors with their hint, a closing line with the model,
+tokens and time, and the session id with the command that continues it.
 
-Text from the model, tools or the server reaches stderr, and stdout when it is a terminal,
-through `sanitize.terminal` (control characters made visible); a redirected stdout gets the
-answer's bytes as they are.
+stdout on a terminal streams the answer (as light Markdown when colour is on); any other
+stdout receives the final answer once, when the Turn ends — never the partial attempt of a
+retried stream, nor a note written before tool calls — so `pixir "…" > file` holds exactly
+the answer, its bytes as they are. Text from the model, tools or the server reaches a
+terminal through `sanitize.terminal` (control characters made visible).
 
 A small Event consumer: one `on_<type>` method per Event type it shows (looked up once, so
 a text delta costs one dict lookup and one write), and `finish(outcome, ...)` at the end.
@@ -18,6 +21,7 @@ import sys
 import time
 
 from pixir.interrupt import OutputClosed
+from pixir.present import results
 from pixir.sanitize import terminal
 
 PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
@@ -25,7 +29,8 @@ MAX_ARG_CHARS = 120
 MAX_SOURCES = 10  # sources listed after an answer; the rest are counted
 
 # SGR codes; used only when colour is on (a terminal, no NO_COLOR, not TERM=dumb).
-DIM, BOLD, RED, GREEN, YELLOW = "2", "1", "31", "32", "33"
+DIM, BOLD, RED, GREEN, YELLOW, CYAN = "2", "1", "31", "32", "33", "36"
+MAX_LINE_CHARS = 240  # of a command's output line or a diff line shown on stderr
 
 
 def color_wanted(stream) -> bool:
@@ -96,6 +101,58 @@ def report(err, stream=None, *, color: bool | None = None) -> bool:
     return True
 
 
+def _clip(line: str, limit: int = MAX_LINE_CHARS) -> str:
+    line = line.rstrip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def tokens(count: int) -> str:
+    """`987`, `12.3k`, `1.2M`."""
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k".replace(".0k", "k")
+    return f"{count / 1_000_000:.1f}M".replace(".0M", "M")
+
+
+def usage_line(model: str, usage: dict, seconds: float) -> str:
+    """The Turn's closing line: `gpt-5.5 · 12.3k in (9.8k cached) / 456 out · 4.2 s`."""
+    inputs, cached = usage.get("input_tokens") or 0, usage.get("cached_tokens") or 0
+    out = usage.get("output_tokens") or 0
+    spent = f"{tokens(inputs)} in ({tokens(cached)} cached) / {tokens(out)} out"
+    return f"{model} · {spent} · {seconds:.1f} s"
+
+
+def diff_lines(diff: str, limit: int = results.DIFF_LINES) -> list[tuple[str, str]]:
+    """A unified diff as (line, SGR code) pairs for stderr: additions green, removals red,
+    hunk heads cyan, context dim; capped at `limit` lines, then a count of the rest."""
+    body, extra = results.diff_body(diff)
+    shown, hidden = results.cap(body, limit)
+    out = []
+    for line in shown:
+        if line.startswith("+"):
+            code = GREEN
+        elif line.startswith("-"):
+            code = RED
+        elif line.startswith("@@"):
+            code = CYAN
+        else:
+            code = DIM
+        out.append((f"    {_clip(line)}", code))
+    if hidden + extra:
+        out.append((f"    … {results.count_note(hidden + extra, 'more line')}", DIM))
+    return out
+
+
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes (East Asian wide characters count two)."""
+    if text.isascii():
+        return len(text)
+    from unicodedata import east_asian_width
+
+    return sum(2 if east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def error_lines(err, *, color: bool = False) -> list[str]:
     """`error: <kind>: <message>`, and `hint: <next step>` when there is one."""
     said = terminal(f"{err.kind}: {err.message}")  # messages quote servers and files
@@ -139,6 +196,7 @@ class HumanPresenter:
         quiet: bool = False,
         color: bool | None = None,
         spinner: bool | None = None,
+        markdown: bool | None = None,
     ):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -152,15 +210,25 @@ class HumanPresenter:
 
             self.spinner = Spinner(self.err, dim=self.color)
         self._out_tty = _isatty(self.out)
+        self._stream = self._out_tty  # stream the answer; else write it once at the end
+        if markdown is None:
+            markdown = self._stream and color_wanted(self.out)
+        self._markdown = markdown
+        self._md = None  # the current message's MarkdownStream
         self.closed = False  # stdout's reader went away
         self._err_gone = False  # stderr cannot be written any more
         self._streamed = False  # text of the current message already shown
         self._out_open_line = False  # stdout does not end with a newline
+        self._column = 0  # of the answer's cursor on a shared terminal (for the spinner)
         self._err_open_line = False  # a reasoning line on stderr is still open
         self._denied: set[str] = set()  # calls whose refusal was already shown
         self._plans: set[str] = set()  # update_plan calls (their ✓ line says nothing new)
         self._searches: set[str] = set()  # web searches already shown
+        self._names: dict[str, str] = {}  # call_id → tool name, until its result
+        self._previewed: set[str] = set()  # calls whose change --ask showed before a yes
         self.transport: str | None = None  # the last call's wire transport (for /status)
+        self._model: str | None = None  # of the last model call (for the closing line)
+        self._began: float | None = None  # when the Turn's user message was written
         self._handlers = {
             name[3:]: getattr(self, name) for name in dir(type(self)) if name.startswith("on_")
         }
@@ -176,12 +244,16 @@ class HumanPresenter:
         return f"\x1b[{';'.join(codes)}m{text}\x1b[0m" if self.color and codes else text
 
     def write_out(self, text: str) -> None:
+        """Write to stdout: made inert on a terminal, as it is elsewhere."""
+        if self._out_tty:
+            text = terminal(text)
+        self._emit_out(text)
+
+    def _emit_out(self, text: str) -> None:
         if self.closed or not text:
             return
         if self.spinner is not None and self.spinner.active:
             self.spinner.hide()
-        if self._out_tty:
-            text = terminal(text)
         # Set first: a Ctrl-C landing inside the write must still leave a closing newline.
         self._out_open_line = not text.endswith("\n")
         try:
@@ -205,8 +277,15 @@ class HumanPresenter:
             self._err_gone = True
 
     def end_out_line(self) -> None:
+        self._end_markdown()
         if self._out_open_line:
-            self.write_out("\n")
+            self._emit_out("\n")
+        self._column = 0
+
+    def _end_markdown(self) -> None:
+        md, self._md = self._md, None
+        if md is not None:
+            self._emit_out(md.flush())
 
     def note(self, text: str, *codes: str, always: bool = False) -> None:
         """One line of activity on stderr (suppressed with --quiet unless `always`)."""
@@ -240,13 +319,41 @@ class HumanPresenter:
             return
         self.spinner.show(_one_line(terminal(label), 40))
 
+    def _answer(self, chunk: str) -> None:
+        """Show a piece of the answer on a terminal stdout, then watch for a stall: the
+        spinner comes back after the text when nothing arrives for a while."""
+        chunk = terminal(chunk)
+        if self._markdown:
+            if self._md is None:
+                from pixir.present.markdown import MarkdownStream
+
+                self._md = MarkdownStream()
+            self._emit_out(self._md.feed(chunk))
+        else:
+            self._emit_out(chunk)
+        line = chunk.rpartition("\n")
+        self._column = display_width(line[2]) + (0 if line[1] else self._column)
+        if self.spinner is not None and not self._err_open_line:
+            from pixir.present.spinner import STALL_S
+
+            column = self._column if self._out_open_line else None
+            self.spinner.show("waiting", grace=STALL_S, column=column)
+
     # -- Events ------------------------------------------------------------------------------
 
+    def on_user_message(self, data: dict) -> None:
+        self._began = time.monotonic()
+
     def on_text_delta(self, data: dict) -> None:
+        if not self._stream:  # the answer is written once, when the Turn ends
+            if not self._streamed:
+                self._streamed = True
+                self._spin("writing")
+            return
         if self._err_open_line:
             self._end_err_line()
         self._streamed = True
-        self.write_out(data["chunk"])
+        self._answer(data["chunk"])
 
     def on_reasoning_delta(self, data: dict) -> None:
         if self.quiet:
@@ -268,9 +375,9 @@ class HumanPresenter:
         self.note(f"warning: {data.get('text')}", YELLOW)
 
     def on_retry(self, data: dict) -> None:
-        if self._streamed:  # the restart resends the answer: end what was shown of it
-            self.end_out_line()
-            self._streamed = False
+        if self._streamed and self._stream:  # the restart resends the answer: end what
+            self.end_out_line()  # was shown of it
+        self._streamed = False
         kind = data.get("error_kind") or "error"
         delay = data.get("delay_s")
         when = [f"retry {data['attempt']}"] if data.get("attempt") else []
@@ -280,23 +387,29 @@ class HumanPresenter:
         self._spin("retrying")
 
     def on_assistant_message(self, data: dict) -> None:
+        streamed, self._streamed = self._streamed, False
+        if not self._stream:
+            return
         if data.get("finish_reason") == "max_steps":  # said by the error line at the end
             self.end_out_line()
             return
-        if not self._streamed and not data.get("partial"):
-            self.write_out(data.get("text") or "")
+        if not streamed and not data.get("partial"):  # no deltas came (a whole message)
+            self._answer(data.get("text") or "")
         self.end_out_line()
-        self._streamed = False
 
     def on_tool_call(self, data: dict) -> None:
-        self.end_out_line()
+        if self._stream:
+            self.end_out_line()
         self._streamed = False
         name, args = data.get("name", "?"), data.get("args")
         args = args if isinstance(args, dict) else {}
+        call_id = data.get("call_id")
+        if isinstance(call_id, str):
+            self._names[call_id] = str(name)
         if name == "bash":
             self.note(f"› bash {_one_line(args.get('command', ''))}", BOLD)
         elif name == "update_plan":
-            self._plans.add(data.get("call_id"))
+            self._plans.add(call_id)
             self.note("› plan", BOLD)
             for step in args.get("steps") or ():
                 if isinstance(step, dict):
@@ -323,6 +436,8 @@ class HumanPresenter:
 
     def on_permission_decision(self, data: dict) -> None:
         if data.get("decision") == "approved":
+            if data.get("asked"):  # its diff was on the screen a moment ago
+                self._previewed.add(data.get("call_id"))
             return
         self._denied.add(data.get("call_id"))
         reason = _one_line(data.get("reason") or "refused")
@@ -330,30 +445,64 @@ class HumanPresenter:
 
     def on_tool_result(self, data: dict) -> None:
         call_id = data.get("call_id")
+        name = self._names.pop(call_id, None) if isinstance(call_id, str) else None
         if call_id in self._denied:
             self._denied.discard(call_id)
             return
-        if data.get("ok"):
-            if call_id in self._plans:
-                self._plans.discard(call_id)
-                return
-            summary = data.get("summary") or "done"
-            if data.get("exit_code") not in (None, 0):  # a command that failed, reported
-                self.note(f"  ✗ {summary}", RED)
-            else:
-                self.note(f"  ✓ {summary}", GREEN)
+        if call_id in self._plans and data.get("ok"):
+            self._plans.discard(call_id)
             return
+        if name == "bash" or "exit_code" in data:
+            self._command_result(data)
+        elif data.get("ok"):
+            self.note(f"  ✓ {data.get('summary') or 'done'}", GREEN)
+            if name in ("write", "edit") and not self._was_previewed(call_id):
+                for line, code in diff_lines(results.diff_of(data)):
+                    self.note(line, code)
+        else:
+            self._failure_line(data)
+
+    def _was_previewed(self, call_id) -> bool:
+        if call_id in self._previewed:
+            self._previewed.discard(call_id)
+            return True
+        return False
+
+    def _failure_line(self, data: dict) -> None:
         error = data.get("error") or {}
         kind = error.get("kind", "failed")
         self.note(f"  ✗ {kind}: {_one_line(error.get('message', ''))}", RED)
+
+    def _command_result(self, data: dict) -> None:
+        """`✓ exit 0 · 0.4 s · 12 lines`; a command that failed: its last lines, dimmed."""
+        lines = results.output_lines(results.command_output(data))
+        total = max(results.line_count(data), len(lines))
+        if not results.failed(data):
+            count = results.count_note(total) if total else "no output"
+            self.note(f"  ✓ {data.get('summary') or 'done'} · {count}", GREEN)
+            return
+        if data.get("ok"):
+            self.note(f"  ✗ {data.get('summary') or 'failed'}", RED)
+        else:
+            self._failure_line(data)
+        # the last lines that say something: a blank line is not worth one of the six
+        said = [at for at, line in enumerate(lines) if line.strip()][-results.TAIL_LINES :]
+        before = (said[0] if said else len(lines)) + total - len(lines)
+        if before:
+            self.note(f"    … {results.count_note(before)} before", DIM)
+        for at in said:
+            self.note(f"    {_clip(lines[at])}", DIM)
 
     def on_provider_usage(self, data: dict) -> None:
         transport = data.get("active_transport") or data.get("transport")
         if isinstance(transport, str):
             self.transport = transport
+        if isinstance(data.get("model"), str):
+            self._model = data["model"]
 
     def on_compaction(self, data: dict) -> None:
-        self.end_out_line()
+        if self._stream:
+            self.end_out_line()
         self._streamed = False
         freed = data.get("tokens_freed") or 0
         shown = f"{round(freed / 1000)}k" if freed >= 1000 else str(freed)
@@ -367,18 +516,23 @@ class HumanPresenter:
         self._spin("thinking")  # the step's own call follows
 
     def on_turn_interrupted(self, data: dict) -> None:
-        self.end_out_line()
+        if self._stream:
+            self.end_out_line()
         if data.get("reason") == "sigint":
             self.note("interrupted", YELLOW, always=True)
 
     # -- the end -----------------------------------------------------------------------------
 
     def end_turn(self, outcome) -> None:
-        """Close the answer's line, stop the spinner, and report the error if any."""
+        """Close the answer's line (or, off a terminal, write the final answer), stop the
+        spinner, report the error if any, and give the Turn's closing line."""
         if self.spinner is not None:
             self.spinner.hide()
         try:
             self.end_out_line()
+            if not self._stream and outcome.output is not None:
+                answer = outcome.output
+                self.write_out(answer if answer.endswith("\n") or not answer else answer + "\n")
         except OutputClosed:
             pass
         self._end_err_line()
@@ -390,6 +544,9 @@ class HumanPresenter:
         err = outcome.error
         if err is not None and err.kind != "interrupted" and not self._err_gone:
             self._err_gone = not report(err, self.err, color=self.color)
+        if self._model is not None and self._began is not None:
+            seconds = time.monotonic() - self._began
+            self.note(usage_line(self._model, outcome.usage or {}, seconds), DIM)
 
     def finish(
         self,
@@ -400,9 +557,10 @@ class HumanPresenter:
         resume_command: str,
         continuable: bool = True,
     ) -> None:
-        """The closing lines on stderr: the error if any, where the session is and how to
-        continue it (with --quiet only when the Turn did not complete). `continuable` False:
-        the session holds nothing to continue (its only Turn failed before any answer)."""
+        """The closing lines on stderr: the error if any, the model, tokens and time, where
+        the session is and how to continue it (with --quiet only the error, and the session
+        when the Turn did not complete). `continuable` False: the session holds nothing to
+        continue (its only Turn failed before any answer)."""
         self.end_turn(outcome)
         self.close()
         if self.quiet and outcome.status == "completed":

@@ -1,6 +1,10 @@
-"""The interactive mode: a line REPL on a terminal. Each line is a Turn in one session; lines
-starting with `/` are commands. The agent side (sessions, Turns, models) is a `host` that
-commands/run.py provides, so this module only reads lines and prints.
+"""The interactive mode: a line REPL on a terminal. Each message is a Turn in one session;
+lines starting with `/` are commands. The agent side (sessions, Turns, models) is a `host`
+that commands/run.py provides, so this module only reads lines and prints.
+
+A message may hold several lines: a paste is one message (the terminal's bracketed paste,
+turned on in readline), Alt-Enter starts a new line, and a line ending in `\\` continues on
+the next. A resumed session opens with its id, model and last exchange.
 
 Ctrl-C during a Turn stops it (the Log stays consistent, as in a one-shot run) and comes
 back to the prompt; at the prompt it clears the line. Ctrl-D or `/exit` leaves (exit 0).
@@ -17,7 +21,9 @@ from pixir.errors import PixirError
 from pixir.sanitize import terminal
 
 PROMPT = "› "
+MORE = "… "  # the prompt of a continued line
 HISTORY_LENGTH = 1000
+RECAP_LINES = 12  # of the last answer shown when a session is resumed
 
 HELP = """\
 /help          this list
@@ -25,8 +31,9 @@ HELP = """\
 /model [ID]    show the model, or use ID from the next message on
 /new           start a new session with the next message
 /exit          leave (Ctrl-D works too)
-Ctrl-C stops a running Turn, or clears the line at the prompt. A line that starts with //
-is sent as a message with its first / removed."""
+Several lines make one message: paste them, press Alt-Enter for a new line, or end a line
+with \\ to continue it on the next. Ctrl-C stops a running Turn, or clears the line at the
+prompt. A line that starts with // is sent as a message with its first / removed."""
 
 
 def run(host, *, history_file: Path | None = None, read_line=None, err=None) -> int:
@@ -34,22 +41,27 @@ def run(host, *, history_file: Path | None = None, read_line=None, err=None) -> 
     stopped a Turn (143, 129)."""
     err = err or sys.stderr
     read_line = read_line or line_reader(history_file)
-    say(err, f"pixir · model {host.model} · /help for commands, Ctrl-D to leave")
+    recap = host.recap()
+    if recap is None:
+        say(err, f"pixir · model {host.model} · /help for commands, Ctrl-D to leave")
+    else:
+        for line in recap_lines(recap):
+            say(err, line)
     code = 0
     while True:
         try:
-            line = read_line(PROMPT)
+            line = read_message(read_line)
         except EOFError:
             say(err, "")
             break
         except KeyboardInterrupt:  # at the prompt: drop the line, ask again
             say(err, "")
             continue
-        text = line.strip()
-        if not text:
+        text = line.strip() if "\n" not in line else line.strip("\n")
+        if not text.strip():
             continue
         try:
-            if text.startswith("/") and not text.startswith("//"):
+            if text.startswith("/") and not text.startswith("//") and "\n" not in text:
                 if command(host, text, err) == "exit":
                     break
             else:
@@ -96,6 +108,44 @@ def command(host, text: str, err) -> str | None:
     return None
 
 
+def read_message(read_line) -> str:
+    """One message: a line, and the lines after it while each ends with a backslash (which
+    is dropped). A line may itself hold newlines (a paste, Alt-Enter)."""
+    lines = [read_line(PROMPT)]
+    while lines[-1].endswith("\\") and not lines[-1].endswith("\\\\"):
+        lines[-1] = lines[-1][:-1]
+        lines.append(read_line(MORE))
+    return "\n".join(lines)
+
+
+def recap_lines(recap: dict) -> list[str]:
+    """A resumed session's opening: its id, model, Turns and workspace, then the last
+    exchange (the user's message, the start of the answer)."""
+    turns = recap.get("turns", 0)
+    head = (
+        f"pixir · resumed session {recap['id']} · model {recap['model']} · "
+        f"{turns} Turn{'' if turns == 1 else 's'} · /help for commands, Ctrl-D to leave"
+    )
+    out = [head]
+    if recap.get("workspace"):
+        out.append(f"  working in {recap['workspace']}")
+    asked = recap.get("user")
+    if asked:
+        lines = asked.strip().split("\n")
+        out.append(
+            f"{PROMPT}{lines[0]}" + (f" … (+{len(lines) - 1} lines)" if len(lines) > 1 else "")
+        )
+    answer = recap.get("answer")
+    if answer:
+        lines = answer.strip().split("\n")
+        out += lines[:RECAP_LINES]
+        if len(lines) > RECAP_LINES:
+            out.append(f"… {len(lines) - RECAP_LINES} more lines (pixir log --last shows all)")
+    elif recap.get("ending"):
+        out.append(f"({recap['ending']})")
+    return out
+
+
 def say(err, text: str) -> None:
     try:
         err.write(terminal(text) + "\n")
@@ -116,6 +166,7 @@ def line_reader(history_file: Path | None):
         except (OSError, ValueError):
             pass
     readline.set_history_length(HISTORY_LENGTH)
+    _multiline_keys(readline)
 
     def read(prompt_text: str) -> str:
         line = input(prompt_text)
@@ -124,6 +175,21 @@ def line_reader(history_file: Path | None):
         return line
 
     return read
+
+
+def _multiline_keys(readline) -> None:
+    """A paste arrives as one piece with its newlines (bracketed paste, which Python's
+    readline module turns off), and Alt-Enter inserts a newline instead of sending."""
+    if "libedit" in (getattr(readline, "__doc__", "") or ""):
+        return  # macOS's libedit has neither
+    bindings = [r'"\e\r": "\C-v\C-j"', r'"\e\n": "\C-v\C-j"']
+    if os.environ.get("TERM", "dumb") != "dumb":  # a dumb terminal would show the codes
+        bindings.append("set enable-bracketed-paste on")
+    for binding in bindings:
+        try:
+            readline.parse_and_bind(binding)
+        except Exception:  # an old readline that does not know the variable
+            pass
 
 
 def _append_history(readline, path: Path) -> None:

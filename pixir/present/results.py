@@ -7,6 +7,7 @@ the `--ask` question and `pixir log`; plain text here, colour is added by the ca
 from __future__ import annotations
 
 import json
+import re
 
 TAIL_LINES = 6  # of a failed command
 DIFF_LINES = 40  # of an edit's or a write's change
@@ -34,6 +35,22 @@ def command_output(data: dict) -> str:
         return ""
     kept = body.get("output") if isinstance(body, dict) else None
     return kept if isinstance(kept, str) else ""
+
+
+def line_count(data: dict) -> int:
+    """How many lines the command printed in all, as its result's header says when the
+    output given to the model was cut (0 when it does not say)."""
+    output = data.get("output")
+    if not isinstance(output, str):
+        return 0
+    head = output[: output.find("Output:\n")] if "Output:\n" in output else ""
+    for line in head.split("\n"):
+        if line.startswith("Total output lines: "):
+            try:
+                return int(line.split(": ", 1)[1])
+            except ValueError:
+                return 0
+    return 0
 
 
 def output_lines(text: str) -> list[str]:
@@ -65,16 +82,23 @@ def diff_of(data: dict) -> str:
     return output.partition("\n")[2]
 
 
-def diff_body(diff: str) -> list[str]:
-    """The lines of a unified diff worth showing: hunks and changes, without the `---`/`+++`
-    file header (the path is on the line above)."""
-    lines = []
+def diff_body(diff: str) -> tuple[list[str], int]:
+    """(the lines of a unified diff worth showing, how many more it says it cut): hunks
+    and changes, without the `---`/`+++` file header (the path is on the line above)."""
+    lines: list[str] = []
+    extra = 0
     for line in diff.split("\n"):
-        if line.startswith(("--- ", "+++ ")) and not lines:
+        if not lines and line.startswith(("--- ", "+++ ")):
             continue
-        if line:
+        cut = _DIFF_CUT.fullmatch(line)
+        if cut:
+            extra += int(cut.group(1))
+        elif line:
             lines.append(line)
-    return lines
+    return lines, extra
+
+
+_DIFF_CUT = re.compile(r"\[\.\.\. diff cut: (\d+) more lines \.\.\.\]")
 
 
 def cap(lines: list[str], limit: int) -> tuple[list[str], int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import time
@@ -368,26 +367,22 @@ def test_sigint_during_a_long_bash_call_kills_its_group_and_exits_130(repo, fake
 
 
 def test_sigint_while_streaming_keeps_the_partial_answer(repo, fake):
+    import pexpect
+
     fake.script(step(text("Half of an answer that never ends"), fault=stall(30, after_events=6)))
-    proc = repo.popen("talk", stdin=subprocess.DEVNULL)
+    child = repo.spawn("talk")  # a terminal: the answer streams (a pipe gets it at the end)
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 15)
-        assert ready, "no streamed text before the stall"
-        first = os.read(proc.stdout.fileno(), 4096)  # the first deltas are on stdout
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        child.expect_exact("Half")  # the first deltas are on the terminal
+        child.sendintr()
+        child.expect(pexpect.EOF, timeout=15)
+        child.close()
     finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 130, err
+        child.close(force=True)
+    assert child.exitstatus == 130, child.before
     events = repo.log_events()
     assert [e["type"] for e in events[-2:]] == ["assistant_message", "turn_interrupted"]
     partial = events[-2]["data"]
     assert partial["partial"] is True and partial["text"].startswith("Half")
-    shown = (first + out).decode()
-    # stdout ends its line; what it showed is the Log's partial text (which may hold one
-    # more chunk: received, and interrupted on its way to the terminal)
-    assert shown.endswith("\n") and partial["text"].startswith(shown[:-1])
     # a partial answer is not replayed: the next request holds only the user messages
     fake.script(step(text("again")))
     assert repo.run("-c", "go on").code == 0
@@ -440,10 +435,10 @@ def test_broken_stdout_pipe_exits_quietly_with_a_consistent_log(repo, fake):
     assert done.stdout == b"line 0 of a long answer\n"
     assert b"Traceback" not in done.stderr and b"error" not in done.stderr
     assert b"status=141" in done.stderr
+    # a pipe gets the answer when the Turn ends: the Turn itself completed (a reader that
+    # leaves mid-Turn, with --jsonl, is tests/e2e/test_cli.py's)
     events = repo.log_events()  # every line parses
-    assert (
-        events[-1]["type"] == "turn_interrupted" and events[-1]["data"]["reason"] == "broken_pipe"
-    )
+    assert events[-1]["type"] == "assistant_message" and events[-1]["data"]["text"] == long_answer
 
 
 # -- permissions -----------------------------------------------------------------------------
@@ -501,10 +496,12 @@ def test_ask_mode_on_a_terminal(repo, fake):
     repo.write_file("made/.keep", "")  # commands may not create top-level entries (docs/sandbox.md)
     child = repo.spawn("--ask", "make files")
     try:
-        child.expect(r"run `touch made/yes.txt`\? \[y/N\]")
+        child.expect_exact("$ touch made/yes.txt")
+        child.expect_exact("[y/a/n/q] ")
         child.sendline("y")
-        child.expect(r"run `touch made/no.txt`\? \[y/N\]")
-        child.sendline("n")
+        child.expect_exact("$ touch made/no.txt")
+        child.expect_exact("[y/a/n/q] ")
+        child.sendline("q")  # refuse, and stop the Turn (tests/e2e/test_terminal.py: y/a/n/q)
         child.expect(r"error: permission_denied")
         child.expect(pexpect.EOF, timeout=10)
         child.close()

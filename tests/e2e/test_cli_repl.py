@@ -14,6 +14,7 @@ from tests.harness import user_texts
 pytestmark = pytest.mark.e2e
 
 PROMPT = "› "
+MORE = "… "
 
 
 @pytest.fixture
@@ -31,8 +32,8 @@ def wait_for_file(path, timeout: float = 15) -> str:
     raise AssertionError(f"{path} never appeared")
 
 
-def start(px, *args):
-    child = px.spawn(*args)
+def start(px, *args, env=None):
+    child = px.spawn(*args, env=env)
     child.expect_exact("/help for commands")
     child.expect_exact(PROMPT)
     return child
@@ -195,4 +196,75 @@ def test_resume_without_a_prompt_on_a_terminal_continues_the_session(px, fake):
         child.close(force=True)
     assert child.exitstatus == 0
     assert user_texts(fake.responses_requests()[-1]) == ["begin", "more"]
+    assert len(px.sessions()) == 1
+
+
+PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
+
+
+def test_a_pasted_block_of_three_lines_is_one_message(px, fake):
+    import pexpect
+
+    pasted = "Traceback (most recent call last):\n  File x\nValueError: bad"
+    fake.script(
+        step(text("One message."), match={"last_user": pasted}),
+        step(text("Continued."), match={"last_user": "first part \nsecond part"}),
+    )
+    child = start(px, env={"TERM": "xterm"})
+    try:
+        child.send(f"{PASTE_START}{pasted}{PASTE_END}\r")
+        child.expect_exact("One message.")
+        child.expect_exact(PROMPT)
+        child.sendline("first part \\")  # a backslash at the end: the message goes on
+        child.expect_exact(MORE)
+        child.sendline("second part")
+        child.expect_exact("Continued.")
+        child.expect_exact(PROMPT)
+        child.sendeof()
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        child.close(force=True)
+    requests = fake.responses_requests()
+    assert len(requests) == 2  # one model call per message, not per line
+    assert user_texts(requests[0]) == [pasted]
+    assert user_texts(requests[1])[-1] == "first part \nsecond part"
+
+
+def test_a_resumed_session_shows_its_recap_counts_every_turn_and_keeps_its_workspace(px, fake):
+    import pexpect
+
+    fake.script(
+        step(text("First answer.")),
+        step(text("The second answer,\nover two lines.")),
+        step(text("More."), match={"last_user": "more"}),
+    )
+    sub = px.workspace / "pkg"
+    sub.mkdir()
+    (px.workspace / ".git").mkdir()  # a repository: its sessions live at the root
+    assert px.run("first question", cwd=sub).code == 0
+    assert px.run("-c", "second question", cwd=sub).code == 0
+    [log] = px.sessions()
+    child = px.spawn("-c")  # from the root, not where the session was started
+    try:
+        child.expect_exact(f"resumed session {log.stem} · model gpt-5.5 · 2 Turns")
+        child.expect_exact(f"working in {sub}")
+        child.expect_exact("› second question")
+        child.expect_exact("The second answer,")
+        child.expect_exact("over two lines.")
+        child.expect_exact(PROMPT)
+        child.sendline("/status")
+        child.expect(r"tokens\s+(\d+) in \((\d+) cached\), (\d+) out, over 2 Turn\(s\)")
+        assert int(child.match.group(1)) > 0
+        child.expect_exact(PROMPT)
+        child.sendline("more")
+        child.expect_exact("More.")
+        child.expect_exact(PROMPT)
+        child.sendline("/status")
+        child.expect_exact("over 3 Turn(s)")
+        child.expect_exact(PROMPT)
+        child.sendeof()
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
     assert len(px.sessions()) == 1

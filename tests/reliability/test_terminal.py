@@ -112,13 +112,14 @@ def test_the_ask_question_cannot_be_spoofed(pixir, fake):
     pixir.login_api_key()
     child = pixir.spawn("--ask", "list files", env={"TERM": "dumb"})
     try:
-        child.expect(r"\[y/N\] `\? \[y/N\] ")  # the end of the real question
+        child.expect_exact("· q no, and stop")  # the end of the real question
         question = child.before + child.after
+        child.expect_exact("[y/a/n/q] ")
         child.sendline("n")
         child.expect(pexpect.EOF, timeout=30)
     finally:
         child.close(force=True)
-    assert "run `rm -f precious.txt; echo␍␛[2Kpixir: run `ls -la`? [y/N] `?" in question
+    assert "$ rm -f precious.txt; echo␍␛[2Kpixir: run `ls -la`? [y/N] " in question
     assert live_controls(question.replace("\r\n", "\n")) == [], repr(question)
     assert pixir.read_file("precious.txt") == "keep me\n"
     record("terminal_attacks")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import time
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from pixir.errors import PixirError
 from pixir.interrupt import OutputClosed
 from pixir.present.human import HumanPresenter, color_wanted, error_lines, hint_for
-from pixir.present.spinner import Spinner
+from pixir.present.spinner import STALL_S, Spinner
 from pixir.turn import TurnOutcome
 from tests.unit.helpers.present import ESC, NOTICE, Tty, ev
 
@@ -19,10 +21,12 @@ class StubSpinner:
     def __init__(self):
         self.active = False
         self.shown: list[str] = []
+        self.calls: list[tuple] = []
 
-    def show(self, label):
+    def show(self, label, grace=None, column=None):
         self.active = True
         self.shown.append(label)
+        self.calls.append((label, grace, column))
 
     def hide(self):
         self.active = False
@@ -58,17 +62,17 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch, env, tty, expec
 
 def test_colours_when_on_and_none_when_off():
     for color in (True, False):
-        present, out, err = presenter(color=color)
+        present, out, err = presenter(out=Tty(), color=color, markdown=False)
         present(ev("reasoning_delta", chunk="hmm"))
         present(ev("tool_call", call_id="c", name="bash", args={"command": "ls"}))
         present(ev("tool_result", call_id="c", ok=True, exit_code=0, summary="exit 0 · 0.1 s"))
         present(ev("text_delta", chunk="answer"))
         present(ev("assistant_message", text="answer", finish_reason="stop"))
-        assert out.getvalue() == "answer\n"  # the answer itself is never coloured
+        assert out.getvalue() == "answer\n"  # stderr's colour never reaches the answer
         assert (ESC in err.getvalue()) is color
         if color:
             assert "\x1b[2mhmm\x1b[0m" in err.getvalue()
-            assert "\x1b[32m  ✓ exit 0 · 0.1 s\x1b[0m" in err.getvalue()
+            assert "\x1b[32m  ✓ exit 0 · 0.1 s · no output\x1b[0m" in err.getvalue()
 
 
 def test_a_failed_command_is_a_cross_and_a_refusal_is_shown_once():
@@ -157,7 +161,7 @@ def test_a_usage_limit_hint_says_when_in_local_time_and_keeps_the_rest():
 
 
 def test_a_retry_after_streamed_text_ends_its_line_first():
-    present, out, err = presenter()
+    present, out, err = presenter(out=Tty())
     present(ev("text_delta", chunk="partial"))
     present(ev("retry", attempt=1, delay_s=0.5, error_kind="stream_incomplete"))
     present(ev("text_delta", chunk="whole"))
@@ -181,9 +185,9 @@ def test_the_spinner_shows_while_waiting_and_hides_for_output():
     present(ev("status", status="requesting", step=1))
     assert stub.active and stub.shown == ["thinking"]
     present(ev("text_delta", chunk="open line"))
-    assert not stub.active
+    assert stub.calls[-1] == ("waiting", STALL_S, len("open line"))  # only if it stalls
     present(ev("status", status="requesting", step=2))
-    assert not stub.active  # the answer's line is open on the terminal: no spinner there
+    assert stub.shown[-1] == "waiting"  # the answer's line is open: no "thinking" there
     present(ev("assistant_message", text="open line", finish_reason="tool_calls"))
     present(ev("tool_call", call_id="c", name="bash", args={"command": "make"}))
     present(ev("status", status="running_tool", tool="bash", call_id="c"))
@@ -224,7 +228,7 @@ def test_the_spinner_follows_a_compaction():
 
 
 def human(**kw):
-    out, err = io.StringIO(), io.StringIO()
+    out, err = Tty(), io.StringIO()  # the answer streams to a terminal
     return HumanPresenter(out, err, color=False, **kw), out, err
 
 
@@ -239,7 +243,7 @@ def test_answer_streams_to_stdout_and_activity_to_stderr():
     present(ev("assistant_message", text="All good.", finish_reason="stop"))
     assert out.getvalue() == "All good.\n"
     assert err.getvalue() == (
-        "› bash pytest -q\n  ✓ exit 0 · 1.2 s\n› edit a.py\n  ✗ no_match: m\n"
+        "› bash pytest -q\n  ✓ exit 0 · 1.2 s · 1 line\n› edit a.py\n  ✗ no_match: m\n"
     )
 
 
@@ -285,7 +289,7 @@ def test_finish_prints_the_session_and_resume_command():
     assert err.getvalue() == "session S1 · continue with: pixir resume S1\n"
 
 
-class Broken(io.StringIO):
+class Broken(Tty):
     def write(self, text):
         raise BrokenPipeError
 
@@ -408,3 +412,198 @@ def test_without_citations_the_searches_sources_are_listed_and_capped():
     plain, _, err = presenter()
     plain.finish(TurnOutcome("completed", "x"), session_id="s", model="m", resume_command="r")
     assert "Sources" not in err.getvalue()
+
+
+def bash_result(call_id: str, code: int, output: str, **extra):
+    text = f"Exit code: {code}\nWall time: 0.2 seconds\nOutput:\n{output}"
+    data = {"call_id": call_id, "ok": True, "output": text, "exit_code": code}
+    return ev("tool_result", summary=f"exit {code} · 0.2 s", **data, **extra)
+
+
+def outcome(status="completed", output=None, usage=None, error=None):
+    return TurnOutcome(status, output, 1, usage or {}, error)
+
+
+def test_off_a_terminal_stdout_gets_the_final_answer_once_at_the_end():
+    shown, out, err = presenter()
+    shown(ev("user_message", text="hi"))
+    shown(ev("text_delta", chunk="First try that "))
+    shown(ev("retry", attempt=1, delay_s=0.5, error_kind="stream_cut"))
+    shown(ev("text_delta", chunk="I will look first."))
+    shown(ev("assistant_message", text="I will look first.", finish_reason="tool_calls"))
+    shown(ev("tool_call", call_id="c1", name="read", args={"path": "a"}))
+    shown(ev("tool_result", call_id="c1", ok=True, output="x", summary="1 line"))
+    shown(ev("text_delta", chunk="The answer."))
+    shown(ev("assistant_message", text="The answer.", finish_reason="stop"))
+    assert out.getvalue() == ""  # nothing before the Turn ends
+    shown.end_turn(outcome(output="The answer."))
+    assert out.getvalue() == "The answer.\n"
+    assert "First try" not in err.getvalue() + out.getvalue()
+
+
+def test_off_a_terminal_a_turn_without_an_answer_writes_nothing():
+    shown, out, _ = presenter()
+    shown(ev("text_delta", chunk="partial"))
+    shown.end_turn(outcome("interrupted"))
+    assert out.getvalue() == ""
+
+
+def test_a_redirected_answer_keeps_its_bytes_and_a_terminal_gets_them_inert():
+    raw = "a\x1b[31mred\r\n"
+    shown, out, _ = presenter()
+    shown.end_turn(outcome(output=raw))
+    assert out.getvalue() == raw
+    tty = Tty()
+    shown, _, _ = presenter(out=tty)
+    shown(ev("text_delta", chunk=raw))
+    assert "\x1b" not in tty.getvalue() and "red" in tty.getvalue()
+
+
+def test_a_failed_command_shows_its_last_six_lines_dimmed():
+    shown, _, err = presenter(color=True)
+    shown(ev("tool_call", call_id="c1", name="bash", args={"command": "pytest"}))
+    output = "".join(f"line {n}\n" for n in range(1, 11)) + "E   assert 1 == 2\n\n"
+    shown(bash_result("c1", 1, output))
+    lines = err.getvalue().splitlines()
+    at = next(i for i, line in enumerate(lines) if "exit 1" in line)
+    assert lines[at] == "\x1b[31m  ✗ exit 1 · 0.2 s\x1b[0m"
+    assert lines[at + 1] == "\x1b[2m    … 5 lines before\x1b[0m"
+    tail = [f"    line {n}" for n in range(6, 11)] + ["    E   assert 1 == 2"]
+    assert lines[at + 2 : at + 8] == [f"\x1b[2m{line}\x1b[0m" for line in tail]
+    assert len(lines) == at + 8
+
+
+def test_a_command_that_passed_shows_a_count_of_its_lines():
+    shown, _, err = presenter()
+    shown(ev("tool_call", call_id="c1", name="bash", args={"command": "ls"}))
+    shown(bash_result("c1", 0, "a\nb\nc\n"))
+    assert err.getvalue().splitlines()[-1] == "  ✓ exit 0 · 0.2 s · 3 lines"
+    shown(ev("tool_call", call_id="c2", name="bash", args={"command": "true"}))
+    shown(bash_result("c2", 0, ""))
+    assert err.getvalue().splitlines()[-1] == "  ✓ exit 0 · 0.2 s · no output"
+    shown(ev("tool_call", call_id="c3", name="bash", args={"command": "seq 1 9999"}))
+    cut = bash_result("c3", 0, "1\n[... 9990 lines cut ...]\n9999\n")
+    cut["data"]["output"] = cut["data"]["output"].replace(
+        "Output:", "Total output lines: 9999\nOutput:"
+    )
+    shown(cut)
+    assert err.getvalue().splitlines()[-1] == "  ✓ exit 0 · 0.2 s · 9999 lines"
+
+
+def test_a_timed_out_command_shows_the_end_of_what_it_printed():
+    shown, _, err = presenter()
+    shown(ev("tool_call", call_id="c1", name="bash", args={"command": "serve"}))
+    body = {"ok": False, "error": {"kind": "timeout", "message": "timed out"}, "output": "ready\n"}
+    shown(
+        ev(
+            "tool_result",
+            call_id="c1",
+            ok=False,
+            output=json.dumps(body),
+            error={"kind": "timeout", "message": "command timed out after 100 ms"},
+        )
+    )
+    assert err.getvalue().splitlines()[-2:] == [
+        "  ✗ timeout: command timed out after 100 ms",
+        "    ready",
+    ]
+
+
+EDIT_OUTPUT = "Edited calc.py: 1 replacement.\n--- a/calc.py\n+++ b/calc.py\n" + (
+    "@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b"
+)
+
+
+def test_an_edit_shows_its_diff_in_colour():
+    shown, _, err = presenter(color=True)
+    shown(ev("tool_call", call_id="e1", name="edit", args={"path": "calc.py"}))
+    shown(ev("tool_result", call_id="e1", ok=True, output=EDIT_OUTPUT, summary="+1 −1"))
+    assert err.getvalue().splitlines()[-5:] == [
+        "\x1b[32m  ✓ +1 −1\x1b[0m",
+        "\x1b[36m    @@ -1,2 +1,2 @@\x1b[0m",
+        "\x1b[2m     def add(a, b):\x1b[0m",
+        "\x1b[31m    -    return a - b\x1b[0m",
+        "\x1b[32m    +    return a + b\x1b[0m",
+    ]
+
+
+def test_a_long_diff_is_cut_at_forty_lines_with_a_count():
+    diff = "--- a/n\n+++ b/n\n@@ -0,0 +1,100 @@\n" + "\n".join(f"+{n}" for n in range(100))
+    diff += "\n[... diff cut: 30 more lines ...]"
+    shown, _, err = presenter()
+    shown(ev("tool_call", call_id="w1", name="write", args={"path": "n"}))
+    shown(ev("tool_result", call_id="w1", ok=True, output="Wrote", summary="x", diff=diff))
+    lines = err.getvalue().splitlines()
+    assert lines[2:42] == ["    @@ -0,0 +1,100 @@", *(f"    +{n}" for n in range(39))]
+    assert lines[42] == "    … 91 more lines"  # 61 not shown + the 30 the tool cut
+    assert len(lines) == 43
+
+
+def test_the_turn_ends_with_model_tokens_and_time():
+    shown, _, err = presenter()
+    shown(ev("user_message", text="hi"))
+    shown(ev("provider_usage", model="gpt-5.5", usage_summary={}))
+    usage = {"input_tokens": 12_345, "cached_tokens": 9_800, "output_tokens": 456}
+    shown.end_turn(outcome(output="ok", usage=usage))
+    line = err.getvalue().splitlines()[-1]
+    assert re.fullmatch(r"gpt-5\.5 · 12\.3k in \(9\.8k cached\) / 456 out · \d+\.\d s", line)
+    quiet, _, err = presenter(quiet=True)
+    quiet(ev("user_message", text="hi"))
+    quiet(ev("provider_usage", model="gpt-5.5", usage_summary={}))
+    quiet.end_turn(outcome(output="ok", usage=usage))
+    assert err.getvalue() == ""
+
+
+def test_markdown_on_a_coloured_terminal_raw_elsewhere():
+    tty = Tty()
+    shown, _, _ = presenter(out=tty, markdown=True)
+    shown(ev("text_delta", chunk="Use **calc"))
+    shown(ev("text_delta", chunk=".py** now"))
+    shown(ev("assistant_message", text="", finish_reason="stop"))
+    assert tty.getvalue() == "Use \x1b[1mcalc.py\x1b[0m now\n"
+    plain = Tty()
+    shown, _, _ = presenter(out=plain, markdown=False)
+    shown(ev("text_delta", chunk="Use **calc.py** now"))
+    shown(ev("assistant_message", text="", finish_reason="stop"))
+    assert plain.getvalue() == "Use **calc.py** now\n"
+
+
+def test_the_spinner_comes_back_after_the_text_when_the_answer_stalls():
+    tty, spin = Tty(), StubSpinner()
+    shown, _, _ = presenter(out=tty)
+    shown.spinner = spin
+    shown(ev("text_delta", chunk="Part one, 日本"))
+    assert spin.calls[-1] == ("waiting", STALL_S, len("Part one, ") + 4)
+    shown(ev("text_delta", chunk=" and\nnext"))
+    assert spin.calls[-1] == ("waiting", STALL_S, 4)
+    shown(ev("text_delta", chunk="\n"))
+    assert spin.calls[-1] == ("waiting", STALL_S, None)  # at a line start: the usual place
+
+
+def test_blank_lines_do_not_take_the_place_of_a_failed_commands_last_lines():
+    shown, _, err = presenter()
+    shown(ev("tool_call", call_id="c1", name="bash", args={"command": "python3 -m unittest"}))
+    output = "F\nTraceback\n  File x\nAssertionError: -1 != 5\n\n-----\nRan 1 test\n\nFAILED\n"
+    shown(bash_result("c1", 1, output))
+    assert err.getvalue().splitlines()[-8:] == [
+        "  ✗ exit 1 · 0.2 s",
+        "    … 1 line before",
+        "    Traceback",
+        "      File x",
+        "    AssertionError: -1 != 5",
+        "    -----",
+        "    Ran 1 test",
+        "    FAILED",
+    ]
+
+
+def test_an_edit_the_user_just_approved_is_not_shown_twice():
+    shown, _, err = presenter()
+    shown(ev("tool_call", call_id="e1", name="edit", args={"path": "calc.py"}))
+    shown(ev("permission_decision", call_id="e1", decision="approved", mode="ask", asked=True))
+    shown(ev("tool_result", call_id="e1", ok=True, output=EDIT_OUTPUT, summary="+1 −1"))
+    assert err.getvalue().splitlines()[-1] == "  ✓ +1 −1"  # the question showed the diff
+    shown(ev("tool_call", call_id="e2", name="edit", args={"path": "calc.py"}))
+    shown(ev("permission_decision", call_id="e2", decision="approved", mode="ask", asked=False))
+    shown(ev("tool_result", call_id="e2", ok=True, output=EDIT_OUTPUT, summary="+1 −1"))
+    assert err.getvalue().splitlines()[-1] == "    +    return a + b"  # "always": not seen

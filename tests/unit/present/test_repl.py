@@ -15,6 +15,7 @@ class Host:
         self.turns: list[str] = []
         self.news = 0
         self.fail_next: BaseException | None = None
+        self.resumed: dict | None = None
 
     def turn(self, text):
         if self.fail_next is not None:
@@ -34,6 +35,9 @@ class Host:
     def status(self):
         return [("session", "S1"), ("model", self.model)]
 
+    def recap(self):
+        return self.resumed
+
     def footer(self):
         return "session S1 · continue with: pixir resume S1" if self.turns else None
 
@@ -43,7 +47,7 @@ def lines(*items):
     queue = list(items)
 
     def read(prompt):
-        assert prompt == repl.PROMPT
+        assert prompt in (repl.PROMPT, repl.MORE)
         if not queue:
             raise EOFError
         item = queue.pop(0)
@@ -138,3 +142,83 @@ def test_history_file_is_private_and_appended(tmp_path, monkeypatch):
     assert read("› ") == "first line" and read("› ") == "second line"
     assert history.stat().st_mode & 0o777 == 0o600
     assert history.read_text().splitlines()[-2:] == ["first line", "second line"]
+
+
+def test_a_pasted_block_is_one_message_and_never_a_command():
+    host = Host()
+    run(host, "Traceback (most recent call last):\n  File x\nValueError: bad", "/etc/x\nline two")
+    assert host.turns == [
+        "Traceback (most recent call last):\n  File x\nValueError: bad",
+        "/etc/x\nline two",  # several lines: a message, even when it starts with /
+    ]
+
+
+def test_a_line_ending_in_a_backslash_continues_the_message():
+    host = Host()
+    prompts: list[str] = []
+    queue = ["first part \\", "  indented \\", "last", "next"]
+
+    def read(prompt):
+        prompts.append(prompt)
+        if not queue:
+            raise EOFError
+        return queue.pop(0)
+
+    repl.run(host, read_line=read, err=io.StringIO())
+    assert host.turns == ["first part \n  indented \nlast", "next"]
+    assert prompts[:4] == [repl.PROMPT, repl.MORE, repl.MORE, repl.PROMPT]
+
+
+def test_a_resumed_session_opens_with_its_recap():
+    host = Host()
+    host.resumed = {
+        "id": "20261121T143000-a1b2c3",
+        "model": "gpt-5.4",
+        "turns": 2,
+        "workspace": "/repo/sub",
+        "user": "why does it fail?\nsecond line",
+        "answer": "\n".join(f"answer line {n}" for n in range(15)),
+        "ending": None,
+    }
+    _, err = run(host)
+    lines = err.splitlines()
+    assert lines[0] == (
+        "pixir · resumed session 20261121T143000-a1b2c3 · model gpt-5.4 · 2 Turns · "
+        "/help for commands, Ctrl-D to leave"
+    )
+    assert lines[1] == "  working in /repo/sub"
+    assert lines[2] == "› why does it fail? … (+1 lines)"
+    assert lines[3:15] == [f"answer line {n}" for n in range(12)]
+    assert lines[15] == "… 3 more lines (pixir log --last shows all)"
+
+
+def test_a_recap_without_an_answer_says_how_the_turn_ended():
+    host = Host()
+    host.resumed = {"id": "S", "model": "m", "turns": 1, "user": "go", "answer": None}
+    host.resumed["ending"] = "the Turn was interrupted"
+    _, err = run(host)
+    assert err.splitlines()[1:3] == ["› go", "(the Turn was interrupted)"]
+
+
+def test_multiline_keys_turn_bracketed_paste_on(monkeypatch):
+    monkeypatch.setenv("TERM", "xterm-256color")
+    bound: list[str] = []
+
+    class Readline:
+        __doc__ = "GNU readline"
+
+        @staticmethod
+        def parse_and_bind(line):
+            bound.append(line)
+
+    repl._multiline_keys(Readline)
+    assert "set enable-bracketed-paste on" in bound
+    assert any(line.startswith('"\\e\\r"') for line in bound)  # Alt-Enter
+    bound.clear()
+    monkeypatch.setenv("TERM", "dumb")  # no paste mode codes on a dumb terminal
+    repl._multiline_keys(Readline)
+    assert bound and "set enable-bracketed-paste on" not in bound
+    bound.clear()
+    Readline.__doc__ = "... libedit ..."
+    repl._multiline_keys(Readline)
+    assert bound == []

@@ -40,7 +40,16 @@ def test_diff_of_an_edit_and_a_write():
         "ok": True,
         "output": "Edited a.py: 1 replacement.\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y",
     }
-    assert results.diff_body(results.diff_of(edit)) == ["@@ -1 +1 @@", "-x", "+y"]
+    assert results.diff_body(results.diff_of(edit)) == (["@@ -1 +1 @@", "-x", "+y"], 0)
     write = {"ok": True, "output": "Wrote 2 bytes", "diff": "--- a/n\n+++ b/n\n@@ -0,0 +1 @@\n+z"}
-    assert results.diff_body(results.diff_of(write)) == ["@@ -0,0 +1 @@", "+z"]
+    assert results.diff_body(results.diff_of(write)) == (["@@ -0,0 +1 @@", "+z"], 0)
+    cut = "@@ -1,200 +1,200 @@\n-a\n+b\n[... diff cut: 80 more lines ...]"
+    assert results.diff_body(cut) == (["@@ -1,200 +1,200 @@", "-a", "+b"], 80)
     assert results.diff_of({"ok": True, "output": "Wrote 2 bytes"}) == ""
+
+
+def test_line_count_reads_the_total_a_cut_output_reports():
+    header = "Exit code: 0\nWall time: 1.0 seconds\nTotal output lines: 12000\nOutput:\n1\n"
+    assert results.line_count({"output": header}) == 12000
+    assert results.line_count(bash_result(0, "a\nTotal output lines: 7\n")) == 0  # output
+    assert results.line_count({"output": None}) == 0
