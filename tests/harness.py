@@ -159,6 +159,32 @@ class PixirRunner:
             self.command(*args), env=self._env(env), cwd=str(cwd or self.workspace), **kw
         )
 
+    def shell(self, script: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run a bash pipeline in the workspace with `PIXIR` meaning the executable (bytes
+        out, as a pipe or a file receives them)."""
+        command = " ".join(map(shlex.quote, self.command()))
+        return subprocess.run(
+            ["bash", "-c", script.replace("PIXIR", command)],
+            cwd=self.workspace,
+            env=self._env(None),
+            capture_output=True,
+            timeout=timeout,
+        )
+
+    def on_terminal(
+        self, *args: str, env: dict[str, str | None] | None = None, timeout: float = 60
+    ) -> tuple[str, int]:
+        """Run to the end on a pseudo-terminal: (everything the terminal showed, exit code)."""
+        import pexpect
+
+        child = self.spawn(*args, env=env)
+        try:
+            child.expect(pexpect.EOF, timeout=timeout)
+            output = child.before
+        finally:
+            child.close(force=True)
+        return output, child.exitstatus
+
     def spawn(
         self,
         *args: str,

@@ -424,14 +424,7 @@ def test_broken_stdout_pipe_exits_quietly_with_a_consistent_log(repo, fake):
             )
         )
     )
-    command = " ".join(repo.command("write a lot"))
-    done = subprocess.run(
-        ["bash", "-c", f'{command} | head -1; echo "status=${{PIPESTATUS[0]}}" >&2'],
-        cwd=repo.workspace,
-        env=repo._env(None),
-        capture_output=True,
-        timeout=60,
-    )
+    done = repo.shell('PIXIR "write a lot" | head -1; echo "status=${PIPESTATUS[0]}" >&2')
     assert done.stdout == b"line 0 of a long answer\n"
     assert b"Traceback" not in done.stderr and b"error" not in done.stderr
     assert b"status=141" in done.stderr

@@ -42,15 +42,8 @@ def last_prompt(fake) -> str:
 
 
 def sh(px, script: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run a shell pipeline with `pixir` meaning the built executable."""
-    command = " ".join(map(str, px.command()))
-    return subprocess.run(
-        ["bash", "-c", script.replace("PIXIR", command)],
-        cwd=px.workspace,
-        env=px._env(None),
-        capture_output=True,
-        timeout=timeout,
-    )
+    """Run a shell pipeline with `PIXIR` meaning the built executable."""
+    return px.shell(script, timeout)
 
 
 def wait_for_file(path, timeout: float = 15) -> str:
@@ -557,15 +550,7 @@ def test_output_schema_file_errors_name_the_file(px, fake, content, message):
 
 
 def run_on_terminal(px, *args, env=None) -> tuple[str, int]:
-    import pexpect
-
-    child = px.spawn(*args, env=env)
-    try:
-        child.expect(pexpect.EOF, timeout=30)
-        output = child.before
-    finally:
-        child.close(force=True)
-    return output, child.exitstatus
+    return px.on_terminal(*args, env=env, timeout=30)
 
 
 def test_a_terminal_gets_colour_unless_no_color(px, fake):

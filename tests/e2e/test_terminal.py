@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 
 import pytest
 
@@ -27,18 +26,6 @@ USAGE = re.compile(r"^gpt-5\.5 · [\d.]+k? in \([\d.]+k? cached\) / [\d.]+k? out
 def px(pixir):
     pixir.login_api_key()
     return pixir
-
-
-def on_terminal(px, *args, env=None) -> tuple[str, int]:
-    import pexpect
-
-    child = px.spawn(*args, env=env)
-    try:
-        child.expect(pexpect.EOF, timeout=60)
-        output = child.before
-    finally:
-        child.close(force=True)
-    return output, child.exitstatus
 
 
 # -- stdout off a terminal: the final answer, once ------------------------------------------------
@@ -60,14 +47,7 @@ def retried_and_noted():
 def test_a_redirected_stdout_holds_exactly_the_final_answer(px, fake):
     px.write_file("a.txt", "alpha\n")
     fake.script(*retried_and_noted())
-    command = " ".join(map(str, px.command()))
-    done = subprocess.run(
-        ["bash", "-c", f"{command} 'what is in a.txt?' > answer.txt"],
-        cwd=px.workspace,
-        env=px._env(None),
-        capture_output=True,
-        timeout=60,
-    )
+    done = px.shell("PIXIR 'what is in a.txt?' > answer.txt")
     assert done.returncode == 0, done.stderr
     assert px.read_file("answer.txt") == "The file says alpha.\n"
     err = done.stderr.decode()
@@ -77,7 +57,7 @@ def test_a_redirected_stdout_holds_exactly_the_final_answer(px, fake):
     assert [n["finish_reason"] for n in notes] == ["tool_calls", "stop"]  # the note was there
     # a terminal still sees the whole conversation stream
     fake.script(*retried_and_noted())
-    output, code = on_terminal(px, "what is in a.txt?")
+    output, code = px.on_terminal("what is in a.txt?")
     assert code == 0, output
     assert "I will read the file first." in output and "The file says alpha." in output
 
@@ -140,12 +120,12 @@ def test_a_failed_commands_tail_and_the_diffs_reach_stderr(px, fake):
 def test_the_answer_is_light_markdown_on_a_coloured_terminal_only(px, fake):
     answer = "## Fix\nThe bug is in **calc.py**: use `a + b`.\n- one\n- two"
     fake.script(step(text(answer)))
-    output, code = on_terminal(px, "explain", env={"NO_COLOR": None, "TERM": "xterm"})
+    output, code = px.on_terminal("explain", env={"NO_COLOR": None, "TERM": "xterm"})
     assert code == 0, output
     assert "\x1b[1mcalc.py\x1b[0m" in output and "**" not in output
     assert "\x1b[36ma + b\x1b[0m" in output and "• one" in output and "## " not in output
     fake.script(step(text(answer)))
-    output, code = on_terminal(px, "explain")  # NO_COLOR=1: as written
+    output, code = px.on_terminal("explain")  # NO_COLOR=1: as written
     assert code == 0 and "The bug is in **calc.py**: use `a + b`." in output, output
     fake.script(step(text(answer)))
     piped = px.run("explain", env={"NO_COLOR": None, "TERM": "xterm"})
@@ -159,7 +139,7 @@ def test_the_spinner_comes_back_when_the_answer_stalls(px, fake):
             fault=stall(2.5, after_events=5),
         )
     )
-    output, code = on_terminal(px, "go on")
+    output, code = px.on_terminal("go on")
     assert code == 0, output
     # drawn after the text that came, then erased in place with backspaces
     assert re.search(r"Part one\.  [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] waiting · \d s\x08+", output), repr(output)
