@@ -288,10 +288,16 @@ def test_the_process_exits_within_1_s_of_the_final_answer(loop_repo, fake):
 
 def test_ctrl_c_while_streaming_over_websocket_closes_the_socket_and_exits_130(loop_repo, fake):
     fake.script(step(text("Half of an answer that never ends"), fault=stall(30, after_events=6)))
-    proc = loop_repo.popen("talk", stdin=subprocess.DEVNULL)  # a piped stdin would be read
+    # --jsonl: a piped stdout streams the events (human output would wait for the answer)
+    proc = loop_repo.popen("--jsonl", "talk", stdin=subprocess.DEVNULL)
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 15)
-        assert ready, "no streamed text before the stall"
+        seen = b""
+        while b'"text_delta"' not in seen:  # the answer is streaming: the stall has begun
+            ready, _, _ = select.select([proc.stdout], [], [], 15)
+            assert ready, f"no streamed text before the stall: {seen!r}"
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, f"stdout ended before any text: {seen!r}"
+            seen += chunk
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
     finally:
