@@ -206,7 +206,7 @@ def find(store: Path, ref: str | None) -> str:
                 {"workspace": str(store)},
                 hint='start one with `pixir "your task"`',
             )
-        return max(names, key=lambda p: (p.stat().st_mtime, p.stem)).stem
+        return _latest(names).stem
     matches = [p.stem for p in names if p.stem.startswith(ref)] if ref else []
     if len(matches) == 1:
         return matches[0]
@@ -217,6 +217,29 @@ def find(store: Path, ref: str | None) -> str:
             {"matches": sorted(matches)},
         )
     raise not_found(ref)
+
+
+def _latest(names: list[Path]) -> Path:
+    """The Log written last. Files written within one tick of the kernel's clock share an
+    mtime (two quick runs, a resume and a new session), so ties go to the time of the last
+    event, which has microseconds."""
+    stamped = [(p.stat().st_mtime_ns, p) for p in names]
+    newest = max(ns for ns, _ in stamped)
+    tied = [p for ns, p in stamped if ns == newest]
+    if len(tied) == 1:
+        return tied[0]
+    return max(tied, key=lambda p: (_last_ts(p), p.stem))
+
+
+def _last_ts(path: Path) -> bytes:
+    """The `ts` of the Log's last complete line (b"" when none is found in its tail)."""
+    with open(path, "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(0, size - 65536))
+        tail = file.read()
+    end = tail.rfind(b"\n")
+    at = tail.rfind(b',"ts":"', 0, end)
+    return tail[at + 7 : tail.find(b'"', at + 7)] if at >= 0 else b""
 
 
 def _session_files(folder: Path) -> list[Path]:

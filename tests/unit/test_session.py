@@ -78,6 +78,21 @@ def test_resume_by_id_prefix_and_last(ws):
     assert caught.value.kind == "invalid_arguments"
 
 
+def test_the_last_session_among_logs_written_in_one_clock_tick_is_the_one_with_the_later_event(
+    ws,
+):
+    # the kernel stamps files written within one tick with the same mtime: the id's random
+    # part must not decide which session `pixir -c` continues
+    folder = ws / ".pixir" / "sessions"
+    folder.mkdir(parents=True)
+    line = '{"id":"%s","session_id":"%s","seq":0,"ts":"%s","type":"session_started","data":{}}\n'
+    older, newer = "20261121T143000-ffffff", "20261121T143000-000000"
+    for sid, ts in ((older, "2026-11-21T14:30:00.100000Z"), (newer, "2026-11-21T14:30:00.200000Z")):
+        (folder / f"{sid}.jsonl").write_text(line % ("0" * 16, sid, ts))
+        os.utime(folder / f"{sid}.jsonl", ns=(1_800_000_000_000_000_000,) * 2)
+    assert sessions.find(ws, None) == newer
+
+
 @pytest.mark.parametrize("ref", ["20990101T000000-abcdef", "nope", "../../etc/passwd", ""])
 def test_missing_session_is_not_found_exit_2(ws, ref):
     make(ws, "x")
