@@ -138,7 +138,8 @@ def test_the_command_line_prints_errors_the_way_a_turn_does_usage_limit_hint_inc
     import time
 
     resets = time.time() + 3600
-    err = PixirError("usage_limit_reached", "limit", {"resets_at": resets}, hint="wait")
+    hint = "wait for the reset, or run with --auth api_key"
+    err = PixirError("usage_limit_reached", "limit", {"resets_at": resets}, hint=hint)
     cli.report_error(err, False)
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "error: usage_limit_reached: limit"

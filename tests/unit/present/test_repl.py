@@ -99,9 +99,9 @@ def test_errors_and_interrupts_of_a_turn_return_to_the_prompt():
     assert "interrupted" in err and host.turns == ["y"]
     host = Host()  # the REPL prints errors the one way: a usage limit says when it resets
     limit = {"resets_at": 4102444800}
-    host.fail_next = PixirError("usage_limit_reached", "limit", limit, hint="wait")
+    host.fail_next = PixirError("usage_limit_reached", "limit", limit, hint="wait for the reset")
     _, err = run(host, "x")
-    assert "hint: try again after " in err and "hint: wait" not in err
+    assert "hint: try again after " in err and "hint: wait for" not in err
 
 
 def test_commands():
