@@ -257,8 +257,12 @@ class PixirRunner:
         return self.path(relative).read_text(encoding="utf-8")
 
     def sessions(self) -> list[Path]:
-        """Session Logs of the workspace, oldest first (ids sort by time)."""
-        return sorted((self.workspace / ".pixir" / "sessions").glob("*.jsonl"))
+        """Session Logs of the workspace, oldest first: by the time of their first event
+        (ids made in one second sort by their random part)."""
+        return sorted(
+            (self.workspace / ".pixir" / "sessions").glob("*.jsonl"),
+            key=lambda path: (_started(path), path.name),
+        )
 
     def log_events(self, session_id: str | None = None) -> list[dict]:
         """Parsed events of a session Log: the given one, else the only/latest. A torn final
@@ -309,3 +313,13 @@ def user_texts(rec) -> list[str]:
         for part in item["content"]
         if part.get("type") == "input_text"
     ]
+
+
+def _started(path: Path) -> str:
+    """The `ts` of a Log's first event ("" when it has none yet)."""
+    with open(path, encoding="utf-8", errors="replace") as file:
+        first = file.readline()
+    try:
+        return json.loads(first).get("ts") or ""
+    except ValueError:
+        return ""
