@@ -165,7 +165,7 @@ COMMANDS: dict[str, Command] = {
         "summarise a session's older history",
         [
             (("session_id",), {"metavar": "ID"}),
-            (("--dry-run",), {"action": "store_true", "help": "show the plan, change nothing"}),
+            (("--dry-run",), {"action": "store_true", "help": "show the cut, change nothing"}),
         ],
         takes=("session",),
     ),

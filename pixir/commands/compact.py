@@ -44,7 +44,7 @@ def run(args) -> int:
                 "session_id": session.id,
                 "dry_run": False,
                 "compacted": True,
-                "plan": found.to_dict(),
+                "cut": found.to_dict(),
                 "compaction": data,
             }
         )
@@ -84,9 +84,9 @@ def _dry_run(args, settings, workspace, model: str) -> int:
     summary = Summary(text, "deterministic", files)
     after = event_data(found, summary, "manual")["tokens_after"]
     if args.json:
-        plan = {**found.to_dict(), "tokens_after_estimate": after}
+        cut = {**found.to_dict(), "tokens_after_estimate": after}
         print_json(
-            {"ok": True, "session_id": peek.id, "dry_run": True, "compacted": False, "plan": plan}
+            {"ok": True, "session_id": peek.id, "dry_run": True, "compacted": False, "cut": cut}
         )
         return 0
     print(f"would compact session {peek.id} (dry run: nothing written)")

@@ -288,11 +288,11 @@ def test_compact_dry_run_changes_nothing(pixir_in, fake):
     assert result.code == 0, result
     body = pixir_in.json_out(result)
     assert body["ok"] is True and body["dry_run"] is True and body["compacted"] is False
-    plan = body["plan"]
-    assert plan["range"]["from_seq"] == 1 and plan["range"]["to_seq"] > 1
-    assert plan["events"] == plan["range"]["to_seq"] - plan["range"]["from_seq"] + 1
-    assert plan["tokens_before"] > plan["tokens_after_estimate"] > 0
-    assert plan["tokens_kept"] <= 1000
+    cut = body["cut"]
+    assert cut["range"]["from_seq"] == 1 and cut["range"]["to_seq"] > 1
+    assert cut["events"] == cut["range"]["to_seq"] - cut["range"]["from_seq"] + 1
+    assert cut["tokens_before"] > cut["tokens_after_estimate"] > 0
+    assert cut["tokens_kept"] <= 1000
     human = pixir_in.run("compact", sid, "--dry-run")
     assert human.code == 0, human
     assert "would compact session" in human.stdout and "nothing written" in human.stdout
