@@ -13,7 +13,7 @@ from pixir.acp import content
 from pixir.acp.rpc import INVALID_PARAMS, Closed, Connection, RpcError
 from pixir.acp.updates import ASKED, Updates, tool_call
 from pixir.interrupt import Cancel, Cancelled
-from pixir.tools.permissions import REFUSE, Approvals
+from pixir.tools.permissions import ALWAYS, REFUSE
 
 MODES = (
     ("auto", "Agent", "Reads, edits and runs commands without asking"),
@@ -50,7 +50,6 @@ class AcpSession:
         self.window = window  # context window of a model
         self.id: str = runner.session_id
         self.workspace: Path = runner.session.workspace
-        self.approvals = Approvals()
         self.titled = titled  # named by its first prompt already (a loaded session is)
         self._lock = threading.Lock()
         self._cancel: Cancel | None = None  # the running prompt's stop request
@@ -251,17 +250,17 @@ class AcpSession:
     # -- permissions (ask mode) --------------------------------------------------------------
 
     def _will_ask(self, name: str, args: dict) -> bool:
-        return self.mode == "ask" and name in ASKED and not self.approvals.covers(name, args)
+        return self.mode == "ask" and name in ASKED and not self.runner.approvals.covers(name, args)
 
-    def ask(self, question: str):
-        """The Runner's Asker: session/request_permission for the call just announced."""
+    def ask(self, question):
+        """The Runner's Asker: session/request_permission for the call just announced (an
+        earlier "allow always" that covers it never reaches here: the Runner's Approvals
+        answer first)."""
         updates, stop = self._updates, self._cancel
         call = updates.current_call() if updates is not None else None
         if call is None or stop is None:
             return None
         call_id, name, args = call
-        if self.approvals.covers(name, args):
-            return True
         announced = tool_call(call_id, name, args, self.workspace, "pending")
         del announced["sessionUpdate"]  # a ToolCallUpdate, not a session update
         request = {"sessionId": self.id, "toolCall": announced, "options": list(PERMISSION_OPTIONS)}
@@ -274,8 +273,6 @@ class AcpSession:
         outcome = (answer or {}).get("outcome")
         outcome = outcome if isinstance(outcome, dict) else {}
         chosen = outcome.get("optionId") if outcome.get("outcome") == "selected" else None
-        if chosen == ALLOW_ALWAYS:
-            self.approvals.allow(name, args)
         if chosen in (ALLOW_ONCE, ALLOW_ALWAYS):
             self.send(
                 {
@@ -284,7 +281,7 @@ class AcpSession:
                     "status": "in_progress",
                 }
             )
-            return True
+            return ALWAYS if chosen == ALLOW_ALWAYS else True
         return REFUSE  # rejected, or the question was dismissed: the model is told
 
 
