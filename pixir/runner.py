@@ -205,7 +205,11 @@ class Runner:
 
     def switch_model(self, model: str) -> None:
         """Use `model` from the next Turn on (the open session's History is folded again
-        for it, since encrypted reasoning is bound to its model)."""
+        for it, since encrypted reasoning is bound to its model). An open session records
+        the choice in its Log (`choose`), so a resume keeps it; a session opened later
+        starts with it."""
+        if self.session is not None and model != self.session.model:
+            self.choose(model=model)
         self.model, self.model_explicit = model, True
         self._use_model(model)
 

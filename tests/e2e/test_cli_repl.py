@@ -99,6 +99,12 @@ def test_two_turns_a_model_switch_ctrl_c_and_exit(px, fake):
         "/exit",
     ]
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
+    # /model is kept in the Log, so a resume goes on with the model chosen
+    assert [e["data"] for e in events if e["type"] == "settings_changed"] == [{"model": "gpt-5.4"}]
+    fake.script(step(text("Third answer.")))
+    resumed = px.run("-c", "third question")
+    assert resumed.code == 0, resumed
+    assert fake.responses_requests()[-1].json["model"] == "gpt-5.4"
 
 
 def test_ctrl_c_at_the_prompt_clears_the_line_and_ctrl_d_leaves(px, fake):

@@ -201,12 +201,26 @@ def test_switching_model_refolds_without_letting_go_of_the_lock(scripted, worksp
     try:
         runner.turn("a", lambda e: None)
         runner.switch_model("gpt-5.4")
+        runner.switch_model("gpt-5.4")  # the same again changes nothing
         assert runner.session.model == "gpt-5.4" and runner.model == "gpt-5.4"
         with pytest.raises(PixirError) as caught:
             Log.open(runner.session.path, runner.session_id)
         assert caught.value.kind == "session_busy"
+        sid = runner.session_id
     finally:
         runner.close()
+    changed = [
+        e["data"]
+        for e in read_events(runner_path(workspace, sid))
+        if e["type"] == "settings_changed"
+    ]
+    assert changed == [{"model": "gpt-5.4"}]  # a resume keeps the model (the REPL's /model)
+    again = make_runner(workspace)
+    try:
+        again.resume(sid)
+        assert again.model == "gpt-5.4" and again.session.model == "gpt-5.4"
+    finally:
+        again.close()
 
 
 def test_sessions_live_in_the_store_and_a_resume_works_where_it_was_started(scripted, tmp_path):
