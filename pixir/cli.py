@@ -372,6 +372,12 @@ def _unrecognized(name: str, extra: list[str], args, parser) -> PixirError:
             hint=f"{how_to_pipe()} (the shell history may hold the key you typed now)",
         )
     words = " ".join(extra)
+    if name == "login":  # a bare word given to login may well be a key or a password
+        plain = [w for w in extra if not w.startswith("-")]
+        shown = [w for w in extra if w.startswith("-")]
+        if plain:
+            shown.append(f"{len(plain)} word{'s' if len(plain) != 1 else ''} (not repeated)")
+        words = " ".join(shown)
     hint = f"see `pixir {name} --help`" if name != "run" else "see `pixir --help`"
     option = next((w.partition("=")[0] for w in extra if w.startswith("--")), None)
     if option is not None:

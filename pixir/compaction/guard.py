@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pixir.compaction.cut import Compactor, Cut, body_tokens, find_cut, item_chars, tokens
 from pixir.compaction.summary import SUMMARY_SCHEMA, Summary, summarise
+from pixir.config import in_file
 from pixir.errors import PixirError
 from pixir.history import summary_item
 
@@ -205,5 +206,5 @@ def overflow_error(err: PixirError, session_id: str, compactions: int) -> PixirE
         f"the conversation does not fit the model's context window{done}: {err.message}",
         details,
         hint=f"run `pixir compact {session_id}`, or use a model with a larger context window "
-        "(config `context_windows`)",
+        f"(or set its real window: {in_file('context_windows')})",
     )

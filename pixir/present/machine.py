@@ -10,8 +10,8 @@ from pixir.interrupt import OutputClosed
 from pixir.sanitize import for_stream
 
 
-def result_object(outcome, session_id: str, model: str, resume_command: str) -> dict:
-    """The `--json` object of a one-shot Turn."""
+def result_object(outcome, session_id: str, model: str, resume_command: str | None) -> dict:
+    """The `--json` object of a one-shot Turn (`resume_command` None: nothing to continue)."""
     body = {
         "ok": outcome.status == "completed",
         "status": outcome.status,
@@ -61,7 +61,8 @@ class JsonPresenter:
         self, outcome, *, session_id: str, model: str, resume_command: str, continuable=True
     ) -> None:
         try:
-            self.write_line(result_object(outcome, session_id, model, resume_command))
+            command = resume_command if continuable else None
+            self.write_line(result_object(outcome, session_id, model, command))
         except OutputClosed:
             pass
 

@@ -301,8 +301,7 @@ def unified_diff(before: str, after: str, shown: str) -> tuple[str, int, int]:
     in a big file whose lines repeat, difflib's popularity heuristic (autojunk) would
     otherwise match nothing and report a one-line edit as the whole file replaced — and
     the common head and tail cost nothing to skip."""
-    a = before.replace("\r\n", "\n").splitlines()
-    b = after.replace("\r\n", "\n").splitlines()
+    a, b = _lines(before), _lines(after)
     head, limit = 0, min(len(a), len(b))
     while head < limit and a[head] == b[head]:
         head += 1
@@ -340,3 +339,13 @@ _HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
 def _shift(match: re.Match, by: int) -> str:
     old, old_len, new, new_len = match.groups()
     return f"@@ -{int(old) + by}{old_len or ''} +{int(new) + by}{new_len or ''} @@"
+
+
+def _lines(text: str) -> list[str]:
+    r"""Lines as a file has them: ended by \n (or \r\n) only. `str.splitlines` also breaks
+    at a lone \r, \v, \f, \x1c-\x1e, \x85 and U+2028/2029, which would show one line
+    that holds them as several and hide the characters themselves from the diff."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines

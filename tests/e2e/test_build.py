@@ -61,7 +61,7 @@ PROBE = """
 import atexit, runpy, sys
 def report():
     import pixir
-    network = ("requests", "websocket", "jwt", "urllib3")
+    network = ("requests", "websocket", "jwt", "urllib3", "ssl", "socket", "http")
     loaded = [m for m in sys.modules if m.split(".")[0] in network]
     print("PROBE", pixir.__file__, loaded, file=sys.stderr)
 atexit.register(report)

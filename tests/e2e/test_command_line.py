@@ -97,6 +97,17 @@ def test_a_key_given_as_an_argument_never_appears_in_any_output(pixir, fake, arg
     nothing_happened(pixir, fake)
 
 
+def test_login_never_repeats_a_plain_word_it_was_given(pixir, fake):
+    # not key-shaped, so no pattern finds it: a password typed after `login` by mistake
+    result = pixir.run("login", "hunter2-correct-horse", "--devce")
+    assert result.code == 2, result
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "unrecognized arguments: --devce 1 word (not repeated)" in result.stderr
+    assert "did you mean --device?" in result.stderr  # an option's typo is still named
+    assert not (pixir.home / "auth.json").exists()
+    nothing_happened(pixir, fake)
+
+
 def test_config_shows_each_source(pixir, fake):
     path = pixir.write_config({"bash_timeout_ms": 5000, "max_steps": 9})
     result = pixir.run("config", "--json", "-m", "gpt-5.4", env={"PIXIR_TRANSPORT": "http_sse"})

@@ -42,16 +42,25 @@ def test_everything_on_stderr_is_inert_and_a_redirected_stdout_is_exact(pixir, f
             tool_call(
                 "update_plan", {"steps": [{"step": f"plan {HOSTILE}", "status": "in_progress"}]}
             ),
-            tool_call("bash", {"command": f"printf %s {shlex.quote(HOSTILE)}"}),
+            tool_call("bash", {"command": f"printf %s {shlex.quote(HOSTILE)}; exit 1"}),
             tool_call("read", {"path": f"missing{HOSTILE}.txt"}),
+            tool_call("edit", {"path": "notes.txt", "old_string": "one", "new_string": HOSTILE}),
+            tool_call("write", {"path": "new.txt", "content": f"{HOSTILE}\n"}),
             tool_call(f"tool{HOSTILE}", {}),
         ),
         step(text(f"answer {HOSTILE}")),
     )
     pixir.login_api_key()
+    pixir.write_file("notes.txt", "one\n")
 
     result = pixir.run("go")
     assert result.code == 0, result
+    lines = result.stderr.splitlines()
+    # the failed command's tail, the edit's and the write's diff: shown, each one line
+    failed = next(n for n, line in enumerate(lines) if line.startswith("  ✗ exit 1"))
+    assert any(line.startswith("    A␛]52;c;cHduZWQ=␇B") for line in lines[failed + 1 :][:3])
+    assert sum(1 for line in lines if line.startswith("    +A␛]52;c;cHduZWQ=␇")) == 2, lines
+    assert "  ✓ +1 −1" in lines  # one line changed: a lone CR does not split it in two
     # a pipe or a file gets the answer as the model wrote it: it may be data
     assert result.stdout_bytes == f"answer {HOSTILE}\n".encode()
     assert "› bash printf" in result.stderr and "› read missing" in result.stderr

@@ -12,7 +12,7 @@ import pixir
 from tests.harness import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
-NETWORK_MODULES = ("requests", "websocket", "jwt", "urllib3")
+NETWORK_MODULES = ("requests", "websocket", "jwt", "urllib3", "ssl", "socket", "http")
 
 
 def test_version_is_declared_once_in_each_place_and_equal():

@@ -16,6 +16,16 @@ def test_edit_unique_exact_match_with_diff(ctx, ws):
     assert "+    return 2" in result.output and result.summary == "+1 −1"
 
 
+def test_the_diff_breaks_lines_only_at_newlines(ctx, ws):
+    # a lone CR, form feed or U+2028 inside a line is part of it, not a line break: the
+    # diff shows the one line that will be written (the terminal shows the characters)
+    (ws / "a.txt").write_text("keep\none\n")
+    new = "B\rC\fD\u2028E\x85F"
+    result = call(ctx, "edit", path="a.txt", old_string="one", new_string=new)
+    assert result.ok and result.summary == "+1 −1", result.output
+    assert f"+{new}\n" in result.output + "\n" and "-one" in result.output
+
+
 def test_edit_not_unique_reports_the_count(ctx, ws):
     (ws / "a.py").write_text("x = 1\nx = 1\nx = 1\n")
     result = call(ctx, "edit", path="a.py", old_string="x = 1", new_string="x = 2")
