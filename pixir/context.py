@@ -61,8 +61,7 @@ def build(
     if workspace is None:
         return Context(instructions(permission_mode, chosen), chosen, None)
     text, agents = _developer_context(Path(workspace), permission_mode, today, sandbox)
-    head = {"role": "developer", "content": [{"type": "input_text", "text": text}]}
-    return Context(instructions(permission_mode, chosen), chosen, head, agents)
+    return Context(instructions(permission_mode, chosen), chosen, developer_message(text), agents)
 
 
 # -- instructions --------------------------------------------------------------------------
@@ -140,28 +139,6 @@ POSTURES = {
     "ask": "ask (the user approves each write, edit and bash call)",
     "read_only": "read_only (write and edit are refused; commands cannot change anything)",
 }
-
-
-def developer_context_item(
-    workspace: str | Path,
-    permission_mode: str,
-    today: str | None = None,
-    sandbox: str | None = None,
-) -> dict:
-    """The first input item: where the model is working, and the project's own rules."""
-    return developer_message(developer_context(workspace, permission_mode, today, sandbox))
-
-
-def developer_context(
-    workspace: str | Path,
-    permission_mode: str,
-    today: str | None = None,
-    sandbox: str | None = None,
-) -> str:
-    """The developer-context text: workspace, OS and shell, the date (`today`, ISO, or the
-    current one), the permission posture, the sandbox of commands, and the AGENTS.md
-    files."""
-    return _developer_context(Path(workspace), permission_mode, today, sandbox)[0]
 
 
 def _developer_context(

@@ -52,6 +52,10 @@ RETRYABLE_KINDS = frozenset(
     }
 )
 
+# The opening of a usage limit's hint: the presenters make it concrete ("try again after
+# 14:32") when the error's details say when the limit resets.
+WAIT_FOR_RESET = "wait for the reset"
+
 
 class PixirError(Exception):
     """A failure pixir expects and can explain: `kind` (snake_case), a one-line message,

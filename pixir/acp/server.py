@@ -28,6 +28,7 @@ from pixir.acp.rpc import (
 from pixir.config import Settings
 from pixir.errors import PixirError
 from pixir.interrupt import Cancel
+from pixir.present.human import hint_for
 
 if TYPE_CHECKING:
     from pixir.acp.session import AcpSession
@@ -419,7 +420,8 @@ def rpc_error(err: PixirError) -> RpcError:
     """A PixirError as the JSON-RPC error a client can act on."""
     code = _CODES.get(err.kind, INTERNAL_ERROR)
     data: dict = {"kind": err.kind, **{k: v for k, v in err.details.items() if k != "kind"}}
-    if err.hint:
-        data["hint"] = err.hint
+    hint = hint_for(err)
+    if hint:
+        data["hint"] = hint
     message = "Authentication required" if code == AUTH_REQUIRED else err.message
     return RpcError(code, message, data)

@@ -13,6 +13,7 @@ from pixir.acp import content
 from pixir.acp.rpc import INVALID_PARAMS, Closed, Connection, RpcError
 from pixir.acp.updates import ASKED, Updates, tool_call
 from pixir.interrupt import Cancel, Cancelled
+from pixir.present.human import hint_for
 from pixir.tools.permissions import ALWAYS, REFUSE
 
 MODES = (
@@ -237,8 +238,9 @@ class AcpSession:
             if err is not None:
                 meta["error"] = {"kind": err.kind, "message": err.message}
                 text = f"\n\nerror: {err.kind}: {err.message}"
-                if err.hint:
-                    text += f"\nhint: {err.hint}"
+                hint = hint_for(err)  # a usage limit's reset as a time, as on a terminal
+                if hint:
+                    text += f"\nhint: {hint}"
                 self.send(
                     {
                         "sessionUpdate": "agent_message_chunk",

@@ -9,6 +9,7 @@ from pixir import images
 from pixir import session as sessions
 from pixir.commands import local_time, print_json, sessions_root_for
 from pixir.errors import PixirError
+from pixir.items import reasoning_summary
 from pixir.present import results
 from pixir.present.human import search_line
 from pixir.provider import websearch
@@ -56,7 +57,7 @@ def transcript(events: list[dict]) -> list[str]:
             label = " (partial)" if data.get("partial") else ""
             lines += ["", f"## assistant{label} · {ts}", data.get("text", "")]
         elif kind == "reasoning":
-            summary = _reasoning_summary(data.get("item") or {})
+            summary = " ".join(reasoning_summary(data.get("item") or {})).strip()
             if summary:
                 lines.append(f"  (reasoning) {summary}")
         elif kind == "web_search_call":
@@ -123,8 +124,3 @@ def _result(data: dict, name: str | None) -> list[str]:
     if hidden:
         out.append(f"    … {hidden} more lines")
     return out
-
-
-def _reasoning_summary(item: dict) -> str:
-    parts = item.get("summary") or []
-    return " ".join(p.get("text", "") for p in parts if isinstance(p, dict)).strip()

@@ -159,8 +159,7 @@ def previous_summary(history: History) -> dict | None:
     if history.seqs[0] != covered.get("from_seq"):
         return None
     first = history.items[0]
-    texts = first.get("content") if first.get("role") == "user" else None
-    if not texts or not str(texts[0].get("text", "")).startswith(SUMMARY_PREFIX):
+    if first.get("role") != "user" or not message_text(first).startswith(SUMMARY_PREFIX):
         return None
     return data
 

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 
+from pixir.errors import WAIT_FOR_RESET
 from pixir.interrupt import OutputClosed
 from pixir.present import results
 from pixir.sanitize import terminal
@@ -166,9 +167,6 @@ def error_lines(err, *, color: bool = False) -> list[str]:
     return lines
 
 
-RESET = "wait for the reset"
-
-
 def hint_for(err) -> str | None:
     """The error's next step, made concrete where the details allow: "wait for the reset"
     of a usage limit becomes when, in local time (the rest of the hint is kept: what else
@@ -176,11 +174,11 @@ def hint_for(err) -> str | None:
     hint = getattr(err, "hint", None)
     details = getattr(err, "details", None) or {}
     resets = details.get("resets_at")
-    if hint and hint.startswith(RESET) and isinstance(resets, (int, float)):
+    if hint and hint.startswith(WAIT_FOR_RESET) and isinstance(resets, (int, float)):
         at = time.localtime(resets)
         day = "" if at.tm_yday == time.localtime().tm_yday else time.strftime(" on %a %d %b", at)
         when = f"try again after {time.strftime('%H:%M', at)}{day} (local time)"
-        return when + hint[len(RESET) :]
+        return when + hint[len(WAIT_FOR_RESET) :]
     return hint
 
 

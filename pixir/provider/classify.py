@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 from pixir.debug import redact_text
-from pixir.errors import PixirError
+from pixir.errors import WAIT_FOR_RESET, PixirError
 
 MAX_ERROR_BODY = 16 * 1024  # never read more of an error body than this
 MAX_MESSAGE = 300  # characters of a server message quoted in ours
@@ -159,7 +159,7 @@ def _usage_limit(
             "The API key's usage limit was reached." + later,
             details,
             retryable=False,
-            hint="wait for the reset, or raise the limits of the OpenAI account the key "
+            hint=f"{WAIT_FOR_RESET}, or raise the limits of the OpenAI account the key "
             "belongs to (platform.openai.com, Limits and Billing)",
         )
     plan_text = f"{plan.capitalize()} plan" if plan else "plan"
@@ -178,7 +178,7 @@ def _usage_limit(
         message + later,
         details,
         retryable=False,
-        hint=f"wait for the reset, {other}",
+        hint=f"{WAIT_FOR_RESET}, {other}",
     )
 
 
