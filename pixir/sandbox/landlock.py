@@ -52,6 +52,27 @@ CREATE_RULESET_VERSION = 1 << 0
 RULE_PATH_BENEATH = 1
 RULE_NET_PORT = 2
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CAP_SETPCAP = 8
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# What a confined command never keeps, even run by root (taken out of the thread's bounding,
+# inheritable and ambient sets, so no program it runs gets them back). Landlock has no say
+# over mounts or devices: with CAP_SYS_ADMIN, mount_setattr() or open_tree() would make a
+# read-only .pixir/ writable again; with CAP_MKNOD a disk's device node made in the workspace
+# is a file Landlock lets it write; the rest change the machine, not files.
+DROPPED_CAPABILITIES = {
+    "CAP_DAC_READ_SEARCH": 2,  # open_by_handle_at(): files by handle, not by path
+    "CAP_NET_ADMIN": 12,
+    "CAP_SYS_MODULE": 16,
+    "CAP_SYS_RAWIO": 17,
+    "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_SYS_BOOT": 22,
+    "CAP_SYS_TIME": 25,
+    "CAP_MKNOD": 27,
+    "CAP_BPF": 39,
+}
 _FIRST_SYSCALL = {"alpha": 554, "mips": 4444, "mips64": 5444}
 
 
@@ -179,6 +200,7 @@ def restrict_steps(ruleset: int) -> list[tuple[str, Callable[..., int], tuple]]:
     zero = k.ct.c_ulong(0)
     first = _syscalls()
     return [
+        *_capability_steps(),
         (
             "prctl(PR_SET_NO_NEW_PRIVS)",
             k.libc.prctl,
@@ -190,6 +212,62 @@ def restrict_steps(ruleset: int) -> list[tuple[str, Callable[..., int], tuple]]:
             (k.ct.c_long(-1 if first is None else first + 2), k.ct.c_long(ruleset), k.ct.c_uint(0)),
         ),
     ]
+
+
+def _capability_steps() -> list[tuple[str, Callable[..., int], tuple]]:
+    """The steps that take DROPPED_CAPABILITIES away, for a caller that holds them (root;
+    CAP_SETPCAP is what the kernel asks for). Nothing for anyone else: they have none to
+    lose, and exec gives a non-root user none."""
+    have = _effective_capabilities()
+    if not have >> CAP_SETPCAP & 1:
+        return []
+    k = _kernel()
+    last = _last_capability()
+    zero = k.ct.c_ulong(0)
+    steps = [
+        (
+            "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+            k.libc.prctl,
+            (k.ct.c_int(PR_CAP_AMBIENT), k.ct.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), zero, zero, zero),
+        )
+    ]
+    dropped = 0
+    for name, number in DROPPED_CAPABILITIES.items():
+        if number <= last:
+            dropped |= 1 << number
+            steps.append(
+                (
+                    f"prctl(PR_CAPBSET_DROP, {name})",
+                    k.libc.prctl,
+                    (k.ct.c_int(PR_CAPBSET_DROP), k.ct.c_ulong(number), zero, zero, zero),
+                )
+            )
+    header = (k.ct.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (k.ct.c_uint32 * 6)()  # two {effective, permitted, inheritable}
+    if k.libc.capget(header, data) == 0 and (data[2] | data[5] << 32) & dropped:
+        data[2] &= ~dropped & 0xFFFFFFFF
+        data[5] &= ~(dropped >> 32) & 0xFFFFFFFF
+        steps.append(("capset(inheritable)", k.libc.capset, (header, data)))
+    return steps
+
+
+def _effective_capabilities() -> int:
+    try:
+        with open("/proc/thread-self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _last_capability() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", "rb") as last:
+            return int(last.read())
+    except (OSError, ValueError):
+        return 40  # CAP_CHECKPOINT_RESTORE, the last one of Linux 5.9 and later
 
 
 def run_confined(

@@ -30,6 +30,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pixir.sandbox.landlock import NotConfined, on_new_thread
 
@@ -259,12 +260,20 @@ def _make(paths: tuple[str, ...]) -> Namespace:
 
 
 def _mount_steps(paths: tuple[str, ...]) -> list[Step]:
-    """Nothing propagates out of the namespace (host mounts still come in), then each path
-    bound onto itself and made read-only, keeping the flags its mount has."""
+    """Nothing propagates out of the namespace (host mounts still come in); every directory
+    above a path bound onto itself, outermost first; then each path bound onto itself and
+    made read-only, keeping the flags its mount has.
+
+    The directories above are pinned because a mount point cannot be renamed or removed
+    (EBUSY) but the folder holding one can: with /tmp/x/ws/.pixir read-only, `mv /tmp/x
+    /tmp/y; mkdir -p /tmp/x/ws/.pixir` would give the next run a .pixir/ the command made."""
     mount = _libc().mount
     steps: list[Step] = [
         ("mount --make-rslave /", mount, (None, b"/", None, MS_REC | MS_SLAVE, None))
     ]
+    for folder in _above(paths):
+        name = os.fsencode(folder)
+        steps.append((f"mount --rbind {folder}", mount, (name, name, None, MS_BIND | MS_REC, None)))
     for path in paths:
         name = os.fsencode(path)
         flags = MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(path)
@@ -273,6 +282,16 @@ def _mount_steps(paths: tuple[str, ...]) -> list[Step]:
             (f"mount -o remount,bind,ro {path}", mount, (None, name, None, flags, None)),
         ]
     return steps
+
+
+def _above(paths: tuple[str, ...]) -> list[str]:
+    """The directories between `/` and each path (both left out), outermost first."""
+    found: dict[str, None] = {}
+    for path in paths:
+        parents = [str(p) for p in reversed(Path(path).parents)][1:]
+        for folder in parents:
+            found.setdefault(folder, None)
+    return sorted(found, key=lambda folder: folder.count("/"))
 
 
 def _kept_flags(path: str) -> int:

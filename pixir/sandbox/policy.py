@@ -92,14 +92,16 @@ def policy_for(mode: str, workspace: Path, settings, env: Mapping[str, str] | No
         cache = str(Path.home() / ".cache")
     writable = [workspace, temp, *TEMP_DIRS, cache, *settings.writable]
     writable = _unique([p for p in writable if os.path.isabs(p)])
-    # Mounted: those in a writable place that exist, and the home even when it does not yet
-    # (namespace.get creates it: a command must not plant a config.json there). A .pixir/
-    # that does not exist holds no session, and is not created in every subdirectory.
-    home = _unique([home])[0]
+    # Mounted: those in a writable place that exist, and two even when they do not yet
+    # (namespace.get creates them): the home, where a command must not plant a config.json,
+    # and the workspace's own .pixir/ — else in a subdirectory of a repository a command
+    # could make `.pixir/sessions/…` and `.git` there, and the next run would take the
+    # workspace for the repository root and resume the Log the command wrote.
+    home, own = _unique([home])[0], _unique([paths.state_dir(workspace)])[0]
     readonly = tuple(
         p
         for p in protected
-        if any(_beneath(p, root) for root in writable) and (p == home or os.path.exists(p))
+        if any(_beneath(p, root) for root in writable) and (p in (home, own) or os.path.exists(p))
     )
     links = tuple(dict.fromkeys(link for path in guarded for link in _links_to(path)))
     return Policy(

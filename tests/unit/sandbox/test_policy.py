@@ -6,6 +6,7 @@ around, entry by entry, where it is not (the "flat" sandbox below)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -194,14 +195,16 @@ def test_a_missing_protected_path_is_carved_too_so_no_command_can_create_it(plac
 
 
 @needs_landlock
-def test_in_a_subdirectory_the_repositorys_pixir_dir_is_kept_and_none_is_made(place):
-    # pixir run in ws/src of a repository keeps its sessions in ws/.pixir
+def test_in_a_subdirectory_both_pixir_dirs_are_kept_and_no_log_can_be_planted(place):
+    # pixir run in ws/src of a repository keeps its sessions in ws/.pixir; src/.pixir is
+    # made read-only too, or a command could make src/.pixir/sessions/… and src/.git, and the
+    # next run in src would take it for the repository root and resume that Log
     ws, sub = place / "ws", place / "ws" / "src"
     (ws / ".git").mkdir()
     chosen = SandboxSettings(writable=(str(ws),))  # so that the root's .pixir/ is in reach
     policy = pol.policy_for("auto", sub, chosen)
     assert policy.protected == (str(sub / ".pixir"), str(ws / ".pixir"), str(place / "pixir-home"))
-    assert policy.readonly == (str(ws / ".pixir"),)  # src/.pixir is not there: not made
+    assert policy.readonly == (str(sub / ".pixir"), str(ws / ".pixir"))
     assert pol.frozen_tops(policy) == []
     assert str(sub) in pol.frozen_tops(flat(policy))  # without mounts, carved as before
     box = pol.sandbox_for(settings(writable=(str(ws),)), "auto", sub)
@@ -209,7 +212,9 @@ def test_in_a_subdirectory_the_repositorys_pixir_dir_is_kept_and_none_is_made(pl
     done = run(box, "echo x >> ../.pixir/sessions/s.jsonl", sub)
     assert done.exit_code == 1 and "Read-only file system" in done.output
     assert (ws / ".pixir" / "sessions" / "s.jsonl").read_text() == "{}\n"
-    assert not (sub / ".pixir").exists()
+    planted = run(box, "touch .git; mkdir -p .pixir/sessions && echo {} > .pixir/sessions/x", sub)
+    assert planted.exit_code != 0 and "Read-only file system" in planted.output
+    assert os.listdir(sub / ".pixir") == []  # made by pixir, empty, nothing planted
 
 
 @pytest.mark.parametrize("where", ["inside", "outside"])
@@ -381,6 +386,50 @@ def test_auto_confines_writes_to_its_places_and_keeps_pixir_read_only(place):
     assert (ws / ".pixir" / "sessions" / "s.jsonl").read_text() == "{}\n"
     assert (place / "pixir-home" / "config.json").read_text() == "{}"
     assert os.listdir(place / "outside") == []
+
+
+@needs_landlock
+def test_the_folders_above_a_read_only_path_cannot_be_moved_away(place):
+    # with the folder that holds the workspace and PIXIR_HOME writable (a workspace and a
+    # PIXIR_HOME in /tmp), moving that folder aside and making new ones would hand the next
+    # run a .pixir/ and a config.json the command wrote
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(writable=(str(place),)), "auto", ws)
+    assert not box.why_flat, box.why_flat
+    for command in (
+        f"mv {place / 'ws'} {place / 'moved'}",
+        f"mv {place / 'pixir-home'} {place / 'moved'}",
+    ):
+        result = run(box, command, ws)
+        assert result.exit_code != 0 and "busy" in result.output, (command, result.output)
+    assert sorted(os.listdir(place)) == sorted(["ws", "home", "tmp", "outside", "pixir-home"])
+    assert run(box, f"mkdir {place / 'new'} && mv {place / 'new'} {place / 'newer'}", ws).ok
+
+
+MOUNT_SETATTR = (
+    "python3 -c 'import ctypes; a = (ctypes.c_uint64 * 4)(0, 1, 0, 0); "
+    'print(ctypes.CDLL(None, use_errno=True).syscall(442, -100, b".pixir", 0, a, 32), '
+    "ctypes.get_errno())'"
+)
+
+
+@needs_landlock
+@pytest.mark.skipif(os.geteuid() != 0, reason="capabilities are root's to lose")
+def test_a_root_command_has_no_capability_that_undoes_the_read_only_mount(place):
+    ws = place / "ws"
+    box = pol.sandbox_for(settings(), "auto", ws)
+    shown = run(box, "grep CapBnd /proc/self/status", ws).output
+    bounding = re.search(r"CapBnd:\s*([0-9a-f]+)", shown).group(1)
+    for name, number in ll.DROPPED_CAPABILITIES.items():
+        assert not int(bounding, 16) >> number & 1, name
+    # mount_setattr(".pixir", MOUNT_ATTR_RDONLY cleared): no CAP_SYS_ADMIN, so EPERM (1)
+    tried = run(box, f"{MOUNT_SETATTR}; echo forged >> .pixir/sessions/s.jsonl", ws)
+    assert "-1 1" in tried.output and "Read-only file system" in tried.output, tried.output
+    assert (ws / ".pixir" / "sessions" / "s.jsonl").read_text() == "{}\n"
+    # pixir itself keeps its capabilities (only the confined thread lost them)
+    with open("/proc/self/status") as status:
+        mine = next(line for line in status if line.startswith("CapBnd:")).split()[1]
+    assert int(mine, 16) >> ll.DROPPED_CAPABILITIES["CAP_SYS_ADMIN"] & 1
 
 
 @needs_landlock
