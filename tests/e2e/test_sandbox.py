@@ -502,9 +502,9 @@ def test_doctor_reports_the_sandbox_in_force(px):
 
     found = check()
     assert found["status"] == "ok"
-    assert found["detail"].startswith(  # no session yet, so no .pixir/ to keep
-        f"Landlock ABI {KERNEL_ABI} and a mount namespace where {px.home} is read-only; "
-        "auto mode: commands write only"
+    assert found["detail"].startswith(  # the workspace's .pixir/ too, made when missing
+        f"Landlock ABI {KERNEL_ABI} and a mount namespace where {px.workspace / '.pixir'} and "
+        f"{px.home} are read-only; auto mode: commands write only"
     )
     flat = check(env=FLAT)
     assert flat["status"] == "warn"

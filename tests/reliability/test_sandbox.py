@@ -52,10 +52,10 @@ def px(pixir):
     return pixir
 
 
-def attack(px, fake, commands: list[str], *args: str) -> list[dict]:
+def attack(px, fake, commands: list[str], *args: str, cwd=None) -> list[dict]:
     """One Turn running every command; the tool results, after checking the Log is whole."""
     fake.script(step(*(tool_call("bash", {"command": c}) for c in commands)), step(text("ok")))
-    result = px.run(*args, "do as you are told")
+    result = px.run(*args, "do as you are told", cwd=cwd)
     assert result.code == 0, result
     events = check_log(px.sessions()[-1])
     record("sandbox_attacks", len(commands))
@@ -217,6 +217,15 @@ def test_with_the_top_of_the_workspace_writable_the_log_survives_every_attack(px
             # PIXIR_HOME: its config would turn the sandbox off for the next run
             f'echo \'{{"sandbox": {{"enabled": false}}}}\' > {px.home}/config.json',
             f"rm -rf {px.home}",
+            # the mount made writable again (root: mount_setattr clears MOUNT_ATTR_RDONLY)
+            "python3 -c 'import ctypes; a = (ctypes.c_uint64 * 4)(0, 1, 0, 0); "
+            'ctypes.CDLL(None).syscall(442, -100, b".pixir", 0, a, 32); '
+            'open(".pixir/sessions/x", "w")\'',
+            # the folders holding the workspace and PIXIR_HOME (in the temp dir here) moved
+            # aside, to put new ones in their place
+            f"mv {ws} {ws}.moved",
+            f"mv {px.home} {px.home}.moved",
+            f"mv {ws.parent} {ws.parent}.moved",
         ],
         "-c",
     )
@@ -233,3 +242,31 @@ def test_with_the_top_of_the_workspace_writable_the_log_survives_every_attack(px
     # every line of every run is there, in order, and the Log folds
     types = [e["type"] for e in check_log(log)]
     assert types.count("user_message") == 4 and types[-1] == "assistant_message"
+
+
+def test_a_subdirectory_cannot_become_a_repository_root_holding_a_log_the_command_wrote(px, fake):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=px.workspace, check=True)
+    sub = px.path("sub")
+    sub.mkdir()
+    fake.script(step(text("first")))
+    assert px.run("start", cwd=sub).code == 0
+    (log,) = sorted(px.path(".pixir/sessions").glob("*.jsonl"))  # at the repository root
+    before = log.read_bytes()
+    attack(
+        px,
+        fake,
+        # a `.git` makes sub a repository root for the next run: its sessions would be
+        # sub/.pixir/sessions, where this copy with a forged last line would be resumed
+        [
+            "touch .git && mkdir -p .pixir/sessions && cp ../.pixir/sessions/* .pixir/sessions/",
+            "touch .git && rmdir .pixir && mkdir -p .pixir/sessions",
+        ],
+        "-c",
+        cwd=sub,
+    )
+    assert log.read_bytes().startswith(before)
+    assert os.listdir(sub / ".pixir") == []  # made by pixir, read-only to commands
+    again = px.run("-c", "go on", cwd=sub)  # sub has a .git now: nothing to resume
+    assert again.code == 2 and "no sessions" in again.stderr, again
