@@ -10,8 +10,10 @@ from pixir.interrupt import OutputClosed
 from pixir.sanitize import for_stream
 
 
-def result_object(outcome, session_id: str, model: str, resume_command: str | None) -> dict:
-    """The `--json` object of a one-shot Turn (`resume_command` None: nothing to continue)."""
+def result_object(outcome, session_id: str, model: str, resume_command: str) -> dict:
+    """The `--json` object of a one-shot Turn. Its shape never depends on the outcome: even
+    a session with nothing to continue is named with its resume command (programs rely on
+    the field; people are told on stderr)."""
     body = {
         "ok": outcome.status == "completed",
         "status": outcome.status,
@@ -61,8 +63,7 @@ class JsonPresenter:
         self, outcome, *, session_id: str, model: str, resume_command: str, continuable=True
     ) -> None:
         try:
-            command = resume_command if continuable else None
-            self.write_line(result_object(outcome, session_id, model, command))
+            self.write_line(result_object(outcome, session_id, model, resume_command))
         except OutputClosed:
             pass
 
