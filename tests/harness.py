@@ -21,6 +21,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,39 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+free_port = closed_port  # the same port, named for a test that then listens on it
+
+
+def wait_for_file(path: Path, timeout: float = 15) -> str:
+    """The stripped text of `path` once it exists and is not blank (a child process writes
+    it, say a pid); fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never appeared")
+
+
+def assert_paired(items: list[dict]) -> None:
+    """Request input items as pixir must send them: every function_call answered
+    by exactly one function_call_output that comes after it, no call_id used twice, and no
+    reasoning item last."""
+    open_calls: set[str] = set()
+    answered: set[str] = set()
+    for item in items:
+        if item.get("type") == "function_call":
+            assert item["call_id"] not in open_calls | answered, f"call twice: {item}"
+            open_calls.add(item["call_id"])
+        elif item.get("type") == "function_call_output":
+            assert item["call_id"] in open_calls, f"output without call: {item}"
+            open_calls.discard(item["call_id"])
+            answered.add(item["call_id"])
+    assert not open_calls, f"calls without output: {open_calls}"
+    if items:
+        assert items[-1].get("type") != "reasoning", "reasoning as the last item"
 
 
 @dataclass

@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.fake_backend import reasoning, stall, step, text, tool_call, usage_limit
+from tests.harness import assert_paired, wait_for_file
 
 pytestmark = pytest.mark.e2e
 
@@ -77,25 +77,6 @@ HTTP = ("--transport", "http_sse")
 
 def kinds(items):
     return [i.get("type") or i.get("role") for i in items]
-
-
-def assert_paired(items):
-    calls = [i["call_id"] for i in items if i.get("type") == "function_call"]
-    outputs = [i["call_id"] for i in items if i.get("type") == "function_call_output"]
-    assert sorted(calls) == sorted(outputs) and len(set(calls)) == len(calls), kinds(items)
-    for index, item in enumerate(items):
-        if item.get("type") == "function_call_output":
-            earlier = {i.get("call_id") for i in items[:index] if i.get("type") == "function_call"}
-            assert item["call_id"] in earlier
-
-
-def wait_for_file(path: Path, timeout: float = 15) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never appeared")
 
 
 def started_at(pid: int) -> str | None:

@@ -13,13 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tests.harness import free_port
+
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def read_until(stream, needle: str) -> tuple[str, list[str]]:

@@ -24,7 +24,7 @@ from tests.fake_backend import (
     tool_call,
     usage_limit,
 )
-from tests.harness import user_texts
+from tests.harness import user_texts, wait_for_file
 
 pytestmark = pytest.mark.e2e
 
@@ -44,15 +44,6 @@ def last_prompt(fake) -> str:
 def sh(px, script: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a shell pipeline with `PIXIR` meaning the built executable."""
     return px.shell(script, timeout)
-
-
-def wait_for_file(path, timeout: float = 15) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never appeared")
 
 
 def ctrl_c_during_bash(px, fake, *args: str) -> tuple[int, bytes, bytes]:

@@ -4,12 +4,11 @@ with no prompt on a terminal is a line REPL, each line a Turn in one session."""
 from __future__ import annotations
 
 import stat
-import time
 
 import pytest
 
 from tests.fake_backend import step, text, tool_call
-from tests.harness import user_texts
+from tests.harness import user_texts, wait_for_file
 
 pytestmark = pytest.mark.e2e
 
@@ -21,15 +20,6 @@ MORE = "… "
 def px(pixir):
     pixir.login_api_key()
     return pixir
-
-
-def wait_for_file(path, timeout: float = 15) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never appeared")
 
 
 def start(px, *args, env=None):

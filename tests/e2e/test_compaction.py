@@ -11,6 +11,7 @@ import pytest
 from pixir.compaction.summary import SUMMARY_INSTRUCTION
 from pixir.history import SUMMARY_PREFIX
 from tests.fake_backend import in_stream_error, step, text, tool_call
+from tests.harness import assert_paired
 
 pytestmark = pytest.mark.e2e
 
@@ -63,15 +64,6 @@ def calls_in(items) -> tuple[list, list]:
     calls = [i["call_id"] for i in items if i.get("type") == "function_call"]
     outputs = [i["call_id"] for i in items if i.get("type") == "function_call_output"]
     return calls, outputs
-
-
-def assert_paired(items):
-    calls, outputs = calls_in(items)
-    assert sorted(calls) == sorted(outputs) and len(set(calls)) == len(calls)
-    for index, item in enumerate(items):
-        if item.get("type") == "function_call_output":
-            earlier = {i.get("call_id") for i in items[:index] if i.get("type") == "function_call"}
-            assert item["call_id"] in earlier
 
 
 def first_requests_after_summaries(fake) -> list:

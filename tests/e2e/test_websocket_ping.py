@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.fake_backend import cut, step, text, usage_limit
+from tests.unit.helpers.ws import frames, handshakes, http_calls
 
 pytestmark = pytest.mark.e2e
 
@@ -19,18 +20,6 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:
     while not predicate() and time.monotonic() < deadline:
         time.sleep(0.01)
     return predicate()
-
-
-def handshakes(fake):
-    return [r for r in fake.requests if r.kind == "ws_handshake"]
-
-
-def frames(fake):
-    return [r for r in fake.requests if r.kind == "ws_frame"]
-
-
-def posts(fake):
-    return [r for r in fake.requests if r.kind == "http" and r.method == "POST"]
 
 
 def test_auto_pings_over_websocket_and_closes_the_socket_itself(pixir, fake):
@@ -49,7 +38,7 @@ def test_auto_pings_over_websocket_and_closes_the_socket_itself(pixir, fake):
     [frame] = frames(fake)
     assert frame.json["type"] == "response.create" and "stream" not in frame.json
     assert frame.json["store"] is False and "previous_response_id" not in frame.json
-    assert not posts(fake)
+    assert not http_calls(fake)
     # pixir ended the socket with a close frame before exiting, not the OS at exit (quirk 16);
     # the fake never closes an idle WebSocket on its own
     assert wait_for(lambda: (shake.connection_id, "close_frame") in fake.ws_closes)
@@ -77,7 +66,7 @@ def test_auto_completes_over_sse_when_the_upgrade_is_refused(pixir, fake, mode, 
     assert result.code == 0, result
     assert pixir.json_out(result)["transport"] == "http_sse"
     assert [h.status for h in handshakes(fake)] == [status]
-    [post] = posts(fake)
+    [post] = http_calls(fake)
     assert post.status == 200 and post.json["stream"] is True
 
 
@@ -88,7 +77,7 @@ def test_websocket_only_fails_with_websocket_connect_failed(pixir, fake, mode, s
     result = pixir.run("ping", "--transport", "websocket")
     assert result.code == 1, result
     assert re.search(rf"^error: websocket_connect_failed: .*HTTP {status}", result.stderr, re.M)
-    assert not posts(fake) and len(handshakes(fake)) == 1
+    assert not http_calls(fake) and len(handshakes(fake)) == 1
     as_json = pixir.run("ping", "--transport", "websocket", "--json")
     assert as_json.code == 1
     error = pixir.json_out(as_json)["error"]
@@ -106,7 +95,7 @@ def test_auto_never_hides_a_provider_error_behind_a_fallback(pixir, fake):
     line = result.stderr.splitlines()[0]
     assert line.startswith("error: usage_limit_reached: You have hit your ChatGPT usage limit")
     assert "(Pro plan)" in line
-    assert len(frames(fake)) == 1 and not posts(fake)
+    assert len(frames(fake)) == 1 and not http_calls(fake)
     # the error path closes the socket too, with a close frame, before the process exits
     [shake] = handshakes(fake)
     assert wait_for(lambda: (shake.connection_id, "close_frame") in fake.ws_closes)
@@ -131,7 +120,7 @@ def test_a_socket_closed_before_any_output_falls_back_to_sse(pixir, fake):
     assert result.code == 0, result
     out = pixir.json_out(result)
     assert out["transport"] == "http_sse" and out["attempts"] == 1
-    assert len(frames(fake)) == 1 and len(posts(fake)) == 1
+    assert len(frames(fake)) == 1 and len(http_calls(fake)) == 1
 
 
 def test_a_socket_closed_after_output_is_retried(pixir, fake):
@@ -154,7 +143,7 @@ def test_a_socket_closed_after_output_every_time_is_exit_1(pixir, fake):
     assert (
         "error: websocket_closed:" in result.stderr and "gave up after 3 attempts" in result.stderr
     )
-    assert len(handshakes(fake)) == 3 and not posts(fake)
+    assert len(handshakes(fake)) == 3 and not http_calls(fake)
 
 
 def test_the_debug_wire_log_over_websocket_never_shows_the_key(pixir, fake):

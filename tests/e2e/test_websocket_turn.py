@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.fake_backend import cut, reasoning, stall, step, text, tool_call
+from tests.unit.helpers.ws import frames, handshakes, http_calls
 
 pytestmark = pytest.mark.e2e
 
@@ -43,18 +44,6 @@ def tool_loop(steps: int) -> list[dict]:
         script.append(step(reasoning(f"step {n}: " + "r" * 900), call))
     script.append(step(text("All read.")))
     return script
-
-
-def frames(fake) -> list:
-    return [r for r in fake.requests if r.kind == "ws_frame"]
-
-
-def handshakes(fake) -> list:
-    return [r for r in fake.requests if r.kind == "ws_handshake"]
-
-
-def posts(fake) -> list:
-    return [r for r in fake.requests if r.kind == "http" and r.method == "POST"]
 
 
 def usages(pixir, session_id: str | None = None) -> list[dict]:
@@ -89,7 +78,7 @@ def check_continuation(fake, pixir, steps: int) -> None:
     sent = frames(fake)
     assert len(sent) == steps and fake.ws_connections == 1
     assert len({f.connection_id for f in sent} | {h.connection_id for h in handshakes(fake)}) == 1
-    assert not posts(fake)
+    assert not http_calls(fake)
     first = sent[0].json
     assert "previous_response_id" not in first
     assert [i.get("type") or i.get("role") for i in first["input"]] == ["developer", "user"]
@@ -195,7 +184,7 @@ def test_a_refused_upgrade_runs_the_whole_turn_over_sse(loop_repo, fake, mode, s
     fake.configure(ws_mode=mode)
     run_loop(loop_repo, fake, 3)
     assert [h.status for h in handshakes(fake)] == [status]  # tried once per process
-    assert len(posts(fake)) == 3 and not frames(fake)
+    assert len(http_calls(fake)) == 3 and not frames(fake)
     for usage in usages(loop_repo):
         assert usage["active_transport"] == "http_sse"
         assert usage["fallback_reason"] == f"websocket_upgrade_refused: HTTP {status}"
@@ -211,7 +200,7 @@ def test_websocket_only_with_a_refused_upgrade_fails_the_turn(loop_repo, fake):
     assert out["error"]["details"]["status"] == 426
     failed = [e for e in loop_repo.log_events() if e["type"] == "turn_failed"]
     assert failed[-1]["data"]["error_kind"] == "websocket_connect_failed"
-    assert not posts(fake)
+    assert not http_calls(fake)
 
 
 def test_a_socket_closed_before_output_mid_loop_falls_back_for_the_rest(loop_repo, fake):
@@ -229,8 +218,8 @@ def test_a_socket_closed_before_output_mid_loop_falls_back_for_the_rest(loop_rep
     assert transports == ["websocket", "http_sse", "http_sse", "http_sse"]
     assert all(u["fallback_reason"].startswith("websocket_closed:") for u in records[1:])
     assert records[1]["attempts"] == 1
-    assert len(posts(fake)) == 3 and len(handshakes(fake)) == 1 and len(frames(fake)) == 2
-    for post in posts(fake):  # HTTP carries the whole History
+    assert len(http_calls(fake)) == 3 and len(handshakes(fake)) == 1 and len(frames(fake)) == 2
+    for post in http_calls(fake):  # HTTP carries the whole History
         assert "previous_response_id" not in post.json
         assert post.json["input"][-1]["type"] == "function_call_output"
 

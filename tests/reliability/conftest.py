@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import PixirRunner
+from tests.harness import PixirRunner, assert_paired
 
 HERE = Path(__file__).resolve().parent
 NETGUARD = HERE / "netguard"
@@ -169,22 +169,6 @@ def _well_formed(event: dict) -> bool:
     return isinstance(data.get("call_id"), str) and (
         event["type"] == "tool_result" or isinstance(data.get("name"), str)
     )
-
-
-def assert_paired(items: list[dict]) -> None:
-    open_calls: set[str] = set()
-    answered: set[str] = set()
-    for item in items:
-        if item.get("type") == "function_call":
-            assert item["call_id"] not in open_calls | answered, f"call twice: {item}"
-            open_calls.add(item["call_id"])
-        elif item.get("type") == "function_call_output":
-            assert item["call_id"] in open_calls, f"output without call: {item}"
-            open_calls.discard(item["call_id"])
-            answered.add(item["call_id"])
-    assert not open_calls, f"calls without output: {open_calls}"
-    if items:
-        assert items[-1].get("type") != "reasoning", "reasoning as the last item"
 
 
 def tool_calls(events: list[dict]) -> list[tuple[str, bool | None]]:

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from tests.fake_backend import reasoning, step, text, tool_call, usage_limit
+from tests.harness import free_port
 from tests.reliability.conftest import SecretScanner, check_log, record, tool_calls
 
 pytestmark = pytest.mark.e2e
@@ -249,14 +250,6 @@ def test_a_group_or_world_readable_auth_file_is_warned_about(pixir, fake):
 
 
 BROWSER_PORT_ENV = "PIXIR_LOGIN_PORT"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def browser_login(pixir, *flags: str) -> tuple[bytes, bytes, int]:

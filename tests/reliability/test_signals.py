@@ -21,6 +21,7 @@ import time
 import pytest
 
 from tests.fake_backend import stall, step, text, tool_call
+from tests.harness import wait_for_file
 from tests.reliability.conftest import check_log, record
 
 pytestmark = pytest.mark.e2e
@@ -32,15 +33,6 @@ COMMAND = (
     "cd work; echo $$ > bash.pid; sleep 1000 & echo $! > bg.pid; "
     "sleep 2; rm -f precious.txt; echo deleted"
 )
-
-
-def wait_for_file(path, timeout: float = 30) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return int(path.read_text())
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never appeared")
 
 
 def alive(pid: int) -> bool:
@@ -93,8 +85,8 @@ def test_a_signal_during_a_command_kills_its_group_and_closes_the_log(
     pixir.login_api_key()
     proc = pixir.popen("run the cleanup", stdin=subprocess.DEVNULL)
     try:
-        wait_for_file(pixir.path("work/bash.pid"))
-        wait_for_file(pixir.path("work/bg.pid"))
+        wait_for_file(pixir.path("work/bash.pid"), timeout=30)
+        wait_for_file(pixir.path("work/bg.pid"), timeout=30)
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -158,8 +150,8 @@ def test_a_terminal_that_hangs_up_stops_the_command(pixir, fake):
     )
     os.close(slave)
     try:
-        wait_for_file(pixir.path("work/bash.pid"))
-        wait_for_file(pixir.path("work/bg.pid"))
+        wait_for_file(pixir.path("work/bash.pid"), timeout=30)
+        wait_for_file(pixir.path("work/bg.pid"), timeout=30)
         os.close(master)  # hang up
         master = None
         code = proc.wait(timeout=30)

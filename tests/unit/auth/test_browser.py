@@ -15,12 +15,7 @@ import pytest
 from pixir.auth import browser, oauth
 from pixir.auth.pkce import challenge_for, make_pkce
 from pixir.errors import PixirError
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.harness import free_port
 
 
 def test_authorize_url_carries_every_parameter():
