@@ -17,10 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from pixir import images as pictures
 from pixir.acp.rpc import INVALID_PARAMS, RpcError
+from pixir.errors import PixirError
 
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-MAX_IMAGE_BYTES = 20 * 1024 * 1024  # what the Responses API accepts per image
+# The one shape and the same checks as `pixir -i FILE` (pixir/images.py): the type the
+# bytes are (the declared mimeType only picks the blocks to try), no animated GIF, 20 MiB
+# an image and 50 MiB a prompt.
+IMAGE_TYPES = tuple(pictures.TYPES)
+MAX_IMAGE_BYTES = pictures.MAX_IMAGE_BYTES
 
 
 @dataclass
@@ -70,6 +75,8 @@ def from_blocks(blocks: object, workspace: Path) -> Prompt:
             raise _invalid("audio prompts are not supported (promptCapabilities.audio is false)")
         else:
             raise _invalid(f"prompt[{index}] has an unknown type {kind!r}")
+    if sum(len(url) for url in images) * 3 // 4 > pictures.MAX_TOTAL_BYTES:
+        raise _invalid(f"the images add up to more than {pictures.MAX_TOTAL_BYTES >> 20} MiB")
     text = "".join(words).strip("\n")
     if files:
         text = "\n\n".join([text, *files]) if text else "\n\n".join(files)
@@ -112,10 +119,13 @@ def data_url(mime: object, data: str, index: int) -> str:
     if len(compact) * 3 // 4 > MAX_IMAGE_BYTES:
         raise _invalid(f"prompt[{index}]: the image is larger than 20 MiB")
     try:
-        base64.b64decode(compact, validate=True)
+        data = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
         raise _invalid(f"prompt[{index}]: the image data is not base64") from None
-    return f"data:{mime};base64,{compact}"
+    try:
+        return pictures.data_url(data, f"prompt[{index}]")
+    except PixirError as err:  # not an image by its content, an animated GIF, empty
+        raise _invalid(err.message) from None
 
 
 def _string(holder: dict, key: str, index: int) -> str:

@@ -12,6 +12,10 @@ from pixir.acp.rpc import INVALID_PARAMS, RpcError
 
 WS = "/home/u/project"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+# a looping GIF: its NETSCAPE2.0 application extension
+ANIMATED_GIF = base64.b64encode(
+    b"GIF89a\x01\x00\x01\x00\x00\x00\x00\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00;"
+).decode()
 
 
 def blocks(*items):
@@ -74,7 +78,8 @@ def test_images_become_data_urls_and_binary_files_a_note():
     )
     assert prompt.images == [f"data:image/png;base64,{PNG}"] * 2
     assert "(binary content of type application/octet-stream not included)" in prompt.text
-    assert blocks({"type": "image", "mimeType": "image/webp", "data": PNG}).text == ""
+    labelled = blocks({"type": "image", "mimeType": "image/webp", "data": PNG})
+    assert labelled.images == [f"data:image/png;base64,{PNG}"]  # what the bytes are
 
 
 @pytest.mark.parametrize(
@@ -84,6 +89,16 @@ def test_images_become_data_urls_and_binary_files_a_note():
         ({"type": "image", "mimeType": "image/svg+xml", "data": PNG}, "image/svg+xml"),
         ({"type": "image", "mimeType": "image/png", "data": "%%%"}, "not base64"),
         ({"type": "image", "mimeType": "image/png"}, "data must be a string"),
+        # checked by what the bytes are, as `pixir -i` does: the declared type is no proof
+        (
+            {
+                "type": "image",
+                "mimeType": "image/png",
+                "data": base64.b64encode(b"<svg/>").decode(),
+            },
+            "not a PNG, JPEG, GIF or WebP image",
+        ),
+        ({"type": "image", "mimeType": "image/gif", "data": ANIMATED_GIF}, "animated"),
         ({"type": "video"}, "unknown type"),
         ({"type": "text", "text": 3}, "text must be a string"),
         ({"type": "resource", "resource": {"uri": "file:///a"}}, "text or blob"),
