@@ -82,7 +82,8 @@ class PixirError(Exception):
         return exit_code_for(self.kind)
 
     def to_dict(self) -> dict:
-        """The `error` object of `--json` output and of `turn_failed` Log events."""
+        """The `error` object of `--json` output (a `turn_failed` Log event has
+        `error_kind` and `error_message` instead)."""
         return {"kind": self.kind, "message": self.message, "details": self.details}
 
     def __repr__(self) -> str:

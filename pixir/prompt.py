@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 
 from pixir import sanitize
+from pixir.sanitize import is_terminal
 
 NOTICE_AFTER_S = 2.0
 MAX_STDIN_BYTES = 1 << 20  # ~260k tokens: about a whole context window
@@ -55,7 +56,7 @@ def interactive_possible(words: list[str], no_stdin: bool) -> bool:
     """No prompt, stdin and stdout both terminals: the REPL's case (docs/cli.md)."""
     if words or no_stdin:
         return False
-    return stdin_kind() == "tty" and _isatty(sys.stdout)
+    return stdin_kind() == "tty" and is_terminal(sys.stdout)
 
 
 def read_prompt(
@@ -98,7 +99,7 @@ def read_prompt(
         if allow_empty:
             return ""
         why = ""
-        if kind == "tty" and not no_stdin and not _isatty(sys.stdout):
+        if kind == "tty" and not no_stdin and not is_terminal(sys.stdout):
             why = " (the interactive mode needs stdout on a terminal too)"
         raise PixirError(
             "invalid_arguments",
@@ -190,13 +191,6 @@ def _stdin_fd() -> int | None:
         return sys.stdin.fileno() if sys.stdin is not None else None
     except (OSError, ValueError, AttributeError):
         return None
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _file_size(fd: int) -> int | None:

@@ -22,7 +22,7 @@ from pixir.config import WebSearch
 from pixir.errors import PixirError
 from pixir.interrupt import Cancel
 from pixir.log import read_events
-from pixir.tools.permissions import Approvals
+from pixir.tools.permissions import Approvals, Asker
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,9 @@ class Runner:
 
     `credential` None is allowed for what needs no model call (a compaction then writes its
     summary without the model). `schema` is --output-schema, sent as the structured output
-    format. `ask(question) -> bool | None` answers ask mode's questions (None: nobody can
-    answer, the call is refused); `warn(line)` receives what a person should be told.
+    format. `ask` (a tools.permissions.Asker) answers ask mode's questions: True, ALWAYS,
+    REFUSE, False, or None when nobody can answer (the call is refused); `warn(line)`
+    receives what a person should be told.
     `store` is the directory whose `.pixir/sessions` holds the sessions (default: the
     workspace; the command line passes the repository root, commands.sessions_root_for)."""
 
@@ -95,7 +96,7 @@ class Runner:
         model: str,
         *,
         schema: dict | None = None,
-        ask: Callable[[str], bool | None] | None = None,
+        ask: Asker | None = None,
         warn: Callable[[str], None] | None = None,
         store: Path | None = None,
     ) -> None:

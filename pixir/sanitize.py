@@ -89,8 +89,12 @@ def _show(match: re.Match) -> str:
 def for_stream(value: str, stream) -> str:
     """`value` for `stream`: made visible when it is a terminal, else only valid text
     (what a program or a file reading it gets is the text as it is)."""
+    return terminal(value) if is_terminal(stream) else text(value)
+
+
+def is_terminal(stream) -> bool:
+    """True when `stream` is a terminal (False for a closed stream or one without a fd)."""
     try:
-        tty = stream.isatty()
+        return stream.isatty()
     except (AttributeError, ValueError):
-        tty = False
-    return terminal(value) if tty else text(value)
+        return False

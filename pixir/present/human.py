@@ -23,7 +23,7 @@ import time
 from pixir.errors import WAIT_FOR_RESET
 from pixir.interrupt import OutputClosed
 from pixir.present import results
-from pixir.sanitize import terminal
+from pixir.sanitize import is_terminal, terminal
 
 PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 MAX_ARG_CHARS = 120
@@ -41,7 +41,7 @@ def color_wanted(stream) -> bool:
         return False
     if os.environ.get("TERM") == "dumb":
         return False
-    return _isatty(stream)
+    return is_terminal(stream)
 
 
 def _one_line(text: str, limit: int = MAX_ARG_CHARS) -> str:
@@ -201,13 +201,13 @@ class HumanPresenter:
         self.quiet = quiet
         self.color = color_wanted(self.err) if color is None else color
         if spinner is None:
-            spinner = not quiet and _isatty(self.err) and os.environ.get("TERM") != "dumb"
+            spinner = not quiet and is_terminal(self.err) and os.environ.get("TERM") != "dumb"
         self.spinner = None
         if spinner:
             from pixir.present.spinner import Spinner
 
             self.spinner = Spinner(self.err, dim=self.color)
-        self._out_tty = _isatty(self.out)
+        self._out_tty = is_terminal(self.out)
         self._stream = self._out_tty  # stream the answer; else write it once at the end
         if markdown is None:
             markdown = self._stream and color_wanted(self.out)
@@ -576,10 +576,3 @@ class HumanPresenter:
     def close(self) -> None:
         if self.spinner is not None:
             self.spinner.close()
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
