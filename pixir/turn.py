@@ -205,9 +205,7 @@ class Turn:
             self.session.sync()
 
     def _abort_call(self) -> None:
-        abort = getattr(self.provider, "abort", None)
-        if abort is not None:
-            abort()
+        self.provider.abort()
 
     def _cancelled(self) -> bool:
         return self._cancel is not None and self._cancel.is_set()

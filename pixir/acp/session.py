@@ -12,6 +12,7 @@ from pathlib import Path
 from pixir.acp import content
 from pixir.acp.rpc import INVALID_PARAMS, Closed, Connection, RpcError
 from pixir.acp.updates import ASKED, Updates, tool_call
+from pixir.choices import CHOICES
 from pixir.interrupt import Cancel, Cancelled
 from pixir.present.human import hint_for
 from pixir.tools.permissions import ALWAYS, REFUSE
@@ -21,8 +22,8 @@ MODES = (
     ("ask", "Ask first", "Asks before each edit, write and command"),
     ("read_only", "Read only", "Reads and runs read-only commands; never changes a file"),
 )
-MODE_IDS = tuple(mode for mode, _, _ in MODES)
-EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
+MODE_IDS = CHOICES["permission_default"]
+EFFORTS = CHOICES["reasoning_effort"]
 DEFAULT = "default"  # the reasoning_effort value that omits the field (the server decides)
 
 ALLOW_ONCE, ALLOW_ALWAYS, REJECT_ONCE = "allow_once", "allow_always", "reject_once"

@@ -223,6 +223,9 @@ class Chooser:
         )
         return result
 
+    def abort(self) -> None:
+        raise AssertionError("nothing cancels these Turns")
+
     def close(self):
         pass
 
