@@ -205,6 +205,7 @@ def test_a_pasted_block_of_three_lines_is_one_message(px, fake):
     fake.script(
         step(text("One message."), match={"last_user": pasted}),
         step(text("Continued."), match={"last_user": "first part \nsecond part"}),
+        step(text("Both lines."), match={"last_user": "line one\nline two"}),
     )
     child = start(px, env={"TERM": "xterm"})
     try:
@@ -215,13 +216,18 @@ def test_a_pasted_block_of_three_lines_is_one_message(px, fake):
         child.expect_exact(MORE)
         child.sendline("second part")
         child.expect_exact("Continued.")
+        # each Turn ends with its model, tokens and time
+        child.expect(r"gpt-5\.5 · \S+ in \(\S+ cached\) / \S+ out · \d+\.\d s")
+        child.expect_exact(PROMPT)
+        child.send("line one\x1b\rline two\r")  # Alt-Enter: a new line, not the end
+        child.expect_exact("Both lines.")
         child.expect_exact(PROMPT)
         child.sendeof()
         child.expect(pexpect.EOF, timeout=10)
     finally:
         child.close(force=True)
     requests = fake.responses_requests()
-    assert len(requests) == 2  # one model call per message, not per line
+    assert len(requests) == 3  # one model call per message, not per line
     assert user_texts(requests[0]) == [pasted]
     assert user_texts(requests[1])[-1] == "first part \nsecond part"
 
