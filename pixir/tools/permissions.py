@@ -57,14 +57,15 @@ FORBIDDEN_OPTIONS = {
         "-fls",
     ),
     "rg": ("--pre",),
-    "tree": ("-o",),
+    # `tree -R` with `-H` writes an HTML page into every directory it lists.
+    "tree": ("-o", "-R"),
     "file": ("-C", "--compile"),
     # `git grep --open-files-in-pager=CMD` (or `-OCMD`) runs CMD on the matching files.
     "git": ("--output", "--ext-diff", "--open-files-in-pager"),
 }
 # Their short forms, which these programs also take bundled with other short options
-# (`tree -ao FILE`, `file -bC`, `git grep -nOCMD`): refused wherever they appear in a bundle.
-FORBIDDEN_SHORT = {"tree": "o", "file": "C", "git": "O"}
+# (`tree -aRo FILE`, `file -bC`, `git grep -nOCMD`): refused wherever they appear in a bundle.
+FORBIDDEN_SHORT = {"tree": "oR", "file": "C", "git": "O"}
 # Outside quotes these are shell syntax (operators, redirections, expansions, grouping).
 SHELL_META = frozenset(";&|<>$`\\(){}!\n\r")
 # Inside double quotes these still expand.
@@ -262,13 +263,14 @@ def _forbidden_option(program: str, word: str) -> str | None:
     for option in FORBIDDEN_OPTIONS.get(program, ()):
         if name == option:
             return option
-        # git's option parser takes any unambiguous prefix of a long option (`--open=CMD`)
-        long = option.startswith("--") and len(name) >= 4
-        if program == "git" and long and option.startswith(name):
+        # getopt_long and git's parser take any unambiguous prefix of a long option
+        # (`file --co`, `git grep --open=CMD`); any prefix is refused, ambiguous or not.
+        if option.startswith("--") and len(name) > 2 and option.startswith(name):
             return option
-    letter = FORBIDDEN_SHORT.get(program)
-    if letter and word.startswith("-") and not word.startswith("--") and letter in word:
-        return f"-{letter}"
+    if word.startswith("-") and not word.startswith("--"):
+        for letter in FORBIDDEN_SHORT.get(program, ""):
+            if letter in word:
+                return f"-{letter}"
     return None
 
 

@@ -147,6 +147,19 @@ def test_the_issues_recipes_write_nothing_under_read_only(px, fake):
     assert all(r["ok"] for r in results(px))  # they ran: the allow-list would have let them
 
 
+def test_the_issues_recipes_are_refused_by_the_allow_list_without_a_sandbox(px, fake):
+    recipes = ["file --co -m /dev/null", "tree -R -H . -L 1"]  # refused before they run
+    fake.script(bash_calls(*recipes), step(text("done")))
+    before = listing(px.workspace)
+    result = px.run("--read-only", "run the recipes", env={"PIXIR_LANDLOCK_ABI": "0"})
+    assert result.code == 0, result
+    assert listing(px.workspace) == before
+    refused = results(px)
+    assert [r["error"]["kind"] for r in refused] == ["permission_denied"] * 2
+    assert "file --compile can write" in refused[0]["error"]["message"]
+    assert "tree -R can write" in refused[1]["error"]["message"]
+
+
 def test_read_only_tcp_is_refused_only_from_abi_4(px, fake, listener):
     port = listener.getsockname()[1]
     fake.script(bash_calls(connect(port), "echo x > src/new"), step(text("done")))
