@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -163,7 +164,10 @@ def _usage_limit(
             "belongs to (platform.openai.com, Limits and Billing)",
         )
     plan_text = f"{plan.capitalize()} plan" if plan else "plan"
-    other = "or use an API key: set OPENAI_API_KEY and pass `--auth api_key`"
+    if os.environ.get("OPENAI_API_KEY"):
+        other = "or use the API key OPENAI_API_KEY holds: pass `--auth api_key`"
+    else:
+        other = "or use an API key: set OPENAI_API_KEY and pass `--auth api_key`"
     if not_included:
         return PixirError(
             "usage_limit_reached",

@@ -205,6 +205,13 @@ def test_quirk14_usage_limit_is_exit_7_with_plan_and_reset(pixir, fake):
         ", or use an API key: set OPENAI_API_KEY and pass `--auth api_key`"
     )
     assert len(model_calls(fake)) == 1  # never retried
+    # with OPENAI_API_KEY already set, the hint does not ask to set it
+    fake.script(step(fault=usage_limit(plan_type="plus", resets_in_seconds=600)))
+    again = ping(pixir, env={"OPENAI_API_KEY": "sk-already-set"})
+    assert again.code == 7, again
+    hint = again.stderr.splitlines()[1]
+    assert hint.endswith(", or use the API key OPENAI_API_KEY holds: pass `--auth api_key`")
+    assert "sk-already-set" not in again.stderr
 
 
 def test_an_api_key_usage_limit_is_no_chatgpt_plan(pixir, fake):

@@ -57,12 +57,20 @@ def test_usage_limit_code_without_reset_or_plan():
     assert err.message == "You have hit your ChatGPT usage limit."
 
 
-def test_a_subscription_limit_suggests_an_api_key_and_says_how():
+def test_a_subscription_limit_suggests_an_api_key_and_says_how(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     body = api_error("limit", type_="usage_limit_reached", plan_type="plus", resets_in_seconds=60)
     err = classify_http(429, body, {}, "subscription")
     assert err.hint == (
         "wait for the reset, or use an API key: set OPENAI_API_KEY and pass `--auth api_key`"
     )
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-set")  # already set: only the flag is missing
+    err = classify_http(429, body, {}, "subscription")
+    assert (
+        err.hint
+        == "wait for the reset, or use the API key OPENAI_API_KEY holds: pass `--auth api_key`"
+    )
+    assert "sk-set" not in err.hint
 
 
 def test_an_api_key_limit_is_no_chatgpt_plan_and_suggests_no_api_key():
