@@ -206,6 +206,14 @@ VALUE_OPTIONS = frozenset(
     for flag in flags
 )
 
+# The options of a task (`pixir PROMPT`): what a "send it as a task" hint may keep.
+RUN_OPTIONS = frozenset(
+    flag
+    for flags, _ in (*COMMON, *TURN, *COMMANDS["run"].options)
+    if flags[0].startswith("-")
+    for flag in flags
+)
+
 EPILOG = """\
 exit codes: 0 completed · 1 runtime/provider error · 2 invalid arguments, bad config,
 unknown model or session · 3 refused by permissions · 4 not authenticated · 5 session busy
@@ -358,7 +366,7 @@ def _check_first_word(argv: list[str]) -> None:
     from pixir import usage
 
     takes = {n: c.takes for n, c in COMMANDS.items() if n != "run"}
-    usage.check_first_word(argv, i, takes, VALUE_OPTIONS)
+    usage.check_first_word(argv, i, takes, VALUE_OPTIONS, RUN_OPTIONS)
 
 
 def _unrecognized(name: str, extra: list[str], args, parser) -> PixirError:
@@ -403,7 +411,7 @@ def show_help(args, argv: list[str]) -> int:
         return 0
     from pixir import usage
 
-    task = usage.as_prompt(argv, VALUE_OPTIONS)
+    task = usage.as_prompt(argv, VALUE_OPTIONS, RUN_OPTIONS)
     if topic in COMMANDS:  # `pixir help login now`
         raise PixirError(
             "invalid_arguments",

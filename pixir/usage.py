@@ -107,10 +107,12 @@ def check_first_word(
     index: int,
     commands: Mapping[str, Sequence[str]],
     value_options: frozenset[str],
+    run_options: frozenset[str],
 ) -> None:
     """Raise `unknown_command` when `argv[index]`, the first word of a prompt, looks like a
     command instead of a task. `commands` maps each command to what its positional words
-    are (cli.Command.takes); `value_options` are the options that take a value."""
+    are (cli.Command.takes); `value_options` are the options that take a value,
+    `run_options` those a task (`pixir PROMPT`) takes."""
     word = argv[index]
     _, rest = split_options(argv[index + 1 :], value_options)
     if any(_looks_secret_strongly(w) for w in (word, *rest) if not _spaced(w)):
@@ -124,7 +126,7 @@ def check_first_word(
     if _BARE_WORD.fullmatch(word) is None:
         return
     lower = word.lower()
-    task = as_prompt(argv, value_options)
+    task = as_prompt(argv, value_options, run_options)
     if lower in LOOKALIKES:
         suggestion, note, always = LOOKALIKES[lower]
         if always or not rest:
@@ -177,18 +179,20 @@ def unknown_command(
     )
 
 
-def as_prompt(argv: Sequence[str], value_options: frozenset[str]) -> str:
-    """The command line that sends `argv`'s words as a prompt: its options, then `--`,
-    then the words."""
-    options, words = split_options(argv, value_options)
+def as_prompt(
+    argv: Sequence[str], value_options: frozenset[str], run_options: frozenset[str]
+) -> str:
+    """The command line that sends `argv`'s words as a prompt: the options a task takes,
+    then `--`, then the words (an option only another command takes is one of them)."""
+    options, words = split_options(argv, value_options, keep=run_options)
     return shlex.join(["pixir", *options, "--", *words])
 
 
 def split_options(
-    argv: Sequence[str], value_options: frozenset[str]
+    argv: Sequence[str], value_options: frozenset[str], keep: frozenset[str] | None = None
 ) -> tuple[list[str], list[str]]:
     """(options with their values, the other words) of a command line; everything after a
-    `--` is a word."""
+    `--` is a word, and so is an option not in `keep` (when given)."""
     options: list[str] = []
     words: list[str] = []
     i = 0
@@ -199,7 +203,8 @@ def split_options(
             break
         if token.startswith("-") and token != "-":
             take = 2 if token in value_options else 1
-            options += argv[i : i + take]
+            known = keep is None or token.split("=", 1)[0] in keep
+            (options if known else words).extend(argv[i : i + take])
             i += take
             continue
         words.append(token)

@@ -5,6 +5,7 @@ argument is never shown, `pixir config`, and `--version` with the commit of the 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 
 import pytest
@@ -68,6 +69,23 @@ def test_the_double_dash_sends_the_word_as_a_task(pixir, fake):
     assert result.stdout == "Sent.\n"
     request = fake.responses_requests()[0].json
     assert request["input"][-1]["content"][0]["text"] == "loginn"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["lgo", "--last"], "lgo --last"), (["-q", "lgo", "--last"], "lgo --last")],
+)
+def test_the_hints_command_line_sends_the_words_as_a_task(pixir, fake, argv, words):
+    pixir.login_api_key()
+    refused = pixir.run(*argv)
+    assert refused.code == 2, refused
+    hint = refused.stderr.split("to send it to the model as a task: ", 1)[1].splitlines()[0]
+    fake.script(step(text("Sent.")))
+    sent = pixir.run(*shlex.split(hint)[1:])  # exactly what the hint says to type
+    assert sent.code == 0, sent
+    assert sent.stdout == "Sent.\n"
+    request = fake.responses_requests()[0].json
+    assert request["input"][-1]["content"][0]["text"] == words
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,8 @@ def test_near_allows_two_edits_only_for_long_names_with_the_right_first_letter()
 
 def check(*argv):
     index = 2 if argv[0] in ("-m", "-C") else 0
-    usage.check_first_word(list(argv), index, COMMANDS, frozenset({"-m", "-C"}))
+    run_options = frozenset({"-m", "-C", "--json"})
+    usage.check_first_word(list(argv), index, COMMANDS, frozenset({"-m", "-C"}), run_options)
 
 
 @pytest.mark.parametrize(
@@ -105,6 +106,9 @@ def test_the_way_to_send_it_anyway_keeps_the_options_before_the_double_dash():
     with pytest.raises(PixirError) as info:
         check("-m", "gpt-5.4", "loginn", "--json")
     assert info.value.hint.endswith("pixir -m gpt-5.4 --json -- loginn")
+    with pytest.raises(PixirError) as info:  # `--last` is log's: a word of the task
+        check("-m", "gpt-5.4", "lgo", "--last", "--json")
+    assert info.value.hint.endswith("pixir -m gpt-5.4 --json -- lgo --last")
     with pytest.raises(PixirError) as info:
         check("update", "it's", "notes")
     assert info.value.hint.endswith("""pixir -- update 'it'"'"'s' notes""")
