@@ -390,11 +390,15 @@ def test_per_turn_model_is_checked_before_any_call_and_applies_to_that_turn_only
         first = await agent.conn.prompt(
             session_id=sid, prompt=[text_block("a")], model="gpt-5.4", reasoning_effort="high"
         )
-        second = await agent.conn.prompt(session_id=sid, prompt=[text_block("b")])
+        # a key pixir does not know is another extension's: ignored, not refused
+        second = await agent.conn.prompt(
+            session_id=sid, prompt=[text_block("b")], editor_extension={"x": 1}
+        )
         return info.value, first, second
 
-    refused, first, _ = run_agent(pixir, scenario)
+    refused, first, second = run_agent(pixir, scenario)
     assert refused.code == -32602 and refused.data["model"] == "gpt-9"
+    assert second.stop_reason == "end_turn"
     bodies = [r.json for r in fake.responses_requests()]
     assert [b["model"] for b in bodies] == ["gpt-5.4", "gpt-5.5"]
     assert bodies[0]["reasoning"]["effort"] == "high"
