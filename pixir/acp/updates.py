@@ -224,7 +224,11 @@ def message_chunk(kind: str, text: str, message_id: str | None = None) -> dict:
 
 
 def title_of(text: str) -> str:
-    """A session's title: its first prompt, on one line, short."""
+    """A session's title: its first prompt, on one line, short — the user's words, not the
+    files embedded after them (acp/content.py), or `@path` when there are no words."""
+    head, embedded, rest = text.partition('<file path="')
+    if embedded and (not head or head.endswith("\n\n")):
+        text = head if head.strip() else "@" + rest.split('"', 1)[0]
     line = " ".join(text.split())
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
 

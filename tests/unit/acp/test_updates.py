@@ -200,3 +200,18 @@ def test_replay_skips_reasoning_and_failed_turns(tmp_path, sent):
         {"type": "diff", "path": f"{tmp_path}/a.py", "oldText": "x", "newText": "y"}
     ]
     assert "hidden" not in str(sent) and "doomed" not in str(sent)
+
+
+def test_a_title_is_the_users_words_not_the_files_embedded_after_them(tmp_path):
+    from pixir.acp.content import from_blocks
+
+    def title(*blocks):
+        return mapping.title_of(from_blocks(list(blocks), tmp_path).text)
+
+    words = {"type": "text", "text": "Look at this"}
+    embedded = {"type": "resource", "resource": {"uri": "file:///w/a.py", "text": "print(1)\n"}}
+    assert title(words, embedded) == "Look at this"
+    assert title(embedded) == "@/w/a.py"
+    # the words themselves may speak of the markup: only an embedded block is cut
+    said = {"type": "text", "text": 'what does <file path="x"> mean?'}
+    assert title(said) == 'what does <file path="x"> mean?'
