@@ -261,6 +261,7 @@ def _session_files(folder: Path) -> list[Path]:
 # -- listing ---------------------------------------------------------------------------------
 
 USER_MESSAGE = b'"type":"user_message"'
+SETTINGS_CHANGED = b'"type":"settings_changed"'
 
 
 @dataclass
@@ -311,9 +312,22 @@ def _info(path: Path) -> SessionInfo:
         last_activity=last.get("ts") if last else None,
         turns=data.count(USER_MESSAGE),
         first_prompt=prompt,
-        model=started.get("model"),
+        model=_chosen_model(data, end) or started.get("model"),
         workspace=started.get("workspace") if isinstance(started.get("workspace"), str) else None,
     )
+
+
+def _chosen_model(data: bytes, end: int) -> str | None:
+    """The model of the last `settings_changed` that chose one (`/model`, ACP), if any."""
+    at = data.rfind(SETTINGS_CHANGED, 0, end)
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        event = _line_event(data, start)
+        model = (event or {}).get("data", {}).get("model")
+        if isinstance(model, str) and model:
+            return model
+        at = data.rfind(SETTINGS_CHANGED, 0, start)
+    return None
 
 
 def _line_event(data: bytes, start: int) -> dict | None:

@@ -72,6 +72,14 @@ def transcript(events: list[dict]) -> list[str]:
         elif kind == "tool_result":
             call_id = data.get("call_id")
             lines += _result(data, names.get(call_id) if isinstance(call_id, str) else None)
+        elif kind == "settings_changed":
+            chosen = [
+                f"{key.replace('_', ' ')} {data[key] if data[key] is not None else 'default'}"
+                for key in ("model", "permission_mode", "reasoning_effort")
+                if key in data
+            ]
+            if chosen:
+                lines.append(f"  (settings · {ts}) " + ", ".join(chosen))
         elif kind == "permission_decision":
             lines.append(f"  permission {data.get('decision')} ({data.get('mode')})")
         elif kind == "turn_failed":

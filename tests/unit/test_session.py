@@ -174,6 +174,16 @@ def test_list_sessions(ws):
     }
 
 
+def test_list_shows_the_model_last_chosen_for_the_session(ws):
+    sid = make(ws, "x")
+    session, _ = sessions.resume(ws, sid, model=None, permission_mode="auto")
+    session.append("settings_changed", {"model": "gpt-5.4"})
+    session.append("settings_changed", {"permission_mode": "ask"})  # chose no model
+    session.append("user_message", {"text": "y"})
+    session.close()
+    assert sessions.list_sessions(ws)[0].model == "gpt-5.4"
+
+
 def test_list_ignores_foreign_files(ws):
     make(ws, "x")
     (ws / ".pixir" / "sessions" / "notes.jsonl").write_text("junk")

@@ -35,6 +35,16 @@ def test_log_transcript_and_json(ws, capsys):
     assert [e["type"] for e in body["events"]][:2] == ["session_started", "user_message"]
 
 
+def test_the_transcript_shows_the_settings_chosen_on_the_way(ws, capsys):
+    sid = seed(ws)
+    session, _ = sessions.resume(ws, sid, model=None, permission_mode="auto")
+    session.append("settings_changed", {"model": "gpt-5.4", "reasoning_effort": None})
+    session.close()
+    assert cli.main(["log", sid]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(r"  \(settings · .+\) model gpt-5\.4, reasoning effort default", last)
+
+
 def command(session, call_id: str, cmd: str, code: int, output: str) -> None:
     session.append("tool_call", {"call_id": call_id, "name": "bash", "args": {"command": cmd}})
     text = f"Exit code: {code}\nWall time: 0.1 seconds\nOutput:\n{output}"
