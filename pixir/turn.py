@@ -307,10 +307,11 @@ class Turn:
         status = "completed" if finish == "stop" else "incomplete"
         error = None
         if status == "incomplete":
+            details = {"finish_reason": finish}
+            if result.incomplete_reason:  # the backend's why: max_output_tokens, content_filter
+                details["incomplete_reason"] = result.incomplete_reason
             error = PixirError(
-                "incomplete",
-                f"the model stopped before finishing its answer ({finish})",
-                {"finish_reason": finish},
+                "incomplete", f"the model stopped before finishing its answer ({finish})", details
             )
         if self._searches and not self._citations:
             # a backend that cites only as Markdown links in the answer

@@ -231,8 +231,8 @@ class AcpSession:
         elif outcome.error is not None and outcome.error.kind == "max_steps":
             reason = "max_turn_requests"
         elif outcome.error is not None and outcome.error.kind == "incomplete":
-            finish = outcome.error.details.get("finish_reason")
-            reason = "refusal" if finish == "content_filter" else "max_tokens"
+            why = outcome.error.details.get("incomplete_reason")
+            reason = "refusal" if why == "content_filter" else "max_tokens"
         else:  # a failed Turn: told as text, never as a JSON-RPC error
             err = outcome.error
             reason = "end_turn"

@@ -179,6 +179,17 @@ def test_truncated_answer_is_incomplete(runner):
     assert outcome.status == "incomplete" and outcome.exit_code == 6
 
 
+def test_a_truncated_answer_says_why_the_backend_cut_it(runner):
+    result = answer("I can't")
+    result.finish_reason, result.incomplete_reason = "length", "content_filter"
+    outcome = runner()("x", result)
+    assert outcome.error.kind == "incomplete"
+    assert outcome.error.details == {
+        "finish_reason": "length",
+        "incomplete_reason": "content_filter",
+    }
+
+
 @pytest.mark.parametrize(
     ("kind", "status", "code"),
     [
