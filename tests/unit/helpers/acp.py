@@ -87,7 +87,16 @@ class Wire:
             if message.get("id") == id_ and "method" not in message:
                 return message
 
+    def drain(self) -> None:
+        """Wait until the reader has read all the agent wrote so far (into `messages`)."""
+        self.conn.notify("_wire/mark", {})
+        while (message := self.next()) is not None and message.get("method") != "_wire/mark":
+            pass
+        self.messages.remove({"jsonrpc": "2.0", "method": "_wire/mark", "params": {}})
+
     def updates(self, session_id: str) -> list[dict]:
+        """The session/update payloads for `session_id` the agent wrote so far."""
+        self.drain()
         return [
             m["params"]["update"]
             for m in self.messages
