@@ -340,6 +340,39 @@ def test_unit_tests_mirror_the_package():
     assert len(list(UNIT.rglob("test_*.py"))) > 40  # the walk found the tests
 
 
+# pixir modules without their own unit test module, and why (path under pixir/ → reason).
+# Keep it short: a module tested only end to end belongs here only with a reason.
+UNTESTED: dict[str, str] = {}
+
+
+def test_every_module_has_its_unit_test_module():
+    """The other direction: `pixir/<package>/<module>.py` has its
+    `tests/unit/<package>/test_<module>.py` (package `__init__.py` and `__main__.py` aside)."""
+    modules = [
+        path.relative_to(ROOT / "pixir")
+        for path in sorted((ROOT / "pixir").rglob("*.py"))
+        if path.name not in ("__init__.py", "__main__.py")
+    ]
+    assert len(modules) > 40  # the walk found the package
+    untested = [
+        str(module)
+        for module in modules
+        if str(module) not in UNTESTED
+        and not (UNIT / module.parent / f"test_{module.name}").is_file()
+    ]
+    assert untested == [], (
+        "every pixir module needs its unit tests in tests/unit/<package>/test_<module>.py "
+        "(or a line in UNTESTED saying why not)"
+    )
+    stale = [
+        m
+        for m in UNTESTED
+        if not (ROOT / "pixir" / m).is_file()
+        or (UNIT / Path(m).parent / f"test_{Path(m).name}").is_file()
+    ]
+    assert stale == [], "UNTESTED names a module that is gone or has its tests now"
+
+
 def test_unit_test_folders_are_pixir_packages():
     folders = {p.parent.relative_to(UNIT) for p in UNIT.rglob("*.py") if p.parent != UNIT} - {
         Path("helpers")
