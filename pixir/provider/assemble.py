@@ -12,6 +12,7 @@ from pixir.items import message_text, reasoning_summary
 from pixir.provider import websearch
 from pixir.provider.classify import classify_event
 from pixir.provider.usage import usage_summary
+from pixir.sanitize import deep, needs_deep
 
 OnDelta = Callable[[tuple[str, object]], None]
 
@@ -368,6 +369,14 @@ def _function_call(item: dict) -> dict:
         return call
     try:
         arguments = json.loads(raw) if raw.strip() else {}
+        if needs_deep(raw):  # an escaped lone surrogate or NUL in them: U+FFFD, as everywhere
+            arguments = deep(arguments)
+    except RecursionError:
+        call["problem"] = {
+            "kind": "invalid_arguments",
+            "message": "the arguments are nested too deeply; the call was not run",
+        }
+        return call
     except ValueError as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
         call["problem"] = {

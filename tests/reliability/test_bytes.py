@@ -10,6 +10,7 @@ the request the fake received carries U+FFFD, and the next `pixir -c` and `pixir
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -20,6 +21,7 @@ from tests.reliability.conftest import check_log, record
 pytestmark = pytest.mark.e2e
 
 FFFD = "\ufffd"
+ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u(?:[dD][89a-fA-F]|0000)")
 
 
 def strict_log(pixir) -> list[dict]:
@@ -29,10 +31,10 @@ def strict_log(pixir) -> list[dict]:
     [path] = pixir.sessions()
     raw = path.read_bytes()
     raw.decode("utf-8")  # strict
-    lowered = raw.lower()
-    for escape in (b"\\ud8", b"\\ud9", b"\\uda", b"\\udb", b"\\udc", b"\\udd", b"\\ude"):
-        assert escape not in lowered, f"a lone surrogate escape in the Log: {escape}"
-    assert b"\\udf" not in lowered and b"\\u0000" not in raw
+    # a \u escape of a surrogate or NUL (not an escaped backslash followed by "ud800": the
+    # text of a call's raw arguments, kept as the model sent it)
+    found = ESCAPE.search(raw)
+    assert found is None, f"a lone surrogate or NUL escape in the Log: {found.group()}"
     check_log(path)
     return pixir.log_events()
 
@@ -93,6 +95,29 @@ def test_a_lone_surrogate_from_the_server_becomes_a_replacement_character(pixir,
     requests_are_valid_utf8(fake)
     assert f"caf{FFFD}" in fake.responses_requests()[-1].body.decode()
     assert pixir.run("log", pixir.session_id()).code == 0
+    record("bytes_attacks")
+
+
+@pytest.mark.parametrize("transport", ["http_sse", "websocket"])
+def test_a_lone_surrogate_escaped_inside_a_calls_arguments_reaches_no_tool(pixir, fake, transport):
+    """The arguments are JSON inside a JSON string: `\\ud800` survives the event's decoding
+    and becomes a lone surrogate only when the arguments are parsed."""
+    fake.script(
+        step(
+            tool_call("bash", '{"command": "echo hi \\ud800"}'),
+            tool_call("write", '{"path": "x\\udc80y.txt", "content": "a \\udc80 b"}'),
+        ),
+        step(text("done")),
+    )
+    pixir.login_api_key()
+    result = pixir.run("go", "--transport", transport)
+    assert result.code == 0, result
+    no_crash(result)
+    ran, wrote = [e["data"] for e in strict_log(pixir) if e["type"] == "tool_result"]
+    assert ran["ok"] and f"hi {FFFD}" in ran["output"], ran
+    assert wrote["ok"], wrote
+    assert pixir.path(f"x{FFFD}y.txt").read_bytes() == f"a {FFFD} b".encode()
+    requests_are_valid_utf8(fake)
     record("bytes_attacks")
 
 

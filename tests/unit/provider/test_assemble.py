@@ -182,6 +182,28 @@ def test_arguments_over_one_mib_are_refused_and_not_kept():
     assert "problem" not in exactly.function_calls[0]  # 1 MiB itself is fine
 
 
+def test_escaped_lone_surrogates_and_nul_in_arguments_become_replacement_characters():
+    raw = '{"command": "echo hi \\ud800", "path": "x\\udc80y\\u0000.txt", "n": ["\\ud83d"]}'
+    result, _ = run([done(fcall(raw)), completed()])
+    [call] = result.function_calls
+    assert call["arguments"] == {
+        "command": "echo hi \ufffd",
+        "path": "x\ufffdy\ufffd.txt",
+        "n": ["\ufffd"],
+    }
+    assert call["arguments"]["command"].encode("utf-8")  # valid text: encodes without error
+    pair, _ = run([done(fcall('{"s": "\\ud83d\\ude00"}')), completed()])
+    assert pair.function_calls[0]["arguments"] == {"s": "\U0001f600"}  # a real pair stays
+
+
+def test_arguments_nested_too_deeply_are_a_problem_of_the_call():
+    raw = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    result, _ = run([done(fcall(raw)), completed()])
+    [call] = result.function_calls
+    assert call["problem"]["kind"] == "invalid_arguments"
+    assert "nested too deeply" in call["problem"]["message"]
+
+
 def test_function_call_without_call_id_is_invalid_response():
     item = fcall()
     del item["call_id"]
