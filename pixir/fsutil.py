@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -100,7 +101,17 @@ def output_target(path: Path) -> tuple[Path, str]:
     the regular file or the new one — a symbolic link's target, never the link), or
     ("into", a character device or FIFO such as /dev/null or /dev/stdout, written into,
     never replaced). Raises ValueError naming what it is for anything else (a directory, a
-    block device, a socket)."""
+    block device, a socket). A path through an open descriptor (/dev/stdout, /dev/fd/N,
+    /proc/self/fd/N) is written into, appending: replacing what the shell opened would lose
+    it, and its link may name a pipe, which has no path."""
+    if _descriptor(path) is not None:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise ValueError("a descriptor that is not open") from None
+        if stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return path, "into"
+        raise ValueError(_what(mode))
     target = Path(os.path.realpath(path))  # through links: the file the user meant
     try:
         mode = os.stat(target).st_mode
@@ -110,7 +121,12 @@ def output_target(path: Path) -> tuple[Path, str]:
         return target, "replace"
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
         return target, "into"
-    what = (
+    raise ValueError(_what(mode))
+
+
+def _what(mode: int) -> str:
+    """What a file that is not written to is, in words."""
+    return (
         "a directory"
         if stat.S_ISDIR(mode)
         else "a block device"
@@ -119,7 +135,32 @@ def output_target(path: Path) -> tuple[Path, str]:
         if stat.S_ISSOCK(mode)
         else "not a regular file"
     )
-    raise ValueError(what)
+
+
+_DESCRIPTOR = re.compile(r"/(proc/(self|thread-self|\d+)|dev)/fd/\d+")
+
+
+def _descriptor(path: Path) -> re.Match | None:
+    """The open descriptor's path `path` is, or passes through on its way (links), if any."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        found = _DESCRIPTOR.fullmatch(current)
+        if found:
+            return found
+        try:
+            link = os.readlink(current)
+        except OSError:  # not a link (or not there): the end of the chain
+            return None
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    return None
+
+
+def _own_descriptor(path: Path) -> int | None:
+    """The descriptor of this process that `path` names (/dev/stdout: 1), if it is one."""
+    found = _descriptor(path)
+    if found is None or found.group(2) not in (None, "self", "thread-self", str(os.getpid())):
+        return None
+    return int(found.group(0).rsplit("/", 1)[1])
 
 
 def write_output(path: Path, data: bytes) -> None:
@@ -131,11 +172,20 @@ def write_output(path: Path, data: bytes) -> None:
     if how == "replace":
         atomic_write(target, data)
         return
-    fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    own = _own_descriptor(path)
+    if own is not None:  # written where the process writes, sharing its offset
+        _write_all(own, data)
+        return
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(target, flags)
     try:
         os.set_blocking(fd, True)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

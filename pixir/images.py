@@ -45,7 +45,10 @@ def load(paths: list[str]) -> list[str]:
             size = path.stat().st_size
             if size > MAX_IMAGE_BYTES:  # refused before a byte is read
                 raise _too_big(where, size)
-            data = path.read_bytes()
+            with path.open("rb") as fh:  # a pipe or a device has no size: read with the cap
+                data = fh.read(MAX_IMAGE_BYTES + 1)
+            if len(data) > MAX_IMAGE_BYTES:
+                raise _too_big(where, len(data), at_least=True)
         except OSError as exc:
             raise PixirError(
                 "invalid_arguments", f"{where}: {exc.strerror or exc}", {"path": name}, hint=HINT
@@ -113,10 +116,12 @@ def _animated(data: bytes) -> bool:
     return b"NETSCAPE2.0" in data or b"ANIMEXTS1.0" in data
 
 
-def _too_big(where: str, size: int) -> PixirError:
+def _too_big(where: str, size: int, at_least: bool = False) -> PixirError:
+    """`at_least`: read from a pipe or device, which was cut at the cap."""
+    said = "it holds more" if at_least else f"{_mib(size)} is larger"
     return PixirError(
         "invalid_arguments",
-        f"{where}: {_mib(size)} is larger than the {_mib(MAX_IMAGE_BYTES)} an image may be",
+        f"{where}: {said} than the {_mib(MAX_IMAGE_BYTES)} an image may be",
         {"bytes": size, "limit": MAX_IMAGE_BYTES},
         hint="scale it down or crop it (the model sees at most about 2048×2048 anyway)",
     )

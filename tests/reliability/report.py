@@ -313,7 +313,8 @@ and failed there (except the two controls and the AGENTS.md cap, which only guar
 - *`-o`* (`test_output_file.py`): a private copy of /dev/null (mknod) and a FIFO are
   written into, never replaced; a FIFO nobody reads is an error, not a hang; links are
   written through; a regular file keeps mode and owner; sockets and directories are
-  refused before the Turn.
+  refused before the Turn; `/dev/stdout` into a pipe or a file the shell opened is written
+  where pixir's output goes, never replaced.
 
 **Nothing leaves the machine.** Every pixir process the suite starts has
 `tests/reliability/netguard/sitecustomize.py` on its `PYTHONPATH`: a lookup of or a

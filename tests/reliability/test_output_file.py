@@ -109,3 +109,16 @@ def test_a_socket_or_a_directory_is_refused_before_the_turn(answering, fake, tmp
     assert stat.S_ISSOCK(os.lstat(tmp_path / "sock").st_mode)
     assert fake.responses_requests() == []
     record("output_file_attacks", 2)
+
+
+def test_dev_stdout_is_written_into_whatever_the_shell_opened(answering, tmp_path):
+    """`/dev/stdout` is a link to an open descriptor: a pipe has no path to replace, and a
+    file the shell opened must keep what pixir printed there too."""
+    piped = answering.shell("PIXIR -q -o /dev/stdout q | cat")
+    assert piped.returncode == 0, piped
+    assert piped.stdout.count(b"the answer") == 2, piped  # printed, then written into it
+    out = tmp_path / "out.txt"
+    to_file = answering.shell(f"PIXIR -q -o /dev/stdout q > {out}")
+    assert to_file.returncode == 0, to_file
+    assert out.read_bytes().count(b"the answer") == 2  # appended to, never replaced
+    record("output_file_attacks", 2)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -222,3 +223,30 @@ def test_write_output_into_a_fifo_reaches_its_reader_and_one_without_is_an_error
     reader.join(timeout=60)
     assert got == [data]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO, never replaced
+
+
+def test_output_target_writes_into_what_an_open_descriptor_names(tmp_path):
+    read_end, write_end = os.pipe()
+    try:
+        for path in (f"/proc/self/fd/{write_end}", f"/dev/fd/{write_end}"):
+            assert fsutil.output_target(Path(path)) == (Path(path), "into")
+        link = tmp_path / "out"
+        link.symlink_to(f"/proc/self/fd/{write_end}")  # a link to one is one too
+        assert fsutil.output_target(link) == (link, "into")
+        fsutil.write_output(link, b"through the pipe")
+        assert os.read(read_end, 100) == b"through the pipe"
+        with open(tmp_path / "file.txt", "wb") as fh:  # this process's own descriptor:
+            fh.write(b"printed\n")  # written at its offset, as a print there would be
+            fh.flush()
+            fsutil.write_output(Path(f"/proc/self/fd/{fh.fileno()}"), b"written")
+            fh.write(b" and printed again")
+        assert (tmp_path / "file.txt").read_bytes() == b"printed\nwritten and printed again"
+        with pytest.raises(ValueError, match="a directory"):
+            fd = os.open(tmp_path, os.O_RDONLY)
+            try:
+                fsutil.output_target(Path(f"/proc/self/fd/{fd}"))
+            finally:
+                os.close(fd)
+    finally:
+        os.close(read_end)
+        os.close(write_end)

@@ -4,6 +4,8 @@ fold turns into an `input_image` data URL."""
 from __future__ import annotations
 
 import base64
+import os
+import threading
 
 import pytest
 
@@ -60,6 +62,33 @@ def test_an_image_over_the_cap_is_refused_without_being_read(tmp_path):
         fh.truncate(images.MAX_IMAGE_BYTES + 1)
     err = fails(tmp_path, "huge.png", says="is larger than the 20.0 MiB an image may be")
     assert err.details == {"bytes": images.MAX_IMAGE_BYTES + 1, "limit": images.MAX_IMAGE_BYTES}
+
+
+def fifo_of(tmp_path, data: bytes) -> str:
+    """A FIFO a thread fills with `data` (a pipe has no size to check before reading)."""
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+
+    def feed():
+        with open(path, "wb") as fh:
+            try:
+                fh.write(data)
+            except BrokenPipeError:  # the reader stopped at its cap
+                pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    return "pipe.png"
+
+
+def test_a_pipe_is_read_up_to_the_cap_and_no_further(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "MAX_IMAGE_BYTES", 4096)
+    name = fifo_of(tmp_path, PNG + b"\x00" * 8192)  # /dev/zero or `yes` would never end
+    fails(tmp_path, name, says="it holds more than the 0.0 MiB an image may be")
+    os.unlink(tmp_path / name)
+    name = fifo_of(tmp_path, PNG)  # a small image through a pipe is fine
+    assert images.load([str(tmp_path / name)]) == [
+        f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
+    ]
 
 
 def test_all_the_images_of_a_prompt_are_capped_together(tmp_path, monkeypatch):
