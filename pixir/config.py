@@ -216,11 +216,23 @@ def in_file(key: str) -> str:
     return f"{key} in {paths.config_file()}"
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def read_config_file(path: Path) -> tuple[dict[str, object], list[str]]:
     """Parse and validate config.json: (known keys → checked values, warnings).
     A missing file is an empty config."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # a cap: a config.json linked to /dev/zero or a pipe
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise PixirError(
+                "config_invalid",
+                f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB; a config file is small",
+                {"path": str(path)},
+                hint="fix the file or remove it to use the defaults",
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         return {}, []
     except (OSError, UnicodeDecodeError) as exc:

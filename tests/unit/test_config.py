@@ -1,4 +1,6 @@
 import json
+import os
+import threading
 
 import pytest
 
@@ -210,6 +212,26 @@ def test_unreadable_config_is_a_clear_error(pixir_home):
         load_settings(env={})
     assert info.value.kind == "config_invalid"
     assert "config.json" in info.value.message
+
+
+def test_a_config_that_is_a_pipe_is_read_only_up_to_its_cap(pixir_home):
+    """A config.json linked to /dev/zero would take memory without end if read whole; a
+    FIFO holding valid JSON over the cap shows where reading stops without that risk."""
+    pixir_home.mkdir()
+    os.mkfifo(pixir_home / "config.json")
+
+    def feed():
+        with open(pixir_home / "config.json", "wb") as fh:
+            try:
+                fh.write(b" " * (1 << 20) + b"{}")
+            except BrokenPipeError:  # the reader stopped at the cap
+                pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    with pytest.raises(PixirError) as info:
+        load_settings(env={})
+    assert info.value.kind == "config_invalid"
+    assert "larger than 1 MiB" in info.value.message
 
 
 def test_base_urls_come_from_the_environment_without_trailing_slash():
