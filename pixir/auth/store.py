@@ -199,10 +199,11 @@ def _leftovers(path: Path) -> list[Path]:
 
 
 def delete(path: Path | None = None) -> bool:
-    """Remove auth.json; False when there was none."""
+    """Remove the stored credential: auth.json, or the file a symbolic link there points to
+    (the link stays, so the next login writes through it again); False when there was none."""
     path = path or paths.auth_file()
     try:
-        path.unlink()
+        _target(path).unlink()
     except FileNotFoundError:
         return False
     return True

@@ -151,6 +151,20 @@ def test_a_symlinked_auth_file_is_written_through_to_its_target(pixir_home, tmp_
     assert json.loads(target.read_text())["api_key"] == "sk-2"
 
 
+def test_deleting_a_symlinked_auth_file_removes_the_secret_not_just_the_link(pixir_home, tmp_path):
+    target = tmp_path / "dotfiles" / "pixir-auth.json"
+    target.parent.mkdir()
+    store.save({"kind": "api_key", "api_key": "sk-1"}, target)
+    pixir_home.mkdir(mode=0o700, exist_ok=True)
+    (pixir_home / "auth.json").symlink_to(target)
+    assert store.delete() is True
+    assert not target.exists()  # the key is gone, wherever it was kept
+    assert (pixir_home / "auth.json").is_symlink()  # the user's link stays for the next login
+    assert store.load() is None and store.delete() is False
+    store.save({"kind": "api_key", "api_key": "sk-2"})
+    assert json.loads(target.read_text())["api_key"] == "sk-2"
+
+
 def test_unwritable_place_is_a_clear_error_not_a_traceback(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
