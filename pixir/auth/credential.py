@@ -58,6 +58,9 @@ class SubscriptionCredential:
     clock: Callable[[], float] = field(default=time.time, repr=False)
     source: str = "stored"
     kind: str = "subscription"
+    # The refresh token auth.json still holds, spent by a refresh whose save failed: until
+    # the new pair is saved, `record` is newer than the file (and the only valid sign-in).
+    spent: str | None = field(default=None, repr=False)
 
     @property
     def account_id(self) -> str:
@@ -65,6 +68,8 @@ class SubscriptionCredential:
 
     def headers(self) -> dict[str, str]:
         """Auth headers for the next call; refreshes first when < 60 s are left."""
+        if self.spent is not None:
+            self.save_unsaved()
         if expires_at(self.record) - self.clock() < REFRESH_MARGIN_S:
             self.record = self._refresh(after_401=False)
         return {
@@ -83,6 +88,8 @@ class SubscriptionCredential:
         """Read-check-refresh-write under the auth lock; returns the record to use."""
         with store.locked():
             current = _stored_subscription()
+            if self.spent is not None and current["refresh_token"] == self.spent:
+                current = self.record  # the file is older than the pair this run holds
             if after_401:
                 if current["access_token"] != self.record["access_token"]:
                     return current  # someone refreshed (or signed in again) since we read
@@ -93,26 +100,44 @@ class SubscriptionCredential:
             try:
                 store.save(fresh)  # before use: the old refresh token is spent now
             except PixirError as err:  # a full or read-only home: this run keeps the pair
-                _unsaved(err)
+                if self.spent is None:
+                    self.spent = current["refresh_token"]
+                    import atexit
+
+                    atexit.register(self.save_unsaved)  # a last try as the process ends
+                    _say(
+                        f"warning: the refreshed ChatGPT sign-in could not be saved "
+                        f"({err.message}); it is used for this run, and saved as soon as "
+                        f"there is room. Free space in (or fix the permissions of) "
+                        f"{paths.home()} before pixir exits: the next run will otherwise "
+                        "need `pixir login`"
+                    )
+            else:
+                self.spent = None
             return fresh
 
+    def save_unsaved(self) -> None:
+        """Try again to save the pair a refresh could not (before each call, and at exit):
+        unless the file changed meanwhile (a new login wins), it gets this run's pair."""
+        if self.spent is None:
+            return
+        try:
+            with store.locked():
+                current = store.load()
+                if current is not None and current.get("refresh_token") == self.spent:
+                    store.save(self.record)
+                    _say("note: the refreshed ChatGPT sign-in is saved now")
+        except PixirError:
+            return  # still no room: the next call (or the exit) tries again
+        self.spent = None
 
-def _unsaved(err: PixirError) -> None:
-    """The refresh worked but its new tokens could not be written (a full PIXIR_HOME): the
-    old refresh token is spent, so the new pair lives only in this process now. It is used
-    for the rest of this run; the user is told what to do before the next one."""
+
+def _say(line: str) -> None:
     import sys
 
     from pixir.sanitize import terminal
 
-    print(
-        terminal(
-            f"warning: the refreshed ChatGPT sign-in could not be saved ({err.message}); "
-            "it is used for this run only. Free space in (or fix the permissions of) "
-            f"{paths.home()} now: the next run will otherwise need `pixir login`"
-        ),
-        file=sys.stderr,
-    )
+    print(terminal(line), file=sys.stderr)
 
 
 def expires_at(record: dict) -> float:

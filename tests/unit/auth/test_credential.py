@@ -3,7 +3,11 @@ proactive under 60 s, under the lock, skipped when another process already refre
 one recovery after a 401 (docs/auth.md)."""
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import responses
@@ -14,6 +18,7 @@ from pixir.errors import PixirError
 from tests.unit.helpers.tokens import ISSUER, TOKEN_URL, record, token_response
 
 SETTINGS = Settings(auth_issuer=ISSUER)
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_no_credential_is_not_authenticated_exit_4():
@@ -155,6 +160,55 @@ def test_a_refresh_whose_save_fails_keeps_the_new_pair_for_this_run_and_says_wha
     assert str(pixir_home) in err and "pixir login" in err
     assert answer["access_token"] not in err
     assert json.loads((pixir_home / "auth.json").read_text())["refresh_token"] == "rt-secret-1"
+    assert err.count("could not be saved") == 1  # said once, though every call tries again
+
+
+@responses.activate
+def test_an_unsaved_pair_is_saved_once_there_is_room_and_used_for_the_next_refresh(
+    pixir_home, monkeypatch, capsys
+):
+    """Space freed during the run: the next call saves this run's pair, so the next run is
+    still signed in; a second refresh in the same run uses the unsaved pair's refresh token,
+    never the spent one auth.json still holds."""
+    now = [time.time()]
+    store.save(record(1, expires_in_s=59))
+    cred = credential.resolve(SETTINGS)
+    cred.clock = lambda: now[0]
+    responses.add(responses.POST, TOKEN_URL, json=token_response(2))
+    responses.add(responses.POST, TOKEN_URL, json=token_response(3))
+    replace = store.os.replace
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "replace", full)
+    cred.headers()
+    now[0] += 3600  # expired again while the home is still full: refresh with rt-2
+    cred.headers()
+    sent = [call.request.body for call in responses.calls]
+    assert "rt-secret-1" in sent[0] and "rt-secret-2" in sent[1], sent
+    assert json.loads((pixir_home / "auth.json").read_text())["refresh_token"] == "rt-secret-1"
+    monkeypatch.setattr(store.os, "replace", replace)  # room again
+    cred.headers()
+    assert json.loads((pixir_home / "auth.json").read_text())["refresh_token"] == "rt-secret-3"
+    assert "is saved now" in capsys.readouterr().err
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_an_unsaved_pair_never_overwrites_a_new_login(pixir_home, monkeypatch):
+    store.save(record(1, expires_in_s=59))
+    cred = credential.resolve(SETTINGS)
+    responses.add(responses.POST, TOKEN_URL, json=token_response(2))
+    replace = store.os.replace
+    monkeypatch.setattr(
+        store.os, "replace", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "full"))
+    )
+    cred.headers()
+    monkeypatch.setattr(store.os, "replace", replace)
+    store.save(record(7, expires_in_s=3600))  # the user signed in again meanwhile
+    cred.save_unsaved()
+    assert json.loads((pixir_home / "auth.json").read_text())["refresh_token"] == "rt-secret-7"
 
 
 @responses.activate
@@ -254,3 +308,37 @@ def test_missing_expires_at_uses_the_token_exp_claim():
     rec = record(1)
     del rec["expires_at"]
     assert abs(credential.expires_at(rec) - (time.time() + 3600)) < 5
+
+
+def test_an_unsaved_pair_gets_a_last_try_as_the_process_exits(pixir_home):
+    """Room made after the run's last call: the exit still saves the pair (a process of its
+    own, so its exit is real)."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from pixir.auth import credential, oauth, store
+from pixir.config import Settings
+from tests.unit.helpers.tokens import ISSUER, record, token_response
+
+store.save(record(1, expires_in_s=59))
+cred = credential.resolve(Settings(auth_issuer=ISSUER))
+oauth.refresh = lambda issuer, token: token_response(2)
+replace = store.os.replace
+
+def full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+store.os.replace = full
+cred.headers()
+store.os.replace = replace  # room again, and no call after this one: only the exit saves
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PIXIR_HOME": str(pixir_home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "could not be saved" in done.stderr and "is saved now" in done.stderr
+    assert json.loads((pixir_home / "auth.json").read_text())["refresh_token"] == "rt-secret-2"
