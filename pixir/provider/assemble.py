@@ -21,6 +21,9 @@ MAX_ARGUMENTS_BYTES = 1 << 20  # one call's arguments (docs/provider.md)
 # Memory stays bounded whatever the server sends: past these, the stream is ended with
 # `stream_too_large` (docs/reliability.md, "Memory"). Text is counted in characters.
 MAX_TEXT_CHARS = 4 << 20  # the answer's text, and the reasoning's
+# Arguments streamed for the response's calls, all together: past one call's 1 MiB a call
+# is refused (its arguments are not kept); this ends a stream that would never stop.
+MAX_STREAMED_ARGUMENTS_CHARS = 16 << 20
 MAX_ITEMS = 4096  # output items of one response
 
 
@@ -68,7 +71,7 @@ class Assembler:
         # text deltas since the last finished message: what a message done without content
         # stands for (some servers finish a message with no `content` after streaming it)
         self._unclaimed: list[str] = []
-        self.text_size = self.reasoning_size = self.message_size = 0
+        self.text_size = self.reasoning_size = self.message_size = self.arguments_size = 0
         self.rate_limits: dict | None = None
         self.terminal: dict | None = None
         self.web_searches: list[dict] = []
@@ -79,6 +82,7 @@ class Assembler:
             "response.reasoning_summary_text.delta": self._reasoning_delta,
             "response.reasoning_text.delta": self._reasoning_delta,
             "response.reasoning_summary_part.added": self._reasoning_part,
+            "response.function_call_arguments.delta": self._arguments_delta,
             "response.output_item.added": self._item_added,
             "response.output_item.done": self._item_done,
             "response.created": self._created,
@@ -139,6 +143,14 @@ class Assembler:
             self.reasoning_deltas.append(delta)
             if self.on_delta is not None:
                 self.on_delta(("reasoning", delta))
+
+    def _arguments_delta(self, event: dict) -> None:
+        # counted only: the arguments are taken from the finished item
+        delta = event.get("delta")
+        if isinstance(delta, str):
+            self.arguments_size += len(delta)
+            if self.arguments_size > MAX_STREAMED_ARGUMENTS_CHARS:
+                raise too_large("function call arguments", self.arguments_size)
 
     def _separate(self, deltas: list[str], kind: str) -> None:
         # A new summary part or message starts a new paragraph, in the stream and the result.
@@ -298,7 +310,13 @@ def assemble(
 
 
 def too_large(what: str, size: int) -> PixirError:
-    limit = MAX_ITEMS if what == "output items" else f"{MAX_TEXT_CHARS >> 20} Mi characters"
+    limit = (
+        MAX_ITEMS
+        if what == "output items"
+        else f"{MAX_STREAMED_ARGUMENTS_CHARS >> 20} Mi characters"
+        if what == "function call arguments"
+        else f"{MAX_TEXT_CHARS >> 20} Mi characters"
+    )
     return PixirError(
         "stream_too_large",
         f"the response's {what} passed the limit ({size:,}, at most {limit}); the stream was ended",

@@ -33,11 +33,45 @@ DRAIN_MAX_BYTES = 64 * 1024
 READ1_SIZE = 64 * 1024
 
 
+# The events that move a response forward. Any other — keep-alives, `response.created`,
+# `response.in_progress`, rate limits, types pixir does not know — keeps a socket busy but
+# is no progress: a server that sends only those is as stuck as a silent one.
+OUTPUT_EVENTS = frozenset(
+    {
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.output_text.annotation.added",
+        "response.refusal.delta",
+        "response.refusal.done",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_part.done",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+        "error",
+    }
+)
+
+
 class Liveness:
-    """Besides silence (the socket's read timeout), a stream that sends nothing but
-    keep-alives — SSE comments, `keepalive` events, WebSocket pings — for the idle timeout
-    ends as `stream_idle_timeout` too: the decoder calls `check()` for each keep-alive and
-    `progress()` for every other event (the bytes of an event still arriving are neither)."""
+    """Besides silence (the socket's read timeout), a stream that sends nothing that moves
+    the response forward — keep-alives (SSE comments, `keepalive` events, WebSocket pings),
+    `response.in_progress`, events of unknown types — for the idle timeout ends as
+    `stream_idle_timeout` too: the decoder calls `event(type)` for each event and `check()`
+    for each keep-alive (the bytes of an event still arriving are neither)."""
 
     __slots__ = ("clock", "last", "timeout_s")
 
@@ -49,13 +83,20 @@ class Liveness:
     def progress(self) -> None:
         self.last = self.clock()
 
+    def event(self, kind: object) -> None:
+        """An event of type `kind` arrived: progress if it is output, else a check."""
+        if type(kind) is str and kind in OUTPUT_EVENTS:
+            self.last = self.clock()
+        elif self.clock() - self.last > self.timeout_s:
+            raise idle_timeout(self.timeout_s, keepalives=True)
+
     def check(self) -> None:
         if self.clock() - self.last > self.timeout_s:
             raise idle_timeout(self.timeout_s, keepalives=True)
 
 
 def idle_timeout(seconds: float, keepalives: bool = False) -> PixirError:
-    what = "only keep-alives" if keepalives else "no data"
+    what = "no output (only keep-alives or status events)" if keepalives else "no data"
     return PixirError(
         "stream_idle_timeout",
         f"{what} from the server for {seconds:g} s",

@@ -43,8 +43,9 @@ def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
     Framing (`_frames`), the usual `event:` + `data:` block and the general field rules
     (`_parse_lines`) fused with decoding: this is the hot loop of every model call, so it
     avoids a generator layer and `json.loads`' Python wrapper. `live` (a `Liveness`) is
-    told of every event (progress) and of every keep-alive (check): bytes of an
-    event still arriving are neither, so a slow stream is not taken for a dead one."""
+    told of every event (`event`: progress when it is output) and of every keep-alive
+    (`check`): bytes of an event still arriving are neither, so a slow stream is not taken
+    for a dead one."""
     scan = _DECODER.scan_once
     for blocks in _frames(chunks):
         for block in blocks:
@@ -95,10 +96,7 @@ def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
                         name = name[0][7 : name[1]].decode("utf-8", "replace")
                     value["type"] = text(name) if name else "message"
                 if live is not None:
-                    if value["type"] == "keepalive":
-                        live.check()
-                    else:
-                        live.progress()
+                    live.event(value["type"])
                 yield value
 
 

@@ -58,7 +58,8 @@ PROVIDER_KINDS = frozenset(
     {"not_authenticated", "usage_limit_reached", "rate_limited", "quota_exceeded"}
 )
 ENDING_TYPES = frozenset(_TERMINAL)  # a response ends with one of these (error frames too)
-OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+OPCODE_CONT, OPCODE_TEXT, OPCODE_BINARY = 0x0, 0x1, 0x2
+OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG = 0x8, 0x9, 0xA
 # websocket-client reads http_proxy/https_proxy itself and has no "no proxy" switch of its
 # own: a proxy host with a no-proxy list of "*" is how to say "connect directly" (the host
 # is never contacted). Used for ws:// and loopback targets (config.direct).
@@ -274,11 +275,10 @@ class WsTransport:
                     if not isinstance(event, dict):
                         raise _not_json(data)
                     kind = event.get("type")
-                    if kind == "keepalive":
-                        live.check()
-                    else:
-                        live.progress()
-                    if not progress.output and kind not in PREAMBLE_TYPES:
+                    live.event(kind)
+                    if not progress.output and (
+                        type(kind) is not str or kind not in PREAMBLE_TYPES
+                    ):
                         progress.output = True
                     if kind in ENDING_TYPES:
                         progress.ended = True
@@ -347,6 +347,7 @@ class WsTransport:
             raise self._refused(status or 0, response_headers, b"", target)
         ws.settimeout(self.idle_timeout_s)
         _cap_frames(ws)
+        ws.cont_frame = _Message()
         self.connections += 1
         if debug.enabled():
             shown = debug.redact_headers(response_headers)
@@ -417,6 +418,43 @@ def _cap_frames(ws) -> None:
             raise too_large(frames.length)
 
     frames.recv_length = capped
+
+
+class _Message:
+    """websocket-client's assembly of a message sent in fragments (its `cont_frame`), with
+    the cap its own lacks: a message past MAX_EVENT_BYTES is `stream_too_large`, however many
+    frames it comes in. The parts are joined once, at the end (the library's copies the
+    whole message again for every fragment)."""
+
+    def __init__(self) -> None:
+        self.opcode: int | None = None
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def validate(self, frame) -> None:
+        import websocket
+
+        if self.opcode is None and frame.opcode == OPCODE_CONT:
+            raise websocket.WebSocketProtocolException("a continuation frame without a message")
+        if self.opcode is not None and frame.opcode != OPCODE_CONT:
+            raise websocket.WebSocketProtocolException("a new message inside a fragmented one")
+
+    def add(self, frame) -> None:
+        if self.opcode is None:
+            self.opcode = frame.opcode
+        self.size += len(frame.data)
+        if self.size > MAX_EVENT_BYTES:
+            raise too_large(self.size)
+        self.parts.append(frame.data)
+
+    def is_fire(self, frame) -> bool:
+        return bool(frame.fin)
+
+    def extract(self, frame) -> tuple:
+        opcode, parts = self.opcode, self.parts
+        self.opcode, self.parts, self.size = None, [], 0
+        frame.data = parts[0] if len(parts) == 1 else b"".join(parts)
+        return opcode, frame
 
 
 def frame_bytes(body: dict) -> bytes:

@@ -234,7 +234,21 @@ FAULT_TYPES = {
     "binary_frame",
     "flood",
 }
-FLOODS = ("event", "deltas", "keepalive")
+FLOODS = ("event", "deltas", "keepalive", "status", "unknown", "arguments", "fragments")
+# The endless events of the floods that repeat one event: `deltas` of 1 MiB of answer text,
+# `arguments` of 1 MiB of one call's arguments (flat memory, but no end), `status` and
+# `unknown` (small events that are no output: `response.in_progress`, a type nobody knows).
+FLOOD_EVENTS = {
+    "deltas": {"type": "response.output_text.delta", "delta": "y" * (1 << 20)},
+    "arguments": {
+        "type": "response.function_call_arguments.delta",
+        "item_id": "fc_flood",
+        "output_index": 0,
+        "delta": "a" * (1 << 20),
+    },
+    "status": {"type": "response.in_progress", "response": {"status": "in_progress"}},
+    "unknown": {"type": "response.foo", "x": "y" * 1000},
+}
 
 
 def normalize_step(obj: Any) -> dict:

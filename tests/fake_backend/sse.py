@@ -9,6 +9,7 @@ from typing import Any
 
 from .common import Call, Comment, Plan
 from .events import stream_headers
+from .scenario import FLOOD_EVENTS
 from .server import ClientGone, Connection
 from .wire import (
     LAST_CHUNK,
@@ -111,9 +112,10 @@ def _flood(conn: Connection, fault: dict, write, newline: str) -> None:
         while time.monotonic() < deadline and not conn.stopping.is_set():
             if what == "event":
                 write(b"x" * 65536)
-            elif what == "deltas":
-                delta = {"type": "response.output_text.delta", "delta": "y" * (1 << 20)}
-                write(sse_event(delta, newline=newline))
+            elif what in FLOOD_EVENTS:
+                write(sse_event(FLOOD_EVENTS[what], newline=newline))
+                if what in ("status", "unknown"):
+                    conn.wait(0.01)
             else:
                 write(sse_comment("keep-alive", newline))
                 conn.wait(0.05)

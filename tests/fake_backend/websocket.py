@@ -34,6 +34,7 @@ from .errors import fault_reply, previous_not_found, ws_error_frame
 from .events import build_plan, response_object
 from .record import Recorded
 from .responses import input_items, validate_input, validate_params
+from .scenario import FLOOD_EVENTS
 from .server import ClientGone, Connection, HttpRequest
 from .wire import json_reply, json_text
 
@@ -367,9 +368,24 @@ class WsSession:
                 big = {"type": "response.output_text.delta", "delta": "x" * (20 << 20)}
                 self.send_json(big)
                 return
+            if what == "fragments":  # one message that never ends, 1 MiB a fragment
+                self.conn.send(
+                    self.ws.send(
+                        TextMessage(
+                            '{"type":"response.output_text.delta","delta":"', message_finished=False
+                        )
+                    )
+                )
+                while time.monotonic() < deadline and not self.conn.stopping.is_set():
+                    self.conn.send(
+                        self.ws.send(TextMessage("x" * (1 << 20), message_finished=False))
+                    )
+                return
             while time.monotonic() < deadline and not self.conn.stopping.is_set():
-                if what == "deltas":
-                    self.send_json({"type": "response.output_text.delta", "delta": "y" * (1 << 20)})
+                if what in FLOOD_EVENTS:
+                    self.send_json(FLOOD_EVENTS[what])
+                    if what in ("status", "unknown"):
+                        self.conn.wait(0.01)
                 else:
                     self.conn.send(self.ws.send(Ping(b"keep-alive")))
                     self.send_json({"type": "keepalive"})

@@ -152,7 +152,7 @@ test` runs the same tests as part of the whole suite (CI).
 | credential sends that could have gone to a proxy, sent directly | {n("proxy_attacks", 0)} |
 | floods ended with a bounded peak RSS (`stream_too_large`, caps) | \
 {n("memory_attacks", 0)} |
-| keep-alive-only streams ended (`stream_idle_timeout`) | {n("liveness_attacks", 0)} |
+| streams of keep-alives or other non-output events ended (`stream_idle_timeout`) | {n("liveness_attacks", 0)} |
 | full disks during a Log append (clear error, Log whole) | {n("disk_full_attacks", 0)} |
 | `-o` targets that are not plain files, handled without replacing them | \
 {n("output_file_attacks", 0)} |
@@ -301,9 +301,11 @@ and failed there (except the two controls and the AGENTS.md cap, which only guar
   model calls (both transports, API key and subscription), the refresh, a device login
   and a revoke to loopback `http://` reach the fake directly; an `https://` target goes
   through the proxy as a CONNECT tunnel only.
-- *Memory and liveness* (`test_memory.py`): an event that never ends and endless 1 MiB
-  deltas (both transports) end as `stream_too_large` under 300 MiB of RSS (before: 5.2 GB
-  and 1.4 GB by the time they were measured); keep-alives only end as
+- *Memory and liveness* (`test_memory.py`): an event that never ends, endless 1 MiB
+  text or argument deltas (both transports) and a WebSocket message whose 1 MiB fragments
+  never end, end as `stream_too_large` under 300 MiB of RSS (before: 5.2 GB and 1.4 GB by
+  the time they were measured, and the arguments and fragments never ended); keep-alives
+  only, endless `response.in_progress` and endless events of an unknown type end as
   `stream_idle_timeout` (exit 124); `yes | pixir login --with-api-key` stops at 64 KiB and
   `--output-schema /dev/zero` at 1 MiB (before: killed by the test at its limit); a
   64 MiB AGENTS.md is read up to its cap.
@@ -373,8 +375,7 @@ kill exactly at the first Log appends of a new session).
   as with any editor that saves by rename.
 - One call's arguments over 1 MiB are a failed tool result rather than the end of the
   stream (the rest of the response stands, and the model can send smaller pieces); the
-  stream itself is bounded by the 16 MiB event cap. A WebSocket message split into many
-  frames is bounded per frame only.
+  stream itself is bounded by 16 Mi characters of arguments streamed in one response.
 - The workspace's `.pixir` is checked for links where pixir creates and opens it; a local
   process that swaps its directories while pixir runs is not defended against.
 """

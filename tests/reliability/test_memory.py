@@ -1,6 +1,7 @@
 """Memory stays bounded whatever the server or the user's input holds, and a stream of
 keep-alives does not live forever (docs/reliability.md, "Memory" and "Stream liveness"):
-an event that never ends, endless 1 MiB text deltas, `yes | pixir login --with-api-key`,
+an event that never ends, endless 1 MiB text or argument deltas, a WebSocket message
+whose fragments never end, endless events that are no output, `yes | pixir login --with-api-key`,
 `--output-schema /dev/zero`, a 64 MiB AGENTS.md. Each is a clear error (or a cut with a
 note) with a small peak RSS, measured on the built dist/pixir against the fake — before,
 they grew pixir to gigabytes (5.6 GB, 4.6 GB, 7.4 GB, 10 GB).
@@ -21,8 +22,15 @@ pytestmark = pytest.mark.e2e
 PEAK_KIB = 300 * 1024  # pixir itself needs ~50 MiB; gigabytes were the bug
 
 
-@pytest.mark.parametrize("transport", ["http_sse", "websocket"])
-@pytest.mark.parametrize("what", ["event", "deltas"])
+@pytest.mark.parametrize(
+    ("transport", "what"),
+    [
+        (transport, what)
+        for transport in ("http_sse", "websocket")
+        for what in ("event", "deltas", "arguments")
+    ]
+    + [("websocket", "fragments")],  # one message in 1 MiB fragments that never ends
+)
 def test_a_server_that_never_stops_sending_ends_as_stream_too_large(pixir, fake, transport, what):
     fake.script(step(text("never finished"), fault=flood(what, after_events=2)))
     pixir.login_api_key()
@@ -44,9 +52,24 @@ def test_a_stream_of_keepalives_only_ends_as_stream_idle_timeout(pixir, fake, tr
     pixir.write_config({"stream_idle_timeout_ms": 1500, "max_retries": 0})
     result = pixir.run("hi", "--transport", transport, timeout=60)
     assert result.code == 124, result
-    assert "error: stream_idle_timeout: only keep-alives from the server for 1.5 s" in (
-        result.stderr
-    )
+    said = "no output (only keep-alives or status events) from the server for 1.5 s"
+    assert f"error: stream_idle_timeout: {said}" in result.stderr
+    record("liveness_attacks")
+
+
+@pytest.mark.parametrize("transport", ["http_sse", "websocket"])
+@pytest.mark.parametrize("what", ["status", "unknown"])
+def test_a_stream_of_events_that_are_no_output_ends_as_stream_idle_timeout(
+    pixir, fake, transport, what
+):
+    """Endless `response.in_progress` or events of a type nobody knows: data keeps coming,
+    so the socket's timeout never fires, but the response never moves."""
+    fake.script(step(text("never"), fault=flood(what, after_events=2, seconds=30)))
+    pixir.login_api_key()
+    pixir.write_config({"stream_idle_timeout_ms": 1500, "max_retries": 0})
+    result = pixir.run("hi", "--transport", transport, timeout=60)
+    assert result.code == 124, result
+    assert "error: stream_idle_timeout: " in result.stderr
     record("liveness_attacks")
 
 

@@ -204,6 +204,17 @@ def test_arguments_nested_too_deeply_are_a_problem_of_the_call():
     assert "nested too deeply" in call["problem"]["message"]
 
 
+def test_endless_argument_deltas_end_the_stream_past_16_mi_characters():
+    chunk = {"type": "response.function_call_arguments.delta", "item_id": "fc_1", "delta": ""}
+    deltas = [{**chunk, "delta": "a" * (1 << 20)} for _ in range(16)]
+    result, _ = run([*deltas, done(fcall("{}")), completed()])  # 16 Mi: still read through
+    assert result.function_calls[0]["arguments"] == {}
+    with pytest.raises(PixirError) as err:
+        run([*deltas, {**chunk, "delta": "a"}, done(fcall("{}")), completed()])
+    assert err.value.kind == "stream_too_large"
+    assert "function call arguments" in err.value.message and "16 Mi" in err.value.message
+
+
 def test_function_call_without_call_id_is_invalid_response():
     item = fcall()
     del item["call_id"]

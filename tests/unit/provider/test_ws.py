@@ -446,3 +446,30 @@ def test_abort_mid_stream_neither_reconnects_nor_falls_back_to_http(fake):
         assert http_calls(fake) == []
     finally:
         provider.close()
+
+
+def test_a_fragmented_message_is_joined_once_and_capped_however_many_frames():
+    import websocket
+
+    from pixir.provider import ws
+    from pixir.provider.sse import MAX_EVENT_BYTES
+
+    message = ws._Message()
+    parts = [(ws.OPCODE_TEXT, b'{"type":'), (ws.OPCODE_CONT, b'"x"'), (ws.OPCODE_CONT, b"}")]
+    for index, (opcode, data) in enumerate(parts):
+        frame = websocket.ABNF(fin=int(index == len(parts) - 1), opcode=opcode, data=data)
+        message.validate(frame)
+        message.add(frame)
+    assert message.is_fire(frame)
+    assert message.extract(frame) == (ws.OPCODE_TEXT, frame) and frame.data == b'{"type":"x"}'
+    with pytest.raises(websocket.WebSocketProtocolException):  # a continuation of nothing
+        message.validate(websocket.ABNF(fin=1, opcode=ws.OPCODE_CONT, data=b""))
+    big = websocket.ABNF(fin=0, opcode=ws.OPCODE_TEXT, data=b"x" * (1 << 20))
+    message.add(big)
+    more = websocket.ABNF(fin=0, opcode=ws.OPCODE_CONT, data=b"x" * (1 << 20))
+    with pytest.raises(websocket.WebSocketProtocolException):  # a new message inside it
+        message.validate(websocket.ABNF(fin=1, opcode=ws.OPCODE_TEXT, data=b""))
+    with pytest.raises(PixirError) as info:
+        for _ in range(MAX_EVENT_BYTES >> 20):
+            message.add(more)
+    assert info.value.kind == "stream_too_large"
