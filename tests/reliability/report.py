@@ -152,7 +152,8 @@ test` runs the same tests as part of the whole suite (CI).
 | credential sends that could have gone to a proxy, sent directly | {n("proxy_attacks", 0)} |
 | floods ended with a bounded peak RSS (`stream_too_large`, caps) | \
 {n("memory_attacks", 0)} |
-| streams of keep-alives or other non-output events ended (`stream_idle_timeout`) | {n("liveness_attacks", 0)} |
+| streams of keep-alives or other non-output events ended (`stream_idle_timeout`) | \
+{n("liveness_attacks", 0)} |
 | full disks during a Log append (clear error, Log whole) | {n("disk_full_attacks", 0)} |
 | `-o` targets that are not plain files, handled without replacing them | \
 {n("output_file_attacks", 0)} |
