@@ -66,6 +66,9 @@ OUTPUT_EVENTS = frozenset(
 )
 
 
+PREAMBLE_GRACE = 8
+
+
 class Liveness:
     """Besides silence (the socket's read timeout), a stream that sends nothing that moves
     the response forward — keep-alives (SSE comments, `keepalive` events, WebSocket pings),
@@ -73,19 +76,26 @@ class Liveness:
     `stream_idle_timeout` too: the decoder calls `event(type)` for each event and `check()`
     for each keep-alive (the bytes of an event still arriving are neither)."""
 
-    __slots__ = ("clock", "last", "timeout_s")
+    __slots__ = ("clock", "grace", "last", "timeout_s")
 
     def __init__(self, timeout_s: float, clock: Callable[[], float] = time.monotonic):
         self.timeout_s = timeout_s
         self.clock = clock
         self.last = clock()
+        # A response's first few other events (`response.created`, `response.in_progress`,
+        # rate limits) are progress too: on a slow link their own bytes may take a while.
+        self.grace = PREAMBLE_GRACE
 
     def progress(self) -> None:
         self.last = self.clock()
 
     def event(self, kind: object) -> None:
-        """An event of type `kind` arrived: progress if it is output, else a check."""
+        """An event of type `kind` arrived: progress if it is output (or one of the first
+        few others), else a check."""
         if type(kind) is str and kind in OUTPUT_EVENTS:
+            self.last = self.clock()
+        elif self.grace > 0 and kind != "keepalive":
+            self.grace -= 1
             self.last = self.clock()
         elif self.clock() - self.last > self.timeout_s:
             raise idle_timeout(self.timeout_s, keepalives=True)

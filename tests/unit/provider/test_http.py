@@ -154,17 +154,22 @@ def test_a_call_stopped_before_it_starts_sends_nothing(fake):
 
 
 def test_liveness_counts_only_output_as_progress():
-    from pixir.provider.http import Liveness
+    from pixir.provider.http import PREAMBLE_GRACE, Liveness
 
     now = [0.0]
     live = Liveness(1.5, clock=lambda: now[0])
+    for _ in range(PREAMBLE_GRACE):  # a response's first few other events are progress too
+        now[0] += 1.0
+        live.event("response.created")
+    now[0] += 1.0
+    live.event("keepalive")  # never progress
     for kind in ("response.in_progress", "response.foo", ["not", "a", "string"], None):
-        live.event(kind)  # quiet, but not yet for too long
-    now[0] = 1.0
+        live.event(kind)  # no progress, but not yet for too long
+    now[0] += 1.0
     live.event("response.output_text.delta")  # output: the clock starts again
-    now[0] = 2.4
+    now[0] += 1.4
     live.event("response.in_progress")
-    now[0] = 2.6  # 1.6 s since the last output, however busy the socket was
+    now[0] += 0.2  # 1.6 s since the last output, however busy the socket was
     with pytest.raises(PixirError) as info:
         live.event("response.foo")
     assert info.value.kind == "stream_idle_timeout" and info.value.exit_code == 124
