@@ -22,6 +22,7 @@ import re
 REPLACEMENT = "\ufffd"
 
 _INVALID = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 except TAB and LF, DEL, C1, and the bidi embeddings/overrides/isolates that can make a
 # command read differently from what runs ("Trojan source").
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -40,16 +41,25 @@ def decode(data: bytes) -> str:
     return text(data.decode("utf-8", "replace"))
 
 
-def deep(value):
-    """`value` (JSON-shaped: dicts, lists, strings, numbers) with `text` applied to every
-    string, keys included. Returns the same object when nothing needed changing."""
+def deep(value, fix=None):
+    """`value` (JSON-shaped: dicts, lists, strings, numbers) with `fix` (default `text`)
+    applied to every string, keys included."""
+    fix = fix or text
     if isinstance(value, str):
-        return text(value)
+        return fix(value)
     if isinstance(value, dict):
-        return {text(k) if isinstance(k, str) else k: deep(v) for k, v in value.items()}
+        return {fix(k) if isinstance(k, str) else k: deep(v, fix) for k, v in value.items()}
     if isinstance(value, list):
-        return [deep(v) for v in value]
+        return [deep(v, fix) for v in value]
     return value
+
+
+def surrogates(value: str) -> str:
+    """`value` with every lone surrogate replaced by U+FFFD, NUL kept (a tool refuses it
+    with a clearer error than a path that does not exist)."""
+    if _SURROGATE.search(value) is None:
+        return value
+    return _SURROGATE.sub(REPLACEMENT, value)
 
 
 def needs_deep(raw: str | bytes) -> bool:

@@ -12,7 +12,7 @@ from pixir.items import message_text, reasoning_summary
 from pixir.provider import websearch
 from pixir.provider.classify import classify_event
 from pixir.provider.usage import usage_summary
-from pixir.sanitize import deep, needs_deep
+from pixir.sanitize import deep, needs_deep, surrogates
 
 OnDelta = Callable[[tuple[str, object]], None]
 
@@ -387,8 +387,8 @@ def _function_call(item: dict) -> dict:
         return call
     try:
         arguments = json.loads(raw) if raw.strip() else {}
-        if needs_deep(raw):  # an escaped lone surrogate or NUL in them: U+FFFD, as everywhere
-            arguments = deep(arguments)
+        if needs_deep(raw):  # an escaped lone surrogate in them: U+FFFD, as everywhere (a
+            arguments = deep(arguments, surrogates)  # NUL is left for the tool to refuse)
     except RecursionError:
         call["problem"] = {
             "kind": "invalid_arguments",

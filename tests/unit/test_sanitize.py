@@ -75,3 +75,11 @@ def test_for_stream_makes_visible_only_on_a_terminal():
 
     assert sanitize.for_stream("a\x1b[2Jb\ud800", io.StringIO()) == f"a\x1b[2Jb{FFFD}"
     assert sanitize.for_stream("a\x1b[2Jb", Tty()) == "a␛[2Jb"
+
+
+def test_surrogates_replaces_lone_surrogates_and_keeps_nul_and_pairs():
+    from pixir.sanitize import deep, surrogates
+
+    assert surrogates("a\ud800b\x00c") == "a\ufffdb\x00c"
+    assert surrogates("\U0001f600") == "\U0001f600"
+    assert deep({"k\udc80": ["x\ud800\x00"]}, surrogates) == {"k\ufffd": ["x\ufffd\x00"]}

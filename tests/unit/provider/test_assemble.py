@@ -182,13 +182,13 @@ def test_arguments_over_one_mib_are_refused_and_not_kept():
     assert "problem" not in exactly.function_calls[0]  # 1 MiB itself is fine
 
 
-def test_escaped_lone_surrogates_and_nul_in_arguments_become_replacement_characters():
+def test_escaped_lone_surrogates_in_arguments_become_replacement_characters_nul_stays():
     raw = '{"command": "echo hi \\ud800", "path": "x\\udc80y\\u0000.txt", "n": ["\\ud83d"]}'
     result, _ = run([done(fcall(raw)), completed()])
     [call] = result.function_calls
     assert call["arguments"] == {
         "command": "echo hi \ufffd",
-        "path": "x\ufffdy\ufffd.txt",
+        "path": "x\ufffdy\x00.txt",  # a NUL is the tool's to refuse (invalid_arguments)
         "n": ["\ufffd"],
     }
     assert call["arguments"]["command"].encode("utf-8")  # valid text: encodes without error
