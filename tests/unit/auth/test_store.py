@@ -139,24 +139,27 @@ def test_a_complete_temp_file_left_by_a_killed_save_is_adopted(pixir_home):
     assert stat.S_IMODE((pixir_home / "auth.json").stat().st_mode) == 0o600
 
 
-def test_a_symlinked_auth_file_is_written_through_to_its_target(pixir_home, tmp_path):
+@pytest.fixture
+def linked(pixir_home, tmp_path):
+    """auth.json as a link to a file kept elsewhere (dotfiles), holding key sk-1."""
     target = tmp_path / "dotfiles" / "pixir-auth.json"
     target.parent.mkdir()
     store.save({"kind": "api_key", "api_key": "sk-1"}, target)
     pixir_home.mkdir(mode=0o700, exist_ok=True)
     (pixir_home / "auth.json").symlink_to(target)
+    return target
+
+
+def test_a_symlinked_auth_file_is_written_through_to_its_target(pixir_home, linked):
+    target = linked
     store.save({"kind": "api_key", "api_key": "sk-2"})
     assert (pixir_home / "auth.json").is_symlink()
     assert store.load()["api_key"] == "sk-2"
     assert json.loads(target.read_text())["api_key"] == "sk-2"
 
 
-def test_deleting_a_symlinked_auth_file_removes_the_secret_not_just_the_link(pixir_home, tmp_path):
-    target = tmp_path / "dotfiles" / "pixir-auth.json"
-    target.parent.mkdir()
-    store.save({"kind": "api_key", "api_key": "sk-1"}, target)
-    pixir_home.mkdir(mode=0o700, exist_ok=True)
-    (pixir_home / "auth.json").symlink_to(target)
+def test_deleting_a_symlinked_auth_file_removes_the_secret_not_just_the_link(pixir_home, linked):
+    target = linked
     assert store.delete() is True
     assert not target.exists()  # the key is gone, wherever it was kept
     assert (pixir_home / "auth.json").is_symlink()  # the user's link stays for the next login
