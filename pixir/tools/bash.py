@@ -16,7 +16,6 @@ from pathlib import Path
 
 from pixir import interrupt
 from pixir.sandbox.policy import SandboxError
-from pixir.tools import strays
 from pixir.tools.result import (
     MAX_BYTES,
     MAX_LINES,
@@ -33,7 +32,6 @@ TAIL_BYTES = MAX_BYTES - HEAD_BYTES  # kept from the end (errors come last)
 EXIT_GRACE_S = 0.2  # after bash exits, how long background children may hold the pipe
 DRAIN_S = 0.5  # after a kill, how long to wait for the pipe to close
 POLL_S = 0.05
-RUNNING: set[int] = set()  # the bash of every command running now (threads, in ACP)
 # Never hand the model's commands our own credential: whatever they print lands in the Log.
 SECRET_VARS = ("OPENAI_API_KEY",)
 
@@ -128,15 +126,11 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None, sandbox=N
     outcome = "exited"
     proc = None
     exits = None
-    since = None
     try:
         # A Ctrl-C while the command starts is raised once its group is known, to be killed.
         with interrupt.shielded:
-            strays.adopt()
             proc = _start(command, cwd, sandbox)
             interrupt.state.child_pgid = proc.pid
-            RUNNING.add(proc.pid)
-            since = strays.started(proc.pid)
             exits = _exit_watch(proc.pid)
         fd = proc.stdout.fileno()
         outcome = _pump(proc, fd, buffer, deadline, cancel)
@@ -147,15 +141,12 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None, sandbox=N
         if outcome != "eof":
             _kill_group(proc.pid)  # timed out, or background children still hold the pipe
         proc.wait()
-        if outcome != "eof":
-            _kill_strays(proc.pid, since)
         _drain(fd, buffer)
     except KeyboardInterrupt:
         if proc is None:
             raise
         _kill_group(proc.pid)
         proc.wait()
-        _kill_strays(proc.pid, since)
         _drain(proc.stdout.fileno(), buffer)
         text, _ = buffer.render()
         elapsed = time.monotonic() - started
@@ -178,7 +169,6 @@ def run_command(command: str, cwd: Path, timeout_ms: int, cancel=None, sandbox=N
     finally:
         interrupt.state.child_pgid = None
         if proc is not None:
-            RUNNING.discard(proc.pid)
             proc.stdout.close()
         if exits is not None:
             os.close(exits)
@@ -298,12 +288,6 @@ def _drain(fd: int, buffer: OutputBuffer) -> None:
         if not chunk:
             return
         buffer.write(chunk)
-
-
-def _kill_strays(pid: int, since: int | None) -> None:
-    """Kill what the stopped command started outside its group (`setsid cmd &`)."""
-    if since is not None:
-        strays.kill(since, keep=RUNNING - {pid})
 
 
 def _kill_group(pgid: int) -> None:

@@ -295,9 +295,8 @@ and failed there (except the two controls and the AGENTS.md cap, which only guar
   `--read-only`: `unsafe_path`, exit 2, no model call, nothing written outside; a Log
   shipped as a link is never listed or resumed.
 - *Signals* (`test_signals.py`): SIGTERM and SIGHUP during a command, and a real hang-up
-  (the pseudo-terminal closed under pixir): the command's group is dead, and so is the
-  process it started in a session of its own (`setsid`) — the file either would have
-  deleted two seconds later survives; the Log ends with `turn_interrupted`
+  (the pseudo-terminal closed under pixir): the command's group is dead (the file it would
+  have deleted two seconds later survives), the Log ends with `turn_interrupted`
   (`sigterm`/`sighup`), exit 143 / 129, no crash report, and the session resumes.
 - *Proxies* (`test_proxies.py`, `tests/e2e/test_proxy.py`): with every proxy variable set,
   model calls (both transports, API key and subscription), the refresh, a device login
