@@ -377,6 +377,11 @@ kill exactly at the first Log appends of a new session).
 - One call's arguments over 1 MiB are a failed tool result rather than the end of the
   stream (the rest of the response stands, and the model can send smaller pieces); the
   stream itself is bounded by 16 Mi characters of arguments streamed in one response.
+- A stop (timeout, Ctrl-C, SIGTERM, SIGHUP, cancel) kills the command's process group. A
+  process the command puts in a session of its own (`setsid cmd &`) outlives it. Making
+  pixir the subreaper of its commands to catch such processes was tried and withdrawn: it
+  could not tell them from daemons earlier commands left on purpose, and every `(cmd &)`
+  left a zombie until pixir exited. A cgroup per command would be the way.
 - The workspace's `.pixir` is checked for links where pixir creates and opens it; a local
   process that swaps its directories while pixir runs is not defended against.
 """
