@@ -101,9 +101,12 @@ def output_target(path: Path) -> tuple[Path, str]:
     the regular file or the new one — a symbolic link's target, never the link), or
     ("into", a character device or FIFO such as /dev/null or /dev/stdout, written into,
     never replaced). Raises ValueError naming what it is for anything else (a directory, a
-    block device, a socket). A path through an open descriptor (/dev/stdout, /dev/fd/N,
-    /proc/self/fd/N) is written into, appending: replacing what the shell opened would lose
-    it, and its link may name a pipe, which has no path."""
+    block device, a socket). What pixir's own stdout or stderr is, however it is named
+    (/dev/stdout, a link to /proc/self/fd/1, the file the shell redirected to), and a path
+    through another open descriptor (/dev/fd/N, /proc/PID/fd/N) are written into: replacing
+    what the shell opened would lose it, and a pipe or socket has no path."""
+    if _standard_stream(path) is not None:
+        return path, "into"
     if _descriptor(path) is not None:
         try:
             mode = os.stat(path).st_mode
@@ -155,12 +158,21 @@ def _descriptor(path: Path) -> re.Match | None:
     return None
 
 
-def _own_descriptor(path: Path) -> int | None:
-    """The descriptor of this process that `path` names (/dev/stdout: 1), if it is one."""
-    found = _descriptor(path)
-    if found is None or found.group(2) not in (None, "self", "thread-self", str(os.getpid())):
+def _standard_stream(path: Path) -> int | None:
+    """1 or 2 when `path` names the very file (pipe, socket, terminal) pixir's stdout or
+    stderr is, however it is spelt."""
+    try:
+        named = os.stat(path)
+    except (OSError, ValueError):
         return None
-    return int(found.group(0).rsplit("/", 1)[1])
+    for fd in (1, 2):
+        try:
+            stream = os.fstat(fd)
+        except OSError:
+            continue
+        if (stream.st_dev, stream.st_ino) == (named.st_dev, named.st_ino):
+            return fd
+    return None
 
 
 def write_output(path: Path, data: bytes) -> None:
@@ -172,8 +184,8 @@ def write_output(path: Path, data: bytes) -> None:
     if how == "replace":
         atomic_write(target, data)
         return
-    own = _own_descriptor(path)
-    if own is not None:  # written where the process writes, sharing its offset
+    own = _standard_stream(path)
+    if own is not None:  # written where pixir's own output goes, at its offset
         _write_all(own, data)
         return
     flags = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC

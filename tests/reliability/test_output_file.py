@@ -121,4 +121,11 @@ def test_dev_stdout_is_written_into_whatever_the_shell_opened(answering, tmp_pat
     to_file = answering.shell(f"PIXIR -q -o /dev/stdout q > {out}")
     assert to_file.returncode == 0, to_file
     assert out.read_bytes().count(b"the answer") == 2  # appended to, never replaced
-    record("output_file_attacks", 2)
+    # the same file reached by another road: a link to /proc/self/fd, and `>>`
+    (tmp_path / "fds").symlink_to("/proc/self/fd")
+    out.write_bytes(b"PRECIOUS\n")
+    linked = answering.shell(f"PIXIR -q -o {tmp_path}/fds/1 q >> {out}")
+    assert linked.returncode == 0, linked
+    kept = out.read_bytes()
+    assert kept.startswith(b"PRECIOUS\n") and kept.count(b"the answer") == 2, kept
+    record("output_file_attacks", 3)

@@ -235,18 +235,40 @@ def test_output_target_writes_into_what_an_open_descriptor_names(tmp_path):
         assert fsutil.output_target(link) == (link, "into")
         fsutil.write_output(link, b"through the pipe")
         assert os.read(read_end, 100) == b"through the pipe"
-        with open(tmp_path / "file.txt", "wb") as fh:  # this process's own descriptor:
-            fh.write(b"printed\n")  # written at its offset, as a print there would be
-            fh.flush()
-            fsutil.write_output(Path(f"/proc/self/fd/{fh.fileno()}"), b"written")
-            fh.write(b" and printed again")
-        assert (tmp_path / "file.txt").read_bytes() == b"printed\nwritten and printed again"
-        with pytest.raises(ValueError, match="a directory"):
-            fd = os.open(tmp_path, os.O_RDONLY)
-            try:
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            with pytest.raises(ValueError, match="a directory"):
                 fsutil.output_target(Path(f"/proc/self/fd/{fd}"))
-            finally:
-                os.close(fd)
+        finally:
+            os.close(fd)
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+STDOUT_SCRIPT = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from pixir import fsutil
+print("printed", flush=True)
+for name in sys.argv[1:]:
+    name = name.replace("TID", str(os.getpid()))  # the main thread's id is the pid
+    assert fsutil.output_target(Path(name))[1] == "into", name
+    fsutil.write_output(Path(name), b"written ")
+print("and printed again", flush=True)
+"""
+
+
+def test_pixirs_own_stdout_is_written_at_its_offset_however_it_is_named(tmp_path):
+    """`> out.txt` or `>> out.txt` with `-o /dev/stdout` (or a link that reaches fd 1 by
+    another road): never replaced, written where the prints go, in order."""
+    (tmp_path / "fds").symlink_to("/proc/self/fd")
+    names = ["/dev/stdout", str(tmp_path / "fds" / "1"), "/proc/self/task/TID/fd/1"]
+    script = STDOUT_SCRIPT.format(repo=str(Path(__file__).resolve().parents[2]))
+    out = tmp_path / "out.txt"
+    out.write_bytes(b"PRECIOUS\n")
+    with open(out, "ab") as fh:  # `>> out.txt`
+        done = subprocess.run([sys.executable, "-c", script, *names], stdout=fh, timeout=60)
+    assert done.returncode == 0
+    assert out.read_bytes() == b"PRECIOUS\nprinted\nwritten written written and printed again\n"
