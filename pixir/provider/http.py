@@ -33,69 +33,63 @@ DRAIN_MAX_BYTES = 64 * 1024
 READ1_SIZE = 64 * 1024
 
 
-# The events that move a response forward. Any other — keep-alives, `response.created`,
-# `response.in_progress`, rate limits, types pixir does not know — keeps a socket busy but
-# is no progress: a server that sends only those is as stuck as a silent one.
-OUTPUT_EVENTS = frozenset(
+# What moves a response forward: a delta that adds text (answer, reasoning, arguments), a
+# new or finished item (at most 4096 a response: assemble.MAX_ITEMS), the end. The other
+# events — `response.created`, `in_progress`, content parts, `.done` events, annotations,
+# a search's status, rate limits, types pixir does not know — count only within a budget: a
+# response's first few, and a few more for each item. A server that sends nothing else is as
+# stuck as a silent one, however busy its socket.
+DELTA_EVENTS = frozenset(
     {
-        "response.output_item.added",
-        "response.output_item.done",
-        "response.content_part.added",
-        "response.content_part.done",
         "response.output_text.delta",
-        "response.output_text.done",
-        "response.output_text.annotation.added",
         "response.refusal.delta",
-        "response.refusal.done",
-        "response.reasoning_summary_part.added",
-        "response.reasoning_summary_part.done",
         "response.reasoning_summary_text.delta",
-        "response.reasoning_summary_text.done",
         "response.reasoning_text.delta",
-        "response.reasoning_text.done",
         "response.function_call_arguments.delta",
-        "response.function_call_arguments.done",
-        "response.web_search_call.in_progress",
-        "response.web_search_call.searching",
-        "response.web_search_call.completed",
-        "response.completed",
-        "response.incomplete",
-        "response.failed",
-        "error",
     }
 )
-
-
-PREAMBLE_GRACE = 8
+ITEM_EVENTS = frozenset({"response.output_item.added", "response.output_item.done"})
+ENDING_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+PREAMBLE_BUDGET = 8  # created, in_progress, rate limits: a slow link's first events
+ITEM_BUDGET = 16  # content parts, `.done` events, a search's status, for each item
 
 
 class Liveness:
     """Besides silence (the socket's read timeout), a stream that sends nothing that moves
     the response forward — keep-alives (SSE comments, `keepalive` events, WebSocket pings),
-    `response.in_progress`, events of unknown types — for the idle timeout ends as
-    `stream_idle_timeout` too: the decoder calls `event(type)` for each event and `check()`
-    for each keep-alive (the bytes of an event still arriving are neither)."""
+    empty deltas, status events past their budget, events of unknown types — for the idle
+    timeout ends as `stream_idle_timeout` too: the decoder calls `event(value)` for each
+    event and `check()` for each keep-alive (the bytes of an event still arriving are
+    neither)."""
 
-    __slots__ = ("clock", "grace", "last", "timeout_s")
+    __slots__ = ("budget", "clock", "last", "timeout_s")
 
     def __init__(self, timeout_s: float, clock: Callable[[], float] = time.monotonic):
         self.timeout_s = timeout_s
         self.clock = clock
         self.last = clock()
-        # A response's first few other events (`response.created`, `response.in_progress`,
-        # rate limits) are progress too: on a slow link their own bytes may take a while.
-        self.grace = PREAMBLE_GRACE
+        self.budget = PREAMBLE_BUDGET
 
     def progress(self) -> None:
         self.last = self.clock()
 
-    def event(self, kind: object) -> None:
-        """An event of type `kind` arrived: progress if it is output (or one of the first
-        few others), else a check."""
-        if type(kind) is str and kind in OUTPUT_EVENTS:
-            self.last = self.clock()
-        elif self.grace > 0 and kind != "keepalive":
-            self.grace -= 1
+    def event(self, value: dict) -> None:
+        """An event arrived: progress if it moves the response forward, else a check."""
+        kind = value.get("type")
+        if type(kind) is not str:
+            kind = ""
+        if kind in DELTA_EVENTS:
+            moved = bool(value.get("delta"))
+        elif kind in ITEM_EVENTS:
+            self.budget += ITEM_BUDGET
+            moved = True
+        elif kind in ENDING_EVENTS:
+            moved = True
+        else:
+            moved = self.budget > 0 and kind != "keepalive"
+            if moved:
+                self.budget -= 1
+        if moved:
             self.last = self.clock()
         elif self.clock() - self.last > self.timeout_s:
             raise idle_timeout(self.timeout_s, keepalives=True)
@@ -106,7 +100,7 @@ class Liveness:
 
 
 def idle_timeout(seconds: float, keepalives: bool = False) -> PixirError:
-    what = "no output (only keep-alives or status events)" if keepalives else "no data"
+    what = "no output (only keep-alives, status or empty events)" if keepalives else "no data"
     return PixirError(
         "stream_idle_timeout",
         f"{what} from the server for {seconds:g} s",

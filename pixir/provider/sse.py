@@ -96,7 +96,7 @@ def iter_events(chunks: Iterable[bytes], live=None) -> Iterator[dict]:
                         name = name[0][7 : name[1]].decode("utf-8", "replace")
                     value["type"] = text(name) if name else "message"
                 if live is not None:
-                    live.event(value["type"])
+                    live.event(value)
                 yield value
 
 

@@ -275,7 +275,7 @@ class WsTransport:
                     if not isinstance(event, dict):
                         raise _not_json(data)
                     kind = event.get("type")
-                    live.event(kind)
+                    live.event(event)
                     if not progress.output and (
                         type(kind) is not str or kind not in PREAMBLE_TYPES
                     ):
@@ -420,6 +420,9 @@ def _cap_frames(ws) -> None:
     frames.recv_length = capped
 
 
+FRAGMENT_MIN_BYTES = 1024
+
+
 class _Message:
     """websocket-client's assembly of a message sent in fragments (its `cont_frame`), with
     the cap its own lacks: a message past MAX_EVENT_BYTES is `stream_too_large`, however many
@@ -442,7 +445,8 @@ class _Message:
     def add(self, frame) -> None:
         if self.opcode is None:
             self.opcode = frame.opcode
-        self.size += len(frame.data)
+        # a fragment counts as at least 1 KiB: endless empty ones end too, and soon
+        self.size += max(len(frame.data), FRAGMENT_MIN_BYTES)
         if self.size > MAX_EVENT_BYTES:
             raise too_large(self.size)
         self.parts.append(frame.data)

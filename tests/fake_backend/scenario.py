@@ -234,10 +234,22 @@ FAULT_TYPES = {
     "binary_frame",
     "flood",
 }
-FLOODS = ("event", "deltas", "keepalive", "status", "unknown", "arguments", "fragments")
+FLOODS = (
+    "event",
+    "deltas",
+    "keepalive",
+    "status",
+    "unknown",
+    "empty",
+    "parts",
+    "arguments",
+    "fragments",
+    "empty_fragments",
+)
 # The endless events of the floods that repeat one event: `deltas` of 1 MiB of answer text,
 # `arguments` of 1 MiB of one call's arguments (flat memory, but no end), `status` and
-# `unknown` (small events that are no output: `response.in_progress`, a type nobody knows).
+# `unknown`, `empty`, `parts` (small events that move nothing: `response.in_progress`, a type
+# nobody knows, an empty text delta, `content_part.done`).
 FLOOD_EVENTS = {
     "deltas": {"type": "response.output_text.delta", "delta": "y" * (1 << 20)},
     "arguments": {
@@ -248,7 +260,10 @@ FLOOD_EVENTS = {
     },
     "status": {"type": "response.in_progress", "response": {"status": "in_progress"}},
     "unknown": {"type": "response.foo", "x": "y" * 1000},
+    "empty": {"type": "response.output_text.delta", "delta": ""},
+    "parts": {"type": "response.content_part.done", "part": {"type": "output_text", "text": ""}},
 }
+QUIET_FLOODS = ("status", "unknown", "empty", "parts")  # small events, sent 100 a second
 
 
 def normalize_step(obj: Any) -> dict:

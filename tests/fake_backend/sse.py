@@ -9,7 +9,7 @@ from typing import Any
 
 from .common import Call, Comment, Plan
 from .events import stream_headers
-from .scenario import FLOOD_EVENTS
+from .scenario import FLOOD_EVENTS, QUIET_FLOODS
 from .server import ClientGone, Connection
 from .wire import (
     LAST_CHUNK,
@@ -114,7 +114,7 @@ def _flood(conn: Connection, fault: dict, write, newline: str) -> None:
                 write(b"x" * 65536)
             elif what in FLOOD_EVENTS:
                 write(sse_event(FLOOD_EVENTS[what], newline=newline))
-                if what in ("status", "unknown"):
+                if what in QUIET_FLOODS:
                     conn.wait(0.01)
             else:
                 write(sse_comment("keep-alive", newline))

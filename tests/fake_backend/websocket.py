@@ -34,7 +34,7 @@ from .errors import fault_reply, previous_not_found, ws_error_frame
 from .events import build_plan, response_object
 from .record import Recorded
 from .responses import input_items, validate_input, validate_params
-from .scenario import FLOOD_EVENTS
+from .scenario import FLOOD_EVENTS, QUIET_FLOODS
 from .server import ClientGone, Connection, HttpRequest
 from .wire import json_reply, json_text
 
@@ -368,7 +368,7 @@ class WsSession:
                 big = {"type": "response.output_text.delta", "delta": "x" * (20 << 20)}
                 self.send_json(big)
                 return
-            if what == "fragments":  # one message that never ends, 1 MiB a fragment
+            if what in ("fragments", "empty_fragments"):  # one message that never ends
                 self.conn.send(
                     self.ws.send(
                         TextMessage(
@@ -376,15 +376,14 @@ class WsSession:
                         )
                     )
                 )
+                piece = "x" * (1 << 20) if what == "fragments" else ""  # 1 MiB, or nothing
                 while time.monotonic() < deadline and not self.conn.stopping.is_set():
-                    self.conn.send(
-                        self.ws.send(TextMessage("x" * (1 << 20), message_finished=False))
-                    )
+                    self.conn.send(self.ws.send(TextMessage(piece, message_finished=False)))
                 return
             while time.monotonic() < deadline and not self.conn.stopping.is_set():
                 if what in FLOOD_EVENTS:
                     self.send_json(FLOOD_EVENTS[what])
-                    if what in ("status", "unknown"):
+                    if what in QUIET_FLOODS:
                         self.conn.wait(0.01)
                 else:
                     self.conn.send(self.ws.send(Ping(b"keep-alive")))

@@ -29,7 +29,7 @@ PEAK_KIB = 300 * 1024  # pixir itself needs ~50 MiB; gigabytes were the bug
         for transport in ("http_sse", "websocket")
         for what in ("event", "deltas", "arguments")
     ]
-    + [("websocket", "fragments")],  # one message in 1 MiB fragments that never ends
+    + [("websocket", "fragments"), ("websocket", "empty_fragments")],  # messages without end
 )
 def test_a_server_that_never_stops_sending_ends_as_stream_too_large(pixir, fake, transport, what):
     fake.script(step(text("never finished"), fault=flood(what, after_events=2)))
@@ -52,18 +52,19 @@ def test_a_stream_of_keepalives_only_ends_as_stream_idle_timeout(pixir, fake, tr
     pixir.write_config({"stream_idle_timeout_ms": 1500, "max_retries": 0})
     result = pixir.run("hi", "--transport", transport, timeout=60)
     assert result.code == 124, result
-    said = "no output (only keep-alives or status events) from the server for 1.5 s"
+    said = "no output (only keep-alives, status or empty events) from the server for 1.5 s"
     assert f"error: stream_idle_timeout: {said}" in result.stderr
     record("liveness_attacks")
 
 
 @pytest.mark.parametrize("transport", ["http_sse", "websocket"])
-@pytest.mark.parametrize("what", ["status", "unknown"])
+@pytest.mark.parametrize("what", ["status", "unknown", "empty", "parts"])
 def test_a_stream_of_events_that_are_no_output_ends_as_stream_idle_timeout(
     pixir, fake, transport, what
 ):
-    """Endless `response.in_progress` or events of a type nobody knows: data keeps coming,
-    so the socket's timeout never fires, but the response never moves."""
+    """Endless `response.in_progress`, events of a type nobody knows, empty text deltas or
+    `content_part.done`: data keeps coming, so the socket's timeout never fires, but the
+    response never moves."""
     fake.script(step(text("never"), fault=flood(what, after_events=2, seconds=30)))
     pixir.login_api_key()
     pixir.write_config({"stream_idle_timeout_ms": 1500, "max_retries": 0})

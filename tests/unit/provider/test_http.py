@@ -153,24 +153,27 @@ def test_a_call_stopped_before_it_starts_sends_nothing(fake):
     assert fake.responses_requests() == []
 
 
-def test_liveness_counts_only_output_as_progress():
-    from pixir.provider.http import PREAMBLE_GRACE, Liveness
+def test_liveness_counts_only_what_moves_the_response_as_progress():
+    from pixir.provider.http import ITEM_BUDGET, PREAMBLE_BUDGET, Liveness
 
     now = [0.0]
     live = Liveness(1.5, clock=lambda: now[0])
-    for _ in range(PREAMBLE_GRACE):  # a response's first few other events are progress too
-        now[0] += 1.0
-        live.event("response.created")
-    now[0] += 1.0
-    live.event("keepalive")  # never progress
-    for kind in ("response.in_progress", "response.foo", ["not", "a", "string"], None):
-        live.event(kind)  # no progress, but not yet for too long
-    now[0] += 1.0
-    live.event("response.output_text.delta")  # output: the clock starts again
-    now[0] += 1.4
-    live.event("response.in_progress")
-    now[0] += 0.2  # 1.6 s since the last output, however busy the socket was
+
+    def at(seconds: float, **event) -> None:
+        now[0] += seconds
+        live.event(event)
+
+    for _ in range(PREAMBLE_BUDGET):  # a response's first few status events count
+        at(1.0, type="response.in_progress")
+    at(1.0, type="keepalive")  # never progress
+    at(0.0, type="response.output_text.delta", delta="")  # an empty delta is none either
+    at(0.0, type=["not", "a", "string"])
+    at(0.4, type="response.output_text.delta", delta="x")  # 1.4 s: text, the clock restarts
+    at(1.0, type="response.output_item.added")  # an item earns its parts and statuses
+    for _ in range(ITEM_BUDGET):
+        at(1.0, type="response.content_part.done")
+    at(1.0, type="response.content_part.done")  # past the budget: no progress
     with pytest.raises(PixirError) as info:
-        live.event("response.foo")
+        at(0.6, type="response.foo")  # 1.6 s since the last thing that counted
     assert info.value.kind == "stream_idle_timeout" and info.value.exit_code == 124
     assert "no output" in info.value.message

@@ -473,3 +473,18 @@ def test_a_fragmented_message_is_joined_once_and_capped_however_many_frames():
         for _ in range(MAX_EVENT_BYTES >> 20):
             message.add(more)
     assert info.value.kind == "stream_too_large"
+
+
+def test_endless_empty_fragments_end_as_stream_too_large():
+    import websocket
+
+    from pixir.provider import ws
+    from pixir.provider.sse import MAX_EVENT_BYTES
+
+    message = ws._Message()
+    message.add(websocket.ABNF(fin=0, opcode=ws.OPCODE_TEXT, data=b""))
+    empty = websocket.ABNF(fin=0, opcode=ws.OPCODE_CONT, data=b"")
+    with pytest.raises(PixirError) as info:
+        for _ in range(MAX_EVENT_BYTES // ws.FRAGMENT_MIN_BYTES + 1):
+            message.add(empty)
+    assert info.value.kind == "stream_too_large"
