@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -223,7 +224,14 @@ def read_config_file(path: Path) -> tuple[dict[str, object], list[str]]:
     """Parse and validate config.json: (known keys → checked values, warnings).
     A missing file is an empty config."""
     try:
-        with open(path, "rb") as fh:  # a cap: a config.json linked to /dev/zero or a pipe
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would hang, /dev/zero never end
+            raise PixirError(
+                "config_invalid",
+                f"{path}: not a regular file",
+                {"path": str(path)},
+                hint="make it a regular file, or remove it to use the defaults",
+            )
+        with open(path, "rb") as fh:  # a cap, should it grow while read
             data = fh.read(MAX_CONFIG_BYTES + 1)
         if len(data) > MAX_CONFIG_BYTES:
             raise PixirError(

@@ -17,6 +17,7 @@ from pixir.errors import PixirError
 from pixir.fsutil import fsync_dir
 
 # Fields a usable file of each kind must carry.
+MAX_AUTH_BYTES = 1 << 20
 REQUIRED_FIELDS = {
     "subscription": ("access_token", "refresh_token", "account_id"),
     "api_key": ("api_key",),
@@ -32,7 +33,13 @@ def load(path: Path | None = None) -> dict | None:
         with locked(wait=False):  # sweeps them if no writer is alive; never waits
             pass
     try:
-        text = path.read_text(encoding="utf-8")
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would hang, /dev/zero never end
+            _corrupt(path, "not a regular file")
+        with open(path, "rb") as fh:  # a cap, should it grow while read
+            data = fh.read(MAX_AUTH_BYTES + 1)
+        if len(data) > MAX_AUTH_BYTES:
+            _corrupt(path, f"larger than {MAX_AUTH_BYTES >> 20} MiB")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
@@ -170,6 +177,15 @@ def _mtime(path: Path) -> int:
         return 0
 
 
+def _holds_credential(path: Path) -> bool:
+    """A regular file of a sane size holding a complete pixir credential."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= MAX_AUTH_BYTES and _complete(path)
+
+
 def _complete(path: Path) -> bool:
     """A token file `save` finished writing (it fsyncs before the rename that never came)."""
     try:
@@ -199,11 +215,19 @@ def _leftovers(path: Path) -> list[Path]:
 
 
 def delete(path: Path | None = None) -> bool:
-    """Remove the stored credential: auth.json, or the file a symbolic link there points to
-    (the link stays, so the next login writes through it again); False when there was none."""
+    """Remove the stored credential: auth.json, or — when it is a symbolic link — the file
+    it points to if that holds a pixir credential (the link stays, so the next login writes
+    through it again; anything else there, a device or another program's file, is left
+    and only the link goes); False when there was none."""
     path = path or paths.auth_file()
+    target = _target(path)
+    if target != path:
+        if not os.path.lexists(target):
+            return False  # a link to nothing: nothing stored, and the link is the user's
+        if not _holds_credential(target):
+            target = path
     try:
-        _target(path).unlink()
+        target.unlink()
     except FileNotFoundError:
         return False
     return True

@@ -307,9 +307,9 @@ and failed there (except the two controls and the AGENTS.md cap, which only guar
   never end, end as `stream_too_large` under 300 MiB of RSS (before: 5.2 GB and 1.4 GB by
   the time they were measured, and the arguments and fragments never ended); keep-alives
   only, endless `response.in_progress`, events of an unknown type, empty text deltas or
-  `content_part.done` end as `stream_idle_timeout` (exit 124); `yes | pixir login --with-api-key` stops at 64 KiB and
-  `--output-schema /dev/zero` at 1 MiB (before: killed by the test at its limit); a
-  64 MiB AGENTS.md is read up to its cap.
+  `content_part.done` end as `stream_idle_timeout` (exit 124); `yes | pixir login
+  --with-api-key` stops at 64 KiB and `--output-schema /dev/zero` at 1 MiB (before: killed
+  by the test at its limit); a 64 MiB AGENTS.md is read up to its cap.
 - *A full disk* (`test_disk_full.py`): RLIMIT_FSIZE just above the Log makes an append
   fail the way a full disk does: `io_error` naming the Log and how to resume, no crash
   report, the partial line taken back, and the session resumes once there is room.

@@ -168,6 +168,34 @@ def test_deleting_a_symlinked_auth_file_removes_the_secret_not_just_the_link(pix
     assert json.loads(target.read_text())["api_key"] == "sk-2"
 
 
+@pytest.mark.parametrize("target", ["device", "foreign"])
+def test_logout_through_a_link_to_no_pixir_credential_removes_only_the_link(
+    pixir_home, tmp_path, target
+):
+    """A link to /dev/null (a copy: the real one is never at risk) or to another program's
+    credential file: that file is not pixir's to delete."""
+    if target == "device":
+        if os.geteuid() != 0:
+            pytest.skip("mknod of a character device needs root")
+        kept = tmp_path / "null"
+        os.mknod(kept, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    else:
+        kept = tmp_path / "codex-auth.json"
+        kept.write_text('{"OPENAI_API_KEY": null, "tokens": {"refresh_token": "rt"}}')
+    pixir_home.mkdir(mode=0o700, exist_ok=True)
+    (pixir_home / "auth.json").symlink_to(kept)
+    assert store.delete() is True
+    assert not (pixir_home / "auth.json").is_symlink() and os.path.lexists(kept)
+
+
+def test_an_auth_file_that_is_no_regular_file_is_corrupt_not_read(pixir_home):
+    pixir_home.mkdir(mode=0o700, exist_ok=True)
+    (pixir_home / "auth.json").symlink_to("/dev/zero")  # read whole: memory without end
+    with pytest.raises(PixirError) as info:
+        store.load()
+    assert info.value.kind == "corrupt_auth" and "not a regular file" in info.value.message
+
+
 def test_unwritable_place_is_a_clear_error_not_a_traceback(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
