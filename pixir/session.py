@@ -256,6 +256,13 @@ def _session_files(folder: Path) -> list[Path]:
             ]
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:  # another user's folder, say
+        raise PixirError(
+            "io_error",
+            f"cannot read the session folder {folder}: {exc.strerror or exc}",
+            {"path": str(folder)},
+            hint="run pixir as the user who owns it, or fix its permissions",
+        ) from None
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -291,11 +298,16 @@ def list_sessions(store: Path) -> list[SessionInfo]:
     """The sessions kept under `store`, most recent activity first. Cheap per session: one
     read, a byte count of user messages, and three lines parsed."""
     infos = [_info(path) for path in _session_files(paths.sessions_dir(store))]
-    return sorted(infos, key=lambda i: (i.last_activity or "", i.id), reverse=True)
+    readable = [info for info in infos if info is not None]
+    return sorted(readable, key=lambda i: (i.last_activity or "", i.id), reverse=True)
 
 
-def _info(path: Path) -> SessionInfo:
-    data = path.read_bytes()
+def _info(path: Path) -> SessionInfo | None:
+    """What the listing shows of one Log; None for one this user may not read."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
     end = data.rfind(b"\n")
     first = _line_event(data, 0)
     last = _line_event(data, data.rfind(b"\n", 0, end) + 1) if end > 0 else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -182,6 +183,34 @@ def test_list_shows_the_model_last_chosen_for_the_session(ws):
     session.append("user_message", {"text": "y"})
     session.close()
     assert sessions.list_sessions(ws)[0].model == "gpt-5.4"
+
+
+def test_a_session_folder_this_user_may_not_read_is_a_clear_io_error(ws, monkeypatch):
+    make(ws, "x")
+
+    def refused(folder):
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    monkeypatch.setattr(sessions.os, "scandir", refused)  # as root, chmod cannot refuse
+    with pytest.raises(PixirError) as info:
+        sessions.list_sessions(ws)
+    assert info.value.kind == "io_error" and "Permission denied" in info.value.message
+    with pytest.raises(PixirError) as info:
+        sessions.find(ws, None)
+    assert info.value.kind == "io_error"
+
+
+def test_a_log_this_user_may_not_read_is_left_out_of_the_list(ws, monkeypatch):
+    mine, theirs = make(ws, "mine"), make(ws, "theirs")
+    read_bytes = Path.read_bytes
+
+    def guarded(path):
+        if path.stem == theirs:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", guarded)
+    assert [i.id for i in sessions.list_sessions(ws)] == [mine]
 
 
 def test_list_ignores_foreign_files(ws):
